@@ -1,0 +1,55 @@
+/// Everything the operator configures, validated once at start. Built from the YAML file and the
+/// environment by ``ConfigurationLoader``; tests build it directly.
+public struct Configuration: Sendable {
+    public struct TikTok: Sendable {
+        public var baseURL = "https://business-api.tiktok.com/open_api/v1.3"
+        public var advertiserID: String
+        public var accessTokenFile: String?
+        public var requestsPerSecond: Double = 20
+        public var maxInFlight = 4
+        public var maidType: MAIDType = .idfa
+        public var maxAttempts = 6
+        public var initialBackoffMilliseconds = 500
+
+        public init(advertiserID: String) {
+            self.advertiserID = advertiserID
+        }
+    }
+
+    public struct Partner: Sendable, Equatable {
+        public var name: String
+        public var segments: Set<String>
+    }
+
+    public var inbox: String
+    public var stateDirectory: String
+    public var settleSeconds: Double = 5
+    public var rescanSeconds: Double = 60
+    public var maxDecompressedBytes: Int64 = 16 << 30
+    public var tiktok: TikTok
+    /// When set, only these inbox folders are read and each may touch only its segments.
+    public var partners: [String: Partner]?
+    /// The file the configuration came from, for messages.
+    public var source: String
+
+    public init(inbox: String, stateDirectory: String, tiktok: TikTok, source: String = "(built in)") {
+        self.inbox = inbox
+        self.stateDirectory = stateDirectory
+        self.tiktok = tiktok
+        self.source = source
+    }
+
+    public var ledgerPath: String { stateDirectory + "/ledger.sqlite" }
+    public var archiveDirectory: String { stateDirectory + "/archive" }
+    public var rejectedDirectory: String { stateDirectory + "/rejected" }
+    public var receiptsDirectory: String { stateDirectory + "/receipts" }
+
+    public var senderOptions: SenderOptions {
+        var options = SenderOptions()
+        options.requestsPerSecond = tiktok.requestsPerSecond
+        options.maxInFlight = tiktok.maxInFlight
+        options.maxAttempts = tiktok.maxAttempts
+        options.initialBackoff = .milliseconds(tiktok.initialBackoffMilliseconds)
+        return options
+    }
+}

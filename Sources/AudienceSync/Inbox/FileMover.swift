@@ -1,0 +1,100 @@
+import Glibc
+
+/// Moves files out of the inbox (to `archive/` or `rejected/`) and writes reports beside them.
+/// The only code that moves or writes files in the inbox and state directory.
+public struct FileMover: Sendable {
+    public let stateDirectory: String
+
+    public init(stateDirectory: String) {
+        self.stateDirectory = stateDirectory
+    }
+
+    /// Moves `file` to `folder/<its relative path>`, adding a suffix if that name is taken.
+    /// Returns the path it now has, relative to the state directory.
+    @discardableResult
+    public func move(_ file: InboxFile, to folder: String, suffix: String) throws -> String {
+        var relative = folder + "/" + file.relativePath
+        let directory = String(relative.split(separator: "/").dropLast().joined(separator: "/"))
+        try makeDirectories(stateDirectory + "/" + directory)
+        if exists(stateDirectory + "/" + relative) { relative += "." + suffix }
+        var attempt = 1
+        while exists(stateDirectory + "/" + relative) {
+            attempt += 1
+            relative = folder + "/" + file.relativePath + "." + suffix + "-\(attempt)"
+        }
+        let destination = stateDirectory + "/" + relative
+        if rename(file.path, destination) != 0 {
+            guard errno == EXDEV else {
+                throw InboxError(path: file.path, "cannot move to \(destination): \(String(cString: strerror(errno)))")
+            }
+            try copyThenRemove(file.path, to: destination)
+        }
+        syncDirectory(destination)
+        return relative
+    }
+
+    /// Writes `contents` to `relativePath` below the state directory, atomically (temp file, fsync, rename).
+    public func write(_ contents: [UInt8], to relativePath: String, mode: mode_t = 0o640) throws {
+        let path = stateDirectory + "/" + relativePath
+        try makeDirectories(String(path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")))
+        let temporary = path + ".tmp-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard descriptor >= 0 else {
+            throw InboxError(path: path, "cannot write: \(String(cString: strerror(errno)))")
+        }
+        let written = contents.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        let synced = fsync(descriptor) == 0
+        close(descriptor)
+        guard written == contents.count, synced, rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw InboxError(path: path, "cannot write: \(reason)")
+        }
+    }
+
+    public func makeDirectories(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o750) != 0 && errno != EEXIST {
+                throw InboxError(path: current, "cannot create folder: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    private func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    private func copyThenRemove(_ source: String, to destination: String) throws {
+        let input = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard input >= 0 else { throw InboxError(path: source, "cannot open to move: \(String(cString: strerror(errno)))") }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        guard output >= 0 else { throw InboxError(path: destination, "cannot create: \(String(cString: strerror(errno)))") }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if count == 0 { break }
+            guard count > 0, buffer.withUnsafeBytes({ Glibc.write(output, $0.baseAddress, count) }) == count else {
+                close(output)
+                unlink(destination)
+                throw InboxError(path: destination, "copy failed: \(String(cString: strerror(errno)))")
+            }
+        }
+        let synced = fsync(output) == 0
+        close(output)
+        guard synced else { throw InboxError(path: destination, "cannot flush to disk") }
+        unlink(source)
+    }
+
+    private func syncDirectory(_ path: String) {
+        let directory = String(path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
+        let descriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Glibc
+
+/// Whether an inbox file is a finished upload. OpenSSH's `sftp put` writes under the final name and
+/// a killed upload still closes the file, so "closed" never means "complete". In order of strength:
+/// a completion marker (`NAME.done`); gzip's trailer (checked while reading); a plain CSV's final
+/// newline; and no change for `settle_seconds`.
+public enum FileReadiness: Equatable, Sendable {
+    case ready
+    /// Still changing, or changed too recently: look again after this many seconds.
+    case settling(Double)
+    /// Settled but visibly unfinished (a CSV without its final newline).
+    case incomplete(String)
+
+    public static func check(_ file: InboxFile, settleSeconds: Double, now: Double) -> FileReadiness {
+        if hasCompletionMarker(file) { return .ready }
+        let age = now - file.modified
+        if age < settleSeconds { return .settling(settleSeconds - age) }
+        if file.name.lowercased().hasSuffix(".gz") { return .ready }
+        if file.size == 0 { return .ready }
+        return endsWithNewline(file.path)
+            ? .ready
+            : .incomplete("the last line has no newline, so the upload looks cut short; upload as NAME.part and rename when done, or add NAME.done beside it")
+    }
+
+    static func hasCompletionMarker(_ file: InboxFile) -> Bool {
+        var info = stat()
+        return lstat(file.path + UploadNames.completionMarkerSuffix, &info) == 0
+    }
+
+    static func endsWithNewline(_ path: String) -> Bool {
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return false }
+        var byte: UInt8 = 0
+        return pread(descriptor, &byte, 1, off_t(info.st_size - 1)) == 1 && byte == UInt8(ascii: "\n")
+    }
+}

@@ -1,0 +1,219 @@
+import Glibc
+
+/// A file as the ledger remembers it.
+public struct FileRecord: Sendable, Codable, Equatable {
+    public enum Outcome: String, Sendable, Codable { case applied, rejected }
+    public var fingerprint: String
+    public var name: String
+    public var size: Int64
+    public var outcome: Outcome
+    public var isDelta: Bool?
+    public var rowsRead: Int
+    public var rowsRejected: Int
+    public var members: Int
+    public var adds: Int
+    public var removes: Int
+    public var reason: String?
+    public var plannedAt: Int64
+    public var archivedAs: String?
+    public var duplicatesSeen: Int
+    public var receipt: String?
+    public var confirmedAt: Int64?
+}
+
+/// The net change one file made to desired membership, per segment.
+public struct SegmentChange: Sendable, Codable, Equatable {
+    public var adds = 0
+    public var removes = 0
+    public init(adds: Int = 0, removes: Int = 0) {
+        self.adds = adds
+        self.removes = removes
+    }
+}
+
+public struct FileApplyResult: Sendable {
+    public var summary: ReadSummary
+    public var changes: [String: SegmentChange]
+    public var generation: Int64
+    public var adds: Int { changes.values.reduce(0) { $0 + $1.adds } }
+    public var removes: Int { changes.values.reduce(0) { $0 + $1.removes } }
+}
+
+extension Ledger {
+    public func fileRecord(fingerprint: Digest32) throws -> FileRecord? {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                """
+                SELECT name, size, outcome, kind, rows_read, rows_rejected, members, adds, removes, reason,
+                       planned_at, archived_as, duplicates_seen, receipt, confirmed_at
+                FROM file WHERE fingerprint = ?1
+                """)
+            defer { statement.reset() }
+            statement.bind(1, fingerprint)
+            guard try statement.step() else { return nil }
+            return FileRecord(
+                fingerprint: fingerprint.hex, name: statement.string(0), size: statement.int(1),
+                outcome: FileRecord.Outcome(rawValue: statement.string(2)) ?? .rejected,
+                isDelta: statement.optionalString(3).map { $0 == "delta" },
+                rowsRead: Int(statement.int(4)), rowsRejected: Int(statement.int(5)), members: Int(statement.int(6)),
+                adds: Int(statement.int(7)), removes: Int(statement.int(8)), reason: statement.optionalString(9),
+                plannedAt: statement.int(10), archivedAs: statement.optionalString(11),
+                duplicatesSeen: Int(statement.int(12)), receipt: statement.optionalString(13),
+                confirmedAt: statement.optionalInt(14))
+        }
+    }
+
+    /// Applies a file's member changes to desired membership and records the file, in one transaction.
+    /// `write` streams the changes (sorted in chunks) into the writer and returns what reading found.
+    /// With `dryRun` everything is rolled back: the result says what the file would change.
+    public func applyFile(
+        fingerprint: Digest32, name: String, size: Int64, dryRun: Bool = false,
+        _ write: (inout ChangeWriter) throws -> ReadSummary
+    ) throws -> FileApplyResult {
+        try withConnection { ledger in
+            let body = { () throws -> FileApplyResult in
+                let generation = try ledger.nextGeneration()
+                var writer = try ChangeWriter(ledger: ledger, generation: generation)
+                let summary = try write(&writer)
+                if !summary.isDelta {
+                    for segment in writer.touchedSegments.sorted() { try writer.sweepSnapshot(segment: segment) }
+                }
+                let result = FileApplyResult(summary: summary, changes: writer.changes, generation: generation)
+                try ledger.insertFile(
+                    fingerprint: fingerprint, generation: generation, name: name, size: size, result: result)
+                return result
+            }
+            do {
+                return try dryRun ? ledger.connection.rolledBack(body) : ledger.connection.transaction(body)
+            } catch {
+                try? ledger.reloadSegments()
+                throw error
+            }
+        }
+    }
+
+    /// Records a file rejected as a whole, so a re-upload of the same bytes is known at once.
+    public func recordRejectedFile(fingerprint: Digest32, name: String, size: Int64, reason: String) throws {
+        try withConnection { ledger in
+            try ledger.connection.transaction {
+                let statement = try ledger.connection.prepare(
+                    """
+                    INSERT INTO file (fingerprint, name, size, outcome, reason, planned_at)
+                    VALUES (?1, ?2, ?3, 'rejected', ?4, ?5)
+                    ON CONFLICT (fingerprint) DO NOTHING
+                    """)
+                statement.bind(1, fingerprint)
+                statement.bind(2, name)
+                statement.bind(3, size)
+                statement.bind(4, reason)
+                statement.bind(5, Int64(time(nil)))
+                try statement.run()
+            }
+        }
+    }
+
+    public func recordDuplicate(fingerprint: Digest32) throws {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                "UPDATE file SET duplicates_seen = duplicates_seen + 1 WHERE fingerprint = ?1")
+            statement.bind(1, fingerprint)
+            try statement.run()
+        }
+    }
+
+    public func recordArchived(fingerprint: Digest32, as relativePath: String) throws {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                "UPDATE file SET archived_as = ?2 WHERE fingerprint = ?1 AND archived_as IS NULL")
+            statement.bind(1, fingerprint)
+            statement.bind(2, relativePath)
+            try statement.run()
+        }
+    }
+
+    /// The most recent files, newest first.
+    public func recentFiles(limit: Int) throws -> [FileRecord] {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                "SELECT fingerprint FROM file ORDER BY planned_at DESC, rowid DESC LIMIT ?1")
+            statement.bind(1, limit)
+            var prints: [Digest32] = []
+            while try statement.step() { if let print = statement.digest(0) { prints.append(print) } }
+            statement.reset()
+            return prints
+        }.compactMap { try fileRecord(fingerprint: $0) }
+    }
+}
+
+extension LedgerConnection {
+    func nextGeneration() throws -> Int64 {
+        let statement = try connection.prepare(
+            """
+            INSERT INTO setting (key, value) VALUES ('generation', 1)
+            ON CONFLICT (key) DO UPDATE SET value = value + 1
+            RETURNING value
+            """)
+        defer { statement.reset() }
+        guard try statement.step() else { throw connection.error(0, "generation counter returned nothing") }
+        return statement.int(0)
+    }
+
+    func insertFile(fingerprint: Digest32, generation: Int64, name: String, size: Int64, result: FileApplyResult) throws {
+        let statement = try connection.prepare(
+            """
+            INSERT INTO file (fingerprint, generation, name, size, outcome, kind, rows_read, rows_rejected,
+                              members, adds, removes, planned_at)
+            VALUES (?1, ?2, ?3, ?4, 'applied', ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+            """)
+        statement.bind(1, fingerprint)
+        statement.bind(2, generation)
+        statement.bind(3, name)
+        statement.bind(4, size)
+        statement.bind(5, result.summary.isDelta ? "delta" : "snapshot")
+        statement.bind(6, result.summary.rowsRead)
+        statement.bind(7, result.summary.rowsRejected)
+        statement.bind(8, result.summary.membersRead)
+        statement.bind(9, result.adds)
+        statement.bind(10, result.removes)
+        statement.bind(11, Int64(time(nil)))
+        try statement.run()
+    }
+}
+
+extension Ledger {
+    public func recordReceipt(fingerprint: Digest32, at relativePath: String) throws {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("UPDATE file SET receipt = ?2 WHERE fingerprint = ?1")
+            statement.bind(1, fingerprint)
+            statement.bind(2, relativePath)
+            try statement.run()
+        }
+    }
+
+    /// Marks applied files whose every change TikTok has now confirmed (no pending row from their
+    /// generation or earlier), and returns them with their receipt paths.
+    public func confirmSettledFiles(now: Int64) throws -> [(fingerprint: Digest32, receipt: String?)] {
+        try withConnection { ledger in
+            try ledger.connection.transaction {
+                let oldest = try ledger.connection.prepare(
+                    "SELECT min(generation) FROM membership INDEXED BY membership_pending WHERE desired IS NOT acked")
+                let boundary = try oldest.step() ? (oldest.optionalInt(0) ?? Int64.max) : Int64.max
+                oldest.reset()
+                let settled = try ledger.connection.prepare(
+                    """
+                    UPDATE file SET confirmed_at = ?2
+                    WHERE outcome = 'applied' AND confirmed_at IS NULL AND generation < ?1
+                    RETURNING fingerprint, receipt
+                    """)
+                settled.bind(1, boundary)
+                settled.bind(2, now)
+                var result: [(Digest32, String?)] = []
+                while try settled.step() {
+                    if let print = settled.digest(0) { result.append((print, settled.optionalString(1))) }
+                }
+                settled.reset()
+                return result
+            }
+        }
+    }
+}

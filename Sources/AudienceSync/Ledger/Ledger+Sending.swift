@@ -1,0 +1,131 @@
+/// One pending (segment, member) row: desired differs from what TikTok confirmed.
+public struct PendingRow: Sendable, Equatable {
+    public var member: Member
+    public var segmentRow: Int64
+    public var audienceID: String
+    public var action: MembershipAction
+    /// The generation read with the row: the ack only lands if no newer file changed it since.
+    public var generation: Int64
+}
+
+/// Where a walk over the pending rows has got to (their index order).
+public struct PendingCursor: Sendable, Equatable {
+    var type: UInt8
+    var digest: Digest32
+    var segmentRow: Int64
+}
+
+public struct PendingCounts: Sendable, Codable, Equatable {
+    public var adds = 0
+    public var removes = 0
+    public var bySegment: [String: SegmentChange] = [:]
+    public var total: Int { adds + removes }
+}
+
+extension Ledger {
+    /// The next pending rows after `cursor`, in (identifier type, identifier, segment) order.
+    public func pendingRows(after cursor: PendingCursor?, limit: Int) throws -> ([PendingRow], PendingCursor?) {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                """
+                SELECT id_type, identifier, segment, desired, generation
+                FROM membership INDEXED BY membership_pending
+                WHERE desired IS NOT acked AND (id_type, identifier, segment) > (?1, ?2, ?3)
+                ORDER BY id_type, identifier, segment
+                LIMIT ?4
+                """)
+            defer { statement.reset() }
+            statement.bind(1, Int64(cursor?.type ?? 0))
+            statement.bind(2, cursor?.digest ?? Digest32(w0: 0, w1: 0, w2: 0, w3: 0))
+            statement.bind(3, cursor?.segmentRow ?? -1)
+            statement.bind(4, limit)
+            var rows: [PendingRow] = []
+            rows.reserveCapacity(limit)
+            var last = cursor
+            while try statement.step() {
+                guard let type = IdentifierType(rawValue: UInt8(clamping: statement.int(0))),
+                    let digest = statement.digest(1)
+                else { throw LedgerError(.corrupt, path: ledger.connection.path, "a membership row has a bad identifier") }
+                let segmentRow = statement.int(2)
+                last = PendingCursor(type: type.rawValue, digest: digest, segmentRow: segmentRow)
+                guard let audienceID = ledger.audienceID(forRow: segmentRow) else { continue }
+                rows.append(
+                    PendingRow(
+                        member: Member(type: type, digest: digest), segmentRow: segmentRow, audienceID: audienceID,
+                        action: statement.int(3) == 1 ? .add : .remove, generation: statement.int(4)))
+            }
+            return (rows, last)
+        }
+    }
+
+    /// Records TikTok's confirmation of `rows`, in one transaction. A row that a newer file changed
+    /// since it was read keeps its new wish and stays pending. Returns how many rows were settled.
+    @discardableResult
+    public func markAcknowledged(_ rows: [PendingRow]) throws -> Int {
+        try withConnection { ledger in
+            try ledger.connection.transaction {
+                let confirmAdd = try ledger.connection.prepare(
+                    """
+                    UPDATE membership SET acked = 1
+                    WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND generation = ?4 AND desired = 1
+                    """)
+                // A confirmed removal leaves nothing worth keeping: desired 0 and acked 0.
+                let confirmRemove = try ledger.connection.prepare(
+                    """
+                    DELETE FROM membership
+                    WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND generation = ?4 AND desired = 0
+                    """)
+                var settled = 0
+                for row in rows {
+                    let statement = row.action == .add ? confirmAdd : confirmRemove
+                    statement.bind(1, row.segmentRow)
+                    statement.bind(2, Int64(row.member.type.rawValue))
+                    statement.bind(3, row.member.digest)
+                    statement.bind(4, row.generation)
+                    try statement.run()
+                    settled += ledger.connection.changes
+                }
+                return settled
+            }
+        }
+    }
+
+    /// Pending adds and removes, in total and per segment.
+    public func pendingCounts() throws -> PendingCounts {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                """
+                SELECT segment, desired, count(*) FROM membership INDEXED BY membership_pending
+                WHERE desired IS NOT acked GROUP BY segment, desired
+                """)
+            defer { statement.reset() }
+            var counts = PendingCounts()
+            while try statement.step() {
+                let audience = ledger.audienceID(forRow: statement.int(0)) ?? "?"
+                let count = Int(statement.int(2))
+                if statement.int(1) == 1 {
+                    counts.adds += count
+                    counts.bySegment[audience, default: SegmentChange()].adds += count
+                } else {
+                    counts.removes += count
+                    counts.bySegment[audience, default: SegmentChange()].removes += count
+                }
+            }
+            return counts
+        }
+    }
+
+    /// Members TikTok has confirmed, per segment.
+    public func confirmedCounts() throws -> [String: Int] {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                "SELECT segment, count(*) FROM membership WHERE acked = 1 GROUP BY segment")
+            defer { statement.reset() }
+            var counts: [String: Int] = [:]
+            while try statement.step() {
+                counts[ledger.audienceID(forRow: statement.int(0)) ?? "?"] = Int(statement.int(1))
+            }
+            return counts
+        }
+    }
+}

@@ -1,0 +1,74 @@
+/// The ledger's schema, as named, append-only steps. `PRAGMA user_version` counts the steps applied;
+/// a ledger with more steps than this code knows was written by a newer version and is refused.
+enum Migrations {
+    static let steps: [(name: String, sql: String)] = [
+        (
+            "create membership, segment and file tables",
+            """
+            CREATE TABLE segment (
+                id INTEGER PRIMARY KEY,
+                audience_id TEXT NOT NULL UNIQUE CHECK (length(audience_id) BETWEEN 1 AND 19)
+            ) STRICT;
+
+            -- desired: what the files say; acked: what TikTok confirmed (NULL: never confirmed either way).
+            -- generation: the file generation that last changed desired; seen: the last file that named the row.
+            CREATE TABLE membership (
+                segment INTEGER NOT NULL REFERENCES segment(id),
+                id_type INTEGER NOT NULL CHECK (id_type BETWEEN 1 AND 4),
+                identifier BLOB NOT NULL CHECK (length(identifier) = 32),
+                desired INTEGER NOT NULL CHECK (desired IN (0, 1)),
+                acked INTEGER CHECK (acked IN (0, 1)),
+                generation INTEGER NOT NULL,
+                seen INTEGER NOT NULL,
+                PRIMARY KEY (segment, id_type, identifier)
+            ) STRICT, WITHOUT ROWID;
+
+            -- The pending work, in the order the sender packs it.
+            CREATE INDEX membership_pending ON membership (id_type, identifier, segment)
+                WHERE desired IS NOT acked;
+
+            CREATE TABLE file (
+                fingerprint BLOB PRIMARY KEY CHECK (length(fingerprint) = 32),
+                generation INTEGER UNIQUE,
+                name TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'rejected')),
+                kind TEXT CHECK (kind IN ('delta', 'snapshot')),
+                rows_read INTEGER NOT NULL DEFAULT 0,
+                rows_rejected INTEGER NOT NULL DEFAULT 0,
+                members INTEGER NOT NULL DEFAULT 0,
+                adds INTEGER NOT NULL DEFAULT 0,
+                removes INTEGER NOT NULL DEFAULT 0,
+                reason TEXT,
+                planned_at INTEGER NOT NULL,
+                archived_as TEXT,
+                receipt TEXT,
+                confirmed_at INTEGER,
+                duplicates_seen INTEGER NOT NULL DEFAULT 0
+            ) STRICT;
+
+            CREATE TABLE setting (
+                key TEXT PRIMARY KEY,
+                value ANY
+            ) STRICT;
+            """
+        ),
+    ]
+
+    static func migrate(_ connection: SQLiteConnection) throws {
+        let version = try connection.prepare("PRAGMA user_version")
+        let current = try version.step() ? Int(version.int(0)) : 0
+        version.reset()
+        if current > steps.count {
+            throw LedgerError(
+                .superseded, path: connection.path,
+                "schema step \(current), this version knows \(steps.count)")
+        }
+        for index in current..<steps.count {
+            try connection.transaction {
+                try connection.execute(steps[index].sql)
+                try connection.execute("PRAGMA user_version = \(index + 1)")
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Glibc
+
+/// A stream of bytes read block by block; `read` returns 0 at the end.
+protocol ByteSource {
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+/// An open regular file. Opening never follows a symlink and never blocks on a FIFO or device:
+/// anything that is not a regular file is refused before a byte is read.
+final class RegularFile {
+    let descriptor: Int32
+    let size: Int64
+    let modification: timespec
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ELOOP {
+                throw AudienceFileError(.notRegularFile, "is a symbolic link; links are never followed, copy the file itself")
+            }
+            throw AudienceFileError(.unreadable, "cannot be opened: \(String(cString: strerror(code)))")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw AudienceFileError(.unreadable, "cannot be inspected: \(String(cString: strerror(code)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw AudienceFileError(.notRegularFile, "is not a regular file (a directory, FIFO, socket or device); only regular files are read")
+        }
+        // Regular files never block; clear O_NONBLOCK so reads behave plainly.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        descriptor = fd
+        size = Int64(info.st_size)
+        modification = info.st_mtim
+    }
+
+    deinit { close(descriptor) }
+
+    /// Throws when the file was changed (appended to, truncated or rewritten) since it was opened.
+    func ensureUnchanged() throws {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return }
+        if Int64(info.st_size) != size || info.st_mtim.tv_sec != modification.tv_sec
+            || info.st_mtim.tv_nsec != modification.tv_nsec
+        {
+            throw AudienceFileError(
+                .changedWhileReading,
+                "changed while it was being read (size \(size) → \(info.st_size)); it will be read again once it settles")
+        }
+    }
+
+    func rewind() { _ = lseek(descriptor, 0, SEEK_SET) }
+
+    /// Reads from the current offset; retries on EINTR.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
+            if count >= 0 { return count }
+            if errno == EINTR { continue }
+            throw AudienceFileError(.unreadable, "read failed: \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+struct FileByteSource: ByteSource {
+    let file: RegularFile
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try file.read(into: buffer)
+    }
+}

@@ -1,0 +1,29 @@
+/// A batch TikTok would not take, with what TikTok said. Its rows stay pending.
+public struct SendFailure: Sendable, Codable, Equatable {
+    public var segments: [String]
+    public var action: String
+    public var identifierType: String
+    public var rows: Int
+    public var code: Int?
+    public var httpStatus: Int?
+    public var message: String
+    public var requestID: String?
+}
+
+/// What one pass over the pending rows did.
+public struct SendReport: Sendable {
+    public var requests = 0
+    public var acknowledged = 0
+    public var failures: [SendFailure] = []
+    /// Set when sending stopped for everything (token refused, permission, a body TikTok could not read).
+    public var pausedReason: String?
+
+    public init() {}
+
+    mutating func merge(_ other: SendReport) {
+        requests += other.requests
+        acknowledged += other.acknowledged
+        failures += other.failures
+        pausedReason = pausedReason ?? other.pausedReason
+    }
+}

@@ -1,0 +1,196 @@
+import Logging
+import Synchronization
+
+public struct SenderOptions: Sendable {
+    public var requestsPerSecond: Double = 20
+    public var maxInFlight = 4
+    public var maxUsersPerRequest = 10_000
+    /// Tries per batch for answers that may succeed later (rate limits, TikTok or gateway errors).
+    public var maxAttempts = 6
+    public var initialBackoff: Duration = .milliseconds(500)
+    public var maxBackoff: Duration = .seconds(30)
+    /// Pending rows read from the ledger at a time.
+    public var readAhead = 20_000
+
+    public init() {}
+}
+
+/// Sends the pending work (desired ≠ acked) to TikTok and records each confirmation.
+/// Rows are marked acknowledged only after TikTok answers code 0 for them.
+public struct Sender: Sendable {
+    let ledger: Ledger
+    let client: TikTokClient
+    let options: SenderOptions
+    let logger: Logger
+    private let limiter: RateLimiter
+
+    public init(ledger: Ledger, client: TikTokClient, options: SenderOptions, logger: Logger) {
+        self.ledger = ledger
+        self.client = client
+        self.options = options
+        self.logger = logger
+        limiter = RateLimiter(requestsPerSecond: options.requestsPerSecond)
+    }
+
+    /// One pass over everything pending. Returns when every batch was confirmed, given up on, or
+    /// sending was paused; what is not confirmed stays pending for the next pass.
+    public func sendPending() async throws -> SendReport {
+        let pause = PauseSignal()
+        return try await withThrowingTaskGroup(of: SendReport.self) { group in
+            var report = SendReport()
+            var running = 0
+            var packer = BatchPacker(maxUsers: options.maxUsersPerRequest)
+            var cursor: PendingCursor?
+            func launch(_ batch: MappingBatch) async throws {
+                if running >= options.maxInFlight, let done = try await group.next() {
+                    report.merge(done)
+                    running -= 1
+                }
+                group.addTask { await deliver(batch, pause: pause) }
+                running += 1
+            }
+            reading: while pause.reason == nil {
+                let (rows, next) = try ledger.pendingRows(after: cursor, limit: options.readAhead)
+                for row in rows {
+                    for batch in packer.add(row) {
+                        try await launch(batch)
+                        if pause.reason != nil { break reading }
+                    }
+                }
+                cursor = next
+                if rows.count < options.readAhead { break }
+            }
+            if pause.reason == nil {
+                for batch in packer.finish() { try await launch(batch) }
+            }
+            for try await done in group { report.merge(done) }
+            report.pausedReason = report.pausedReason ?? pause.reason
+            return report
+        }
+    }
+
+    /// Sends one batch until it is confirmed or there is no point in going on.
+    private func deliver(_ batch: MappingBatch, pause: PauseSignal) async -> SendReport {
+        var report = SendReport()
+        var attempt = 0
+        while true {
+            if pause.reason != nil || Task.isCancelled { return report }
+            do { try await limiter.acquire() } catch { return report }
+            let handling: AnswerHandling
+            let answer: TikTokAnswer?
+            do {
+                answer = try await client.mapping(action: batch.action, type: batch.type, users: batch.users)
+                handling = answer?.handling ?? .retry(.normal)
+            } catch let error as TikTokTransportError {
+                answer = nil
+                handling = .retry(.normal)
+                logger.warning("no answer from TikTok", metadata: batchMetadata(batch).merging(["error": "\(error.detail)"]) { $1 })
+            } catch {
+                return report
+            }
+            report.requests += 1
+            switch handling {
+            case .success, .successWithNote:
+                if case .successWithNote(let note) = handling {
+                    logger.notice("\(note)", metadata: batchMetadata(batch, answer))
+                }
+                await limiter.succeeded()
+                do {
+                    report.acknowledged += try ledger.markAcknowledged(batch.rows)
+                } catch {
+                    logger.error("could not record TikTok's confirmation; the rows will be sent again",
+                                 metadata: ["error": "\(error)"])
+                }
+                return report
+            case .retry(let pace):
+                attempt += 1
+                let delay = backoff(attempt: attempt, pace: pace)
+                if pace == .rateLimited { await limiter.rateLimited(pause: delay) }
+                if attempt >= options.maxAttempts {
+                    report.failures.append(failure(batch, answer, reason: "still failing after \(attempt) tries"))
+                    logger.error("TikTok kept failing; rows stay pending for the next pass",
+                                 metadata: batchMetadata(batch, answer).merging(["tries": "\(attempt)"]) { $1 })
+                    return report
+                }
+                logger.info("retrying", metadata: batchMetadata(batch, answer).merging(
+                    ["try": "\(attempt)", "wait_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"]) { $1 })
+                do { try await Task.sleep(for: delay) } catch { return report }
+            case .split:
+                guard batch.users.count > 1 else {
+                    report.failures.append(failure(batch, answer, reason: "TikTok refused even a single identifier as too large"))
+                    return report
+                }
+                logger.notice("TikTok found the batch too large; splitting it", metadata: batchMetadata(batch, answer))
+                let (first, second) = batch.halves()
+                report.merge(await deliver(first, pause: pause))
+                report.merge(await deliver(second, pause: pause))
+                return report
+            case .tokenRefused, .configurationRefused, .bodyRejected:
+                let reason = pauseReason(handling, answer)
+                pause.set(reason)
+                report.failures.append(failure(batch, answer, reason: reason))
+                logger.critical("sending paused: \(reason)", metadata: batchMetadata(batch, answer))
+                return report
+            case .permanentForBatch:
+                report.failures.append(failure(batch, answer, reason: "TikTok refused the batch"))
+                logger.error("TikTok refused a batch; its rows stay pending",
+                             metadata: batchMetadata(batch, answer))
+                return report
+            }
+        }
+    }
+
+    private func backoff(attempt: Int, pace: AnswerHandling.RetryPace) -> Duration {
+        let base = pace == .long ? options.initialBackoff * 8 : options.initialBackoff
+        let cap = pace == .long ? options.maxBackoff * 4 : options.maxBackoff
+        let exponential = base * (1 << min(attempt - 1, 16))
+        let ceiling = min(exponential, cap)
+        // Full jitter: concurrent senders do not retry in step.
+        return ceiling * Double.random(in: 0.5...1.0)
+    }
+
+    private func pauseReason(_ handling: AnswerHandling, _ answer: TikTokAnswer?) -> String {
+        let said = answer?.summary ?? "no answer"
+        switch handling {
+        case .tokenRefused:
+            return "TikTok refused the access token (\(said)); renew it (tiktok-audience-sync auth) and everything pending will be sent"
+        case .configurationRefused:
+            return "TikTok refused access for advertiser \(client.advertiserID) (\(said)); check tiktok.advertiser_id and the app's permissions"
+        default:
+            return "TikTok could not read a request body (\(said)); this is a bug in tiktok-audience-sync, please report it"
+        }
+    }
+
+    private func failure(_ batch: MappingBatch, _ answer: TikTokAnswer?, reason: String) -> SendFailure {
+        SendFailure(
+            segments: batch.segments, action: batch.action == .add ? "add" : "delete",
+            identifierType: batch.type.schemaName, rows: batch.rows.count, code: answer?.envelope?.code,
+            httpStatus: answer?.httpStatus, message: answer?.envelope?.message ?? answer?.bodySnippet ?? reason,
+            requestID: answer?.envelope?.requestID)
+    }
+
+    private func batchMetadata(_ batch: MappingBatch, _ answer: TikTokAnswer? = nil) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "action": "\(batch.action == .add ? "add" : "delete")",
+            "id_type": "\(batch.type.schemaName)",
+            "users": "\(batch.users.count)",
+            "segments": "\(batch.segments.joined(separator: ","))",
+        ]
+        if let answer {
+            if let envelope = answer.envelope {
+                metadata["code"] = "\(envelope.code)"
+                metadata["message"] = "\(envelope.message)"
+                metadata["request_id"] = "\(envelope.requestID)"
+            }
+            metadata["http_status"] = "\(answer.httpStatus)"
+        }
+        return metadata
+    }
+}
+
+/// Set once when sending must stop for every batch.
+final class PauseSignal: Sendable {
+    private let state = Mutex<String?>(nil)
+    var reason: String? { state.withLock { $0 } }
+    func set(_ reason: String) { state.withLock { if $0 == nil { $0 = reason } } }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import Logging
+
+/// What one look at the inbox did.
+public struct IntakeReport: Sendable {
+    public var receipts: [Receipt] = []
+    /// Files left in the inbox because they look unfinished, with the reason.
+    public var waiting: [(file: String, reason: String)] = []
+
+    public var rejectedFiles: Int { receipts.filter { $0.outcome == .rejected }.count }
+    public var rejectedRows: Int { receipts.reduce(0) { $0 + $1.rowsRejected } }
+    public var applied: Int { receipts.filter { $0.outcome == .applied }.count }
+}
+
+/// Takes files from the inbox into the ledger, one at a time in arrival order: fingerprint,
+/// plan, archive (or reject), receipt. A file moves out of the inbox only after its plan is committed.
+public struct SyncEngine: Sendable {
+    public let configuration: Configuration
+    public let ledger: Ledger
+    let mover: FileMover
+    let logger: Logger
+    let planner: Planner
+
+    public init(configuration: Configuration, ledger: Ledger, logger: Logger, planner: Planner = Planner()) {
+        self.configuration = configuration
+        self.ledger = ledger
+        self.logger = logger
+        self.planner = planner
+        mover = FileMover(stateDirectory: configuration.stateDirectory)
+    }
+
+    public var scanner: InboxScanner {
+        InboxScanner(root: configuration.inbox, excluded: [configuration.stateDirectory])
+    }
+
+    /// Processes every ready file. With `waitForSettling`, waits for files that are still being written.
+    public func processInbox(waitForSettling: Bool) async throws -> IntakeReport {
+        var report = IntakeReport()
+        var handled = Set<String>()
+        for _ in 0..<1000 {
+            var soonest: Double?
+            var waiting: [(String, String)] = []
+            for file in try scanner.scan() where !handled.contains(file.path) {
+                switch FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: Date().timeIntervalSince1970) {
+                case .ready:
+                    if let receipt = try intake(file) {
+                        report.receipts.append(receipt)
+                        handled.insert(file.path)
+                    }
+                case .settling(let wait):
+                    soonest = min(soonest ?? wait, wait)
+                    waiting.append((file.relativePath, "still being written"))
+                case .incomplete(let reason):
+                    waiting.append((file.relativePath, reason))
+                }
+            }
+            report.waiting = waiting
+            guard waitForSettling, let soonest else { break }
+            try await Task.sleep(for: .milliseconds(Int(soonest * 1000) + 50))
+        }
+        for (file, reason) in report.waiting {
+            logger.warning("file left in the inbox: \(reason)", metadata: ["file": "\(file)"])
+        }
+        return report
+    }
+
+    /// Takes one ready file. Returns nil when the file must be looked at again later (it changed
+    /// while being read). Throws only for ledger or disk failures, never for a bad file.
+    public func intake(_ file: InboxFile) throws -> Receipt? {
+        if case .notRegular(let reason) = file.kind { return try reject(file, fingerprint: nil, reason: reason) }
+        if let problem = partnerProblem(file) { return try reject(file, fingerprint: nil, reason: problem) }
+        var options = ReadingOptions()
+        options.defaultMAIDType = configuration.tiktok.maidType
+        options.maximumDecompressedBytes = configuration.maxDecompressedBytes
+        if let partner = file.partner, let settings = configuration.partners?[partner] {
+            options.allowedSegments = settings.segments
+        }
+        let reader: AudienceFileReader
+        let fingerprint: Digest32
+        do {
+            reader = try AudienceFileReader(path: file.path, options: options)
+            fingerprint = try reader.fingerprint()
+        } catch let error as AudienceFileError {
+            return try handleUnreadable(file, fingerprint: nil, error)
+        }
+        if let known = try ledger.fileRecord(fingerprint: fingerprint) {
+            return try intakeKnown(file, fingerprint: fingerprint, known)
+        }
+        let result: FileApplyResult
+        do {
+            result = try ledger.applyFile(fingerprint: fingerprint, name: file.relativePath, size: reader.size) { writer in
+                try planner.plan(reader, into: &writer)
+            }
+        } catch let error as AudienceFileError {
+            return try handleUnreadable(file, fingerprint: fingerprint, error)
+        }
+        var receipt = Receipt(file: file, outcome: .applied)
+        receipt.fingerprint = fingerprint.hex
+        receipt.fill(from: result.summary, changes: result.changes)
+        if !result.summary.ignoredColumns.isEmpty {
+            logger.warning("ignored unknown columns", metadata: [
+                "file": "\(file.relativePath)", "columns": "\(result.summary.ignoredColumns.joined(separator: ","))",
+            ])
+        }
+        let archived = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
+        try ledger.recordArchived(fingerprint: fingerprint, as: archived)
+        receipt.archivedAs = archived
+        try writeReceipt(receipt, for: file, fingerprint: fingerprint)
+        return receipt
+    }
+
+    private func intakeKnown(_ file: InboxFile, fingerprint: Digest32, _ known: FileRecord) throws -> Receipt {
+        switch known.outcome {
+        case .rejected:
+            return try reject(file, fingerprint: fingerprint, reason: known.reason ?? "rejected before", record: false)
+        case .applied where known.archivedAs == nil:
+            // Planned, then interrupted before the move: finish the move.
+            var receipt = Receipt(file: file, outcome: .applied)
+            receipt.fingerprint = fingerprint.hex
+            receipt.kind = known.isDelta == false ? "snapshot" : "delta"
+            receipt.rowsRead = known.rowsRead
+            receipt.rowsRejected = known.rowsRejected
+            receipt.members = known.members
+            let archived = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
+            try ledger.recordArchived(fingerprint: fingerprint, as: archived)
+            receipt.archivedAs = archived
+            try writeReceipt(receipt, for: file, fingerprint: fingerprint)
+            return receipt
+        case .applied:
+            try ledger.recordDuplicate(fingerprint: fingerprint)
+            var receipt = Receipt(file: file, outcome: .duplicate)
+            receipt.fingerprint = fingerprint.hex
+            receipt.reason = "same bytes as \(known.name), already applied; nothing changed"
+            receipt.archivedAs = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
+            try writeReceipt(receipt, for: file, fingerprint: fingerprint)
+            return receipt
+        }
+    }
+
+    private func handleUnreadable(_ file: InboxFile, fingerprint: Digest32?, _ error: AudienceFileError) throws -> Receipt? {
+        switch error.kind {
+        case .changedWhileReading:
+            logger.notice("file changed while being read; it will be read again", metadata: ["file": "\(file.relativePath)"])
+            return nil
+        case .unreadable:
+            logger.error("cannot read file: \(error.description)", metadata: ["file": "\(file.relativePath)"])
+            return nil
+        default:
+            return try reject(file, fingerprint: fingerprint, reason: error.description)
+        }
+    }
+
+    private func partnerProblem(_ file: InboxFile) -> String? {
+        guard let partners = configuration.partners else { return nil }
+        guard let partner = file.partner else {
+            return "files must be in a partner folder (one of: \(partners.keys.sorted().joined(separator: ", ")))"
+        }
+        if partners[partner] == nil {
+            return "folder \(partner) is not a configured partner; add it under partners: in the configuration"
+        }
+        return nil
+    }
+
+    private func reject(_ file: InboxFile, fingerprint: Digest32?, reason: String, record: Bool = true) throws -> Receipt {
+        if record, let fingerprint {
+            try ledger.recordRejectedFile(fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: reason)
+        }
+        var receipt = Receipt(file: file, outcome: .rejected)
+        receipt.fingerprint = fingerprint?.hex
+        receipt.reason = reason
+        let moved = try mover.move(file, to: "rejected", suffix: fingerprint.map { String($0.hex.prefix(12)) } ?? "\(Int(Date().timeIntervalSince1970))")
+        receipt.archivedAs = moved
+        try mover.write(Array("\(file.relativePath) was rejected: \(reason)\n".utf8), to: moved + ".reason.txt")
+        try writeReceipt(receipt, for: file, fingerprint: fingerprint)
+        return receipt
+    }
+
+    private func writeReceipt(_ receipt: Receipt, for file: InboxFile, fingerprint: Digest32?) throws {
+        let path = Receipt.relativePath(for: file, fingerprint: fingerprint?.hex)
+        try mover.write(receipt.encoded(), to: path)
+        if let fingerprint, receipt.outcome == .applied { try ledger.recordReceipt(fingerprint: fingerprint, at: path) }
+        var metadata: Logger.Metadata = ["file": "\(file.relativePath)", "outcome": "\(receipt.outcome.rawValue)"]
+        if let partner = file.partner { metadata["partner"] = "\(partner)" }
+        if receipt.outcome == .rejected {
+            logger.warning("\(receipt.logLine)", metadata: metadata)
+        } else {
+            logger.info("\(receipt.logLine)", metadata: metadata)
+        }
+    }
+
+    /// Stamps `confirmed_at` into the receipts of files whose changes TikTok has now all confirmed.
+    public func confirmFiles() throws {
+        let now = Date()
+        for (_, receiptPath) in try ledger.confirmSettledFiles(now: Int64(now.timeIntervalSince1970)) {
+            guard let receiptPath else { continue }
+            let full = configuration.stateDirectory + "/" + receiptPath
+            guard let data = FileManager.default.contents(atPath: full),
+                var receipt = try? JSONDecoder().decode(Receipt.self, from: data)
+            else { continue }
+            receipt.confirmedAt = Receipt.timestamp(now)
+            try mover.write(receipt.encoded(), to: receiptPath)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// The only code that knows TikTok's URLs, headers and JSON shapes (TIKTOK_API.md).
+public struct TikTokClient: Sendable {
+    public struct User: Sendable {
+        public var digest: Digest32
+        public var audienceIDs: [String]
+        public init(digest: Digest32, audienceIDs: [String]) {
+            self.digest = digest
+            self.audienceIDs = audienceIDs
+        }
+    }
+
+    public let baseURL: String
+    public let advertiserID: String
+    private let token: AccessToken?
+    private let http: HTTPClient
+    private let timeout: TimeAmount
+
+    public init(baseURL: String, advertiserID: String, token: AccessToken?, http: HTTPClient, timeout: Duration = .seconds(60)) {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        self.advertiserID = advertiserID
+        self.token = token
+        self.http = http
+        self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
+    }
+
+    public var hasToken: Bool { token != nil }
+
+    /// `POST /segment/mapping/`: adds or deletes `users` (one identifier type) in their audiences.
+    public func mapping(action: MembershipAction, type: IdentifierType, users: [User]) async throws -> TikTokAnswer {
+        try await post("/segment/mapping/", body: Self.mappingBody(advertiserID: advertiserID, action: action, type: type, users: users))
+    }
+
+    /// The body is built by hand: every value is digits or lowercase hex, so nothing needs escaping,
+    /// and 10,000 users serialise in a fraction of what a generic encoder takes.
+    static func mappingBody(advertiserID: String, action: MembershipAction, type: IdentifierType, users: [User]) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: 64 + users.count * 110)
+        buffer.writeString("{\"advertiser_ids\":[\"\(advertiserID)\"],\"action\":\"")
+        buffer.writeString(action == .add ? "add" : "delete")
+        buffer.writeString("\",\"id_schema\":[\"\(type.schemaName)\"],\"batch_data\":[")
+        for (index, user) in users.enumerated() {
+            if index > 0 { buffer.writeString(",") }
+            buffer.writeString("[{\"id\":\"")
+            buffer.writeString(user.digest.hex)
+            buffer.writeString("\",\"audience_ids\":[")
+            for (position, audience) in user.audienceIDs.enumerated() {
+                buffer.writeString(position == 0 ? "\"" : ",\"")
+                buffer.writeString(audience)
+                buffer.writeString("\"")
+            }
+            buffer.writeString("]}]")
+        }
+        buffer.writeString("]}")
+        return buffer
+    }
+
+    /// `GET /user/info/`: checks that the token is accepted.
+    public func userInfo() async throws -> TikTokAnswer {
+        try await get("/user/info/", query: [])
+    }
+
+    /// `GET /dmp/custom_audience/get/` for up to 100 audience ids.
+    public func audiences(ids: [String]) async throws -> TikTokAnswer {
+        let list = "[" + ids.map { "\"\($0)\"" }.joined(separator: ",") + "]"
+        return try await get(
+            "/dmp/custom_audience/get/", query: [("advertiser_id", advertiserID), ("custom_audience_ids", list)])
+    }
+
+    /// `POST /oauth2/access_token/`: exchanges an auth code (no Access-Token header).
+    public func exchangeAuthCode(appID: String, secret: String, authCode: String) async throws -> TikTokAnswer {
+        let object = ["app_id": appID, "secret": secret, "auth_code": authCode]
+        let data = try JSONSerialization.data(withJSONObject: object)
+        return try await post("/oauth2/access_token/", body: ByteBuffer(bytes: data), authenticated: false)
+    }
+
+    private func post(_ path: String, body: ByteBuffer, authenticated: Bool = true) async throws -> TikTokAnswer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if authenticated, let token { request.headers.add(name: "Access-Token", value: token.value) }
+        request.body = .bytes(body)
+        return try await execute(request, path: path)
+    }
+
+    private func get(_ path: String, query: [(String, String)]) async throws -> TikTokAnswer {
+        var components = URLComponents()
+        components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        let encoded = components.percentEncodedQuery.map { "?" + $0 } ?? ""
+        var request = HTTPClientRequest(url: baseURL + path + encoded)
+        request.method = .GET
+        if let token { request.headers.add(name: "Access-Token", value: token.value) }
+        return try await execute(request, path: path)
+    }
+
+    private func execute(_ request: HTTPClientRequest, path: String) async throws -> TikTokAnswer {
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            let body = try await response.body.collect(upTo: 4 << 20)
+            return TikTokAnswer.parse(status: Int(response.status.code), body: Array(buffer: body))
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            let text = token.map { $0.redact(String(describing: error)) } ?? String(describing: error)
+            throw TikTokTransportError(path: path, detail: text)
+        }
+    }
+}

@@ -1,0 +1,131 @@
+/// The emulated TikTok account: audiences and their members, tokens, faults and counters.
+///
+/// Tests and scripts inspect and steer a running emulator through it; the HTTP routes read and
+/// change it through the internal methods in the `EmulatorState+…` files.
+public actor EmulatorState {
+    let advertiserID: String
+    let appID: String
+    let appSecret: String
+    let recordedRequestLimit: Int
+
+    /// Tokens the `Access-Token` header may carry: the configured one plus those granted by auth codes.
+    var accessTokens: Set<String>
+    var requestsPerSecondLimit: Int?
+    var rateLimiter = SlidingWindowRateLimiter()
+    var audiences: [String: AudienceRecord] = [:]
+    /// Audience ids in creation order, for `/dmp/custom_audience/list/`.
+    var audienceOrder: [String] = []
+    var refusedAudiences: Set<String> = []
+    var faults: [EmulatorFault] = []
+    var authCodes: [String: String]
+    var recorded: [RecordedRequest] = []
+    var requestSequence = 0
+    var lastCreatedAudienceNumber = 7_100_000_000_000_000_000
+
+    /// `/segment/mapping/` requests received, refused ones included.
+    public internal(set) var mappingRequestCount = 0
+    /// `/segment/mapping/` requests that were applied (answered code 0, or applied before a lost answer).
+    public internal(set) var appliedMappingRequestCount = 0
+    /// Users (`batch_data` entries) summed over applied requests.
+    public internal(set) var identifiersReceived = 0
+
+    init(configuration: EmulatorConfiguration) {
+        self.advertiserID = configuration.advertiserID
+        self.appID = configuration.appID
+        self.appSecret = configuration.appSecret
+        self.recordedRequestLimit = max(0, configuration.recordedRequestLimit)
+        self.accessTokens = [configuration.accessToken]
+        self.requestsPerSecondLimit = configuration.requestsPerSecondLimit
+        self.authCodes = configuration.authCodes
+        for id in configuration.audienceIDs where self.audiences[id] == nil {
+            self.audiences[id] = AudienceRecord(id: id, name: "Emulator audience \(id)")
+            self.audienceOrder.append(id)
+        }
+    }
+
+    // MARK: Inspecting
+
+    /// The members of an audience (empty for an unknown or deleted one).
+    public func members(of audienceID: String) -> Set<EmulatorMember> {
+        self.audiences[audienceID]?.members ?? []
+    }
+
+    /// Audience id → number of members, for every audience that exists.
+    public func memberCounts() -> [String: Int] {
+        self.audiences.mapValues(\.members.count)
+    }
+
+    /// The ids of the audiences that exist, in creation order.
+    public func audienceIDs() -> [String] {
+        self.audienceOrder
+    }
+
+    /// The most recent requests (up to ``EmulatorConfiguration/recordedRequestLimit``), oldest first.
+    public func requests() -> [RecordedRequest] {
+        self.recorded
+    }
+
+    /// Faults still waiting for a `/segment/mapping/` request.
+    public var queuedFaultCount: Int {
+        self.faults.count
+    }
+
+    // MARK: Steering
+
+    /// Queues faults; each later `/segment/mapping/` request consumes one, in order.
+    public func enqueue(_ faults: [EmulatorFault]) {
+        self.faults.append(contentsOf: faults)
+    }
+
+    /// Makes `token` the only valid token (tokens granted by auth codes stop working too).
+    public func setAccessToken(_ token: String) {
+        self.accessTokens = [token]
+    }
+
+    /// Limits `/segment/mapping/` calls per sliding second; nil removes the limit.
+    public func setRequestsPerSecondLimit(_ limit: Int?) {
+        self.requestsPerSecondLimit = limit
+    }
+
+    /// Creates an empty Partner audience with this id (no-op if it exists).
+    public func addAudience(_ id: String) {
+        self.insertAudience(AudienceRecord(id: id, name: "Emulator audience \(id)"))
+    }
+
+    /// Mapping requests naming any of these audiences get code 40002 naming the audience.
+    public func setRefusedAudiences(_ ids: Set<String>) {
+        self.refusedAudiences = ids
+    }
+
+    // MARK: Internal bookkeeping
+
+    func insertAudience(_ audience: AudienceRecord) {
+        guard self.audiences[audience.id] == nil else { return }
+        self.audiences[audience.id] = audience
+        self.audienceOrder.append(audience.id)
+    }
+
+    func record(_ request: RecordedRequest) {
+        guard self.recordedRequestLimit > 0 else { return }
+        if self.recorded.count >= self.recordedRequestLimit {
+            self.recorded.removeFirst(self.recorded.count - self.recordedRequestLimit + 1)
+        }
+        self.recorded.append(request)
+    }
+
+    /// A fresh request id for an envelope: digits like TikTok's, unique within this process.
+    func nextRequestID() -> String {
+        self.requestSequence += 1
+        let sequence = String(self.requestSequence)
+        let random = String(UInt64.random(in: 0...UInt64.max), radix: 16, uppercase: true)
+        return AudienceRecord.timestamp(secondsSince1970: WallClock.secondsSince1970()).filter(\.isNumber)
+            + String(repeating: "0", count: max(0, 8 - sequence.count)) + sequence
+            + String(repeating: "0", count: 16 - random.count) + random
+    }
+
+    /// Rejects requests without a valid `Access-Token`.
+    func authorize(_ token: String?) throws(TikTokAPIError) {
+        guard let token, !token.isEmpty else { throw .tokenMissing }
+        guard self.accessTokens.contains(token) else { throw .tokenInvalid }
+    }
+}

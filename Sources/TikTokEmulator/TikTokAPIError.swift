@@ -1,0 +1,50 @@
+/// A refusal the emulator answers with TikTok's envelope: `{"code": code, "message": message, ...}`.
+///
+/// The codes are TikTok's wire codes (see TIKTOK_API.md, "Return codes"), so unlike the project's
+/// other error structs the code is public data, not a private enum.
+struct TikTokAPIError: Error, Sendable {
+    let code: Int
+    let message: String
+    /// TikTok answers most errors with HTTP 200 and the code in the envelope.
+    let httpStatus: Int
+
+    init(code: Int, message: String, httpStatus: Int = 200) {
+        self.code = code
+        self.message = message
+        self.httpStatus = httpStatus
+    }
+
+    /// 40002 PARAM_ERROR: the request is malformed; `message` says what exactly.
+    static func param(_ message: String) -> TikTokAPIError {
+        TikTokAPIError(code: 40002, message: message)
+    }
+
+    /// 40001: the token may not act for that advertiser, or the app credentials are wrong.
+    static func permission(_ message: String) -> TikTokAPIError {
+        TikTokAPIError(code: 40001, message: message)
+    }
+
+    /// 40104: no `Access-Token` header.
+    static let tokenMissing = TikTokAPIError(code: 40104, message: "Access token is empty: send it in the Access-Token header")
+
+    /// 40105: an `Access-Token` header that is not a valid token.
+    static let tokenInvalid = TikTokAPIError(code: 40105, message: "Access token is invalid or has been revoked")
+
+    /// 40100 REQUEST_TOO_FREQUENT.
+    static let tooManyRequests = TikTokAPIError(code: 40100, message: "Too many requests")
+
+    /// 40061: more users in one request than TikTok allows.
+    static func batchTooLarge(users: Int, limit: Int) -> TikTokAPIError {
+        TikTokAPIError(code: 40061, message: "batch_data has \(users) users; at most \(limit) are allowed per request")
+    }
+
+    /// 40062 PII_NOT_HASHED.
+    static func piiNotHashed(_ message: String) -> TikTokAPIError {
+        TikTokAPIError(code: 40062, message: message)
+    }
+
+    /// Unknown route: HTTP 404 with a PARAM_ERROR envelope.
+    static func notFound(_ message: String) -> TikTokAPIError {
+        TikTokAPIError(code: 40002, message: message, httpStatus: 404)
+    }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+
+@main
+struct AudienceSyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tiktok-audience-sync",
+        abstract: "Keeps TikTok audience segments in step with audience files dropped into an inbox folder.",
+        discussion: """
+            Files (CSV, optionally gzip) name members by email_hash, phone_hash, email, phone or maid, and
+            a segment_id; with an action column they are deltas, without one they are snapshots. Each file is
+            read once, recorded in a SQLite ledger, and only the net changes are sent to TikTok.
+
+            Exit codes: 0 done, 65 input rejected, 75 work left pending, 78 bad configuration.
+            """,
+        version: "0.1.0",
+        subcommands: [Once.self, Validate.self, Plan.self, Status.self]
+    )
+}
+
+/// Options every command that reads the configuration takes.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The configuration file.", valueName: "file"))
+    var config: String = "/etc/tiktok-audience-sync/config.yaml"
+
+    @Option(name: .long, help: "Log level: debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+}

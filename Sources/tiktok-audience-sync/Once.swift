@@ -1,0 +1,90 @@
+import ArgumentParser
+import AsyncHTTPClient
+import AudienceSync
+import Foundation
+
+extension AudienceSyncCommand {
+    struct Once: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Process every ready file in the inbox, send everything pending to TikTok, then exit.",
+            discussion: """
+                Example: tiktok-audience-sync once --config /etc/tiktok-audience-sync/config.yaml
+                Exits 0 when TikTok holds what the files say, 65 when a file or row was rejected,
+                75 when work is left pending (TikTok unreachable or refusing), 78 on bad configuration.
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        func run() async throws {
+            let context = try await CommandContext.load(options)
+            let lock: StateLock
+            do {
+                try FileMover(stateDirectory: context.configuration.stateDirectory)
+                    .makeDirectories(context.configuration.stateDirectory)
+                lock = try StateLock(stateDirectory: context.configuration.stateDirectory)
+            } catch {
+                throw fail("\(error)", Exit.workPending, redactor: context.redactor)
+            }
+            defer { withExtendedLifetime(lock) {} }
+            let ledger = try context.openLedger()
+            let engine = SyncEngine(configuration: context.configuration, ledger: ledger, logger: context.logger)
+            let intake: IntakeReport
+            do {
+                intake = try await engine.processInbox(waitForSettling: true)
+            } catch {
+                throw fail("\(error)", Exit.workPending, redactor: context.redactor)
+            }
+            guard let token = context.token else {
+                printSummary(ledger: ledger, intake: intake, send: nil)
+                throw fail(
+                    "no TikTok access token: set TIKTOK_ACCESS_TOKEN, the systemd credential tiktok-access-token, or tiktok.access_token_file; the files are planned and their changes wait in the ledger",
+                    Exit.badConfiguration, redactor: context.redactor)
+            }
+            let client = TikTokClient(
+                baseURL: context.configuration.tiktok.baseURL, advertiserID: context.configuration.tiktok.advertiserID,
+                token: token, http: HTTPClient.shared)
+            let sender = Sender(
+                ledger: ledger, client: client, options: context.configuration.senderOptions, logger: context.logger)
+            let report = try await sender.sendPending()
+            try engine.confirmFiles()
+            printSummary(ledger: ledger, intake: intake, send: report)
+            let pending = try ledger.pendingCounts()
+            if let reason = report.pausedReason {
+                throw fail(reason, Exit.workPending, redactor: context.redactor)
+            }
+            if pending.total > 0 {
+                throw fail("\(pending.total) changes are still pending; run again, or see `tiktok-audience-sync status`",
+                           Exit.workPending, redactor: context.redactor)
+            }
+            if intake.rejectedFiles > 0 || intake.rejectedRows > 0 || !intake.waiting.isEmpty {
+                throw Exit.inputRejected
+            }
+        }
+
+        private func printSummary(ledger: Ledger, intake: IntakeReport, send: SendReport?) {
+            for receipt in intake.receipts { say(receipt.logLine) }
+            for (file, reason) in intake.waiting { say("\(file): left in the inbox: \(reason)") }
+            if let send {
+                say("sent \(send.requests) request(s); TikTok confirmed \(send.acknowledged) change(s)")
+                for failure in send.failures {
+                    say("  refused: \(failure.action) \(failure.rows) \(failure.identifierType) row(s) for segment(s) \(failure.segments.joined(separator: ",")): \(failure.code.map { "code \($0) " } ?? "")\(failure.message) request_id=\(failure.requestID ?? "-")")
+                }
+            }
+            guard let confirmed = try? ledger.confirmedCounts(), let pending = try? ledger.pendingCounts() else { return }
+            let segments = Set(confirmed.keys).union(pending.bySegment.keys).sorted()
+            if segments.isEmpty { return }
+            say("segment              confirmed at TikTok   pending adds   pending removes")
+            for segment in segments {
+                let waiting = pending.bySegment[segment] ?? SegmentChange()
+                say(segment.padding(20) + " " + "\(confirmed[segment] ?? 0)".padding(21) + " "
+                    + "\(waiting.adds)".padding(14) + " " + "\(waiting.removes)")
+            }
+        }
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import AudienceSync
+import Foundation
+
+extension AudienceSyncCommand {
+    struct Plan: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what a file would change per segment against the ledger, without changing anything.",
+            discussion: "Example: tiktok-audience-sync plan --config config.yaml acme/2026-11-25.csv")
+
+        @OptionGroup var options: ConfigOptions
+
+        @Argument(help: "The audience file to plan.")
+        var file: String
+
+        func run() async throws {
+            let context = try await CommandContext.load(options)
+            let ledger = try context.openLedger()
+            var reading = ReadingOptions()
+            reading.defaultMAIDType = context.configuration.tiktok.maidType
+            reading.maximumDecompressedBytes = context.configuration.maxDecompressedBytes
+            do {
+                let reader = try AudienceFileReader(path: file, options: reading)
+                let fingerprint = try reader.fingerprint()
+                if let known = try ledger.fileRecord(fingerprint: fingerprint) {
+                    say("\(file): same bytes as \(known.name), already \(known.outcome.rawValue): it would change nothing")
+                    return
+                }
+                let result = try ledger.applyFile(
+                    fingerprint: fingerprint, name: file, size: reader.size, dryRun: true
+                ) { writer in try Planner().plan(reader, into: &writer) }
+                let summary = result.summary
+                say("\(file): \(summary.isDelta ? "delta" : "snapshot"), \(summary.rowsRead) rows, \(summary.rowsRejected) rejected")
+                say("segment              would add   would remove")
+                for segment in result.changes.keys.sorted() {
+                    let change = result.changes[segment] ?? SegmentChange()
+                    say(segment.padding(20) + " " + "\(change.adds)".padding(11) + " " + "\(change.removes)")
+                }
+                if result.changes.isEmpty { say("(no change)") }
+                for reject in summary.rejections.prefix(20) {
+                    say("  line \(reject.line): \(reject.reason.rawValue): \(reject.reason.advice) (\(reject.detail))")
+                }
+                if summary.rowsRejected > 0 { throw Exit.inputRejected }
+            } catch let error as AudienceFileError {
+                throw fail("\(file): rejected: \(error.description)", Exit.inputRejected)
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import AudienceSync
+import Foundation
+
+extension AudienceSyncCommand {
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check audience files without touching the ledger or TikTok.",
+            discussion: """
+                Reports, per file, its kind (delta or snapshot), rows, members and segments, and every
+                rejected row with its line number and reason. Exits 65 when anything is rejected.
+                Example: tiktok-audience-sync validate acme/2026-11-25.csv
+                """)
+
+        @Argument(help: "Audience files (CSV, optionally .gz).")
+        var files: [String]
+
+        @Option(help: "MAID type for rows without a maid_type column: idfa or aaid.")
+        var maidType: String = "idfa"
+
+        @Flag(help: "Print JSON instead of text.")
+        var json = false
+
+        func validate() throws {
+            guard MAIDType(rawValue: maidType) != nil else { throw ValidationError("--maid-type must be idfa or aaid") }
+        }
+
+        func run() async throws {
+            var options = ReadingOptions()
+            options.defaultMAIDType = MAIDType(rawValue: maidType) ?? .idfa
+            var anyRejected = false
+            var reports: [FileValidation] = []
+            for path in files {
+                var report = FileValidation(file: path)
+                do {
+                    let reader = try AudienceFileReader(path: path, options: options)
+                    var segments: [UInt32: Int] = [:]
+                    let summary = try reader.read { change in segments[change.segment, default: 0] += 1 }
+                    report.kind = summary.isDelta ? "delta" : "snapshot"
+                    report.rows = summary.rowsRead
+                    report.members = summary.membersRead
+                    report.rowsRejected = summary.rowsRejected
+                    report.rejects = summary.rejections
+                    report.ignoredColumns = summary.ignoredColumns
+                    report.segments = Dictionary(uniqueKeysWithValues: segments.map { (reader.segments[Int($0.key)].rawValue, $0.value) })
+                    anyRejected = anyRejected || summary.rowsRejected > 0
+                } catch let error as AudienceFileError {
+                    report.rejected = error.description
+                    anyRejected = true
+                }
+                reports.append(report)
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                say(String(decoding: try encoder.encode(reports), as: UTF8.self))
+            } else {
+                for report in reports { say(report.text) }
+            }
+            if anyRejected { throw Exit.inputRejected }
+        }
+    }
+}
+
+struct FileValidation: Encodable {
+    var file: String
+    var kind: String?
+    var rows = 0
+    var members = 0
+    var rowsRejected = 0
+    var segments: [String: Int] = [:]
+    var rejects: [RowRejection] = []
+    var ignoredColumns: [String] = []
+    var rejected: String?
+
+    enum CodingKeys: String, CodingKey {
+        case file, kind, rows, members, segments, rejects, rejected
+        case rowsRejected = "rows_rejected"
+        case ignoredColumns = "ignored_columns"
+    }
+
+    var text: String {
+        if let rejected { return "\(file): rejected: \(rejected)" }
+        var lines = [
+            "\(file): \(kind ?? "?"), \(rows) rows, \(members) members in \(segments.count) segment(s), \(rowsRejected) rows rejected"
+        ]
+        for segment in segments.keys.sorted() { lines.append("  segment \(segment): \(segments[segment] ?? 0) members") }
+        if !ignoredColumns.isEmpty { lines.append("  ignored columns: \(ignoredColumns.joined(separator: ", "))") }
+        for reject in rejects { lines.append("  line \(reject.line): \(reject.reason.rawValue): \(reject.reason.advice) (\(reject.detail))") }
+        if rowsRejected > rejects.count { lines.append("  … and \(rowsRejected - rejects.count) more rejected rows") }
+        return lines.joined(separator: "\n")
+    }
+}
