@@ -68,7 +68,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TikTokEmulator", "AudienceSync"]
+            dependencies: ["TikTokEmulator", "AudienceSync", .product(name: "Crypto", package: "swift-crypto")]
         ),
     ]
 )

@@ -5,6 +5,7 @@ public struct ChangeWriter {
     private let generation: Int64
     private let deltaUpsert: Statement
     private let snapshotUpsert: Statement
+    private let removeIfPresent: Statement
     private let sweep: Statement
     private var segmentRows: [SegmentID: Int64] = [:]
     private(set) var changes: [String: SegmentChange] = [:]
@@ -32,6 +33,11 @@ public struct ChangeWriter {
             ON CONFLICT DO UPDATE SET desired = 1, seen = excluded.seen,
                 generation = CASE WHEN desired = 1 THEN generation ELSE excluded.generation END
             RETURNING generation
+            """)
+        removeIfPresent = try connection.prepare(
+            """
+            UPDATE membership SET desired = 0, generation = ?4, seen = ?4
+            WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND desired <> 0
             """)
         sweep = try connection.prepare(
             """
@@ -67,7 +73,14 @@ public struct ChangeWriter {
                 currentRow = try row(for: segments[Int(change.segment)])
                 touchedSegments.insert(segments[Int(change.segment)])
             }
-            if isDelta {
+            if isDelta && change.removesOnlyIfPresent {
+                removeIfPresent.bind(1, currentRow)
+                removeIfPresent.bind(2, Int64(change.member.type.rawValue))
+                removeIfPresent.bind(3, change.member.digest)
+                removeIfPresent.bind(4, generation)
+                try removeIfPresent.run()
+                counts.removes += ledger.connection.changes
+            } else if isDelta {
                 deltaUpsert.bind(1, currentRow)
                 deltaUpsert.bind(2, Int64(change.member.type.rawValue))
                 deltaUpsert.bind(3, change.member.digest)

@@ -36,7 +36,8 @@ public struct Planner: Sendable {
     }
 
     /// Sorts by (segment, member) and keeps, for each, only the change from the latest line:
-    /// within a file the last row for a member and segment wins.
+    /// within a file the last row for a member and segment wins. The result is the same as
+    /// applying the rows one by one: an add followed by a remove only removes what was there.
     static func sortKeepingLast(_ chunk: inout [MemberChange]) {
         chunk.sort { a, b in
             if a.segment != b.segment { return a.segment < b.segment }
@@ -44,14 +45,19 @@ public struct Planner: Sendable {
             return a.line < b.line
         }
         var write = 0
+        var runStart = 0
         for read in chunk.indices {
             let isLastOfRun =
                 read == chunk.count - 1 || chunk[read + 1].segment != chunk[read].segment
                 || chunk[read + 1].member != chunk[read].member
-            if isLastOfRun {
-                chunk[write] = chunk[read]
-                write += 1
+            guard isLastOfRun else { continue }
+            var kept = chunk[read]
+            if kept.action == .remove && chunk[runStart..<read].contains(where: { $0.action == .add }) {
+                kept.removesOnlyIfPresent = true
             }
+            chunk[write] = kept
+            write += 1
+            runStart = read + 1
         }
         chunk.removeLast(chunk.count - write)
     }

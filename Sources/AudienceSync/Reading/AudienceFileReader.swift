@@ -18,6 +18,15 @@ public struct MemberChange: Sendable {
     public var segment: UInt32
     public var action: MembershipAction
     public var line: Int32
+    /// A remove that an earlier add in the same file made: it only undoes what is already there.
+    public var removesOnlyIfPresent = false
+
+    public init(member: Member, segment: UInt32, action: MembershipAction, line: Int32) {
+        self.member = member
+        self.segment = segment
+        self.action = action
+        self.line = line
+    }
 }
 
 /// What reading a file found, besides the member changes themselves.

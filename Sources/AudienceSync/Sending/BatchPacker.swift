@@ -42,12 +42,15 @@ public struct BatchPacker {
     public mutating func add(_ row: PendingRow) -> [MappingBatch] {
         var ready: [MappingBatch] = []
         // Rows come sorted by type: batches of an earlier type will get nothing more.
-        for (key, batch) in open where key.type < row.member.type {
-            ready.append(batch)
-            open[key] = nil
+        if open.keys.contains(where: { $0.type < row.member.type }) {
+            for (key, batch) in open where key.type < row.member.type {
+                ready.append(batch)
+                open[key] = nil
+            }
         }
         let key = Key(action: row.action, type: row.member.type)
-        var batch = open[key] ?? MappingBatch(action: row.action, type: row.member.type)
+        // Taken out of the dictionary so that appending does not copy the batch.
+        var batch = open.removeValue(forKey: key) ?? MappingBatch(action: row.action, type: row.member.type)
         if let last = batch.users.last, last.digest == row.member.digest {
             batch.users[batch.users.count - 1].audienceIDs.append(row.audienceID)
         } else {

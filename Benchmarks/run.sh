@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Throughput and memory benchmarks for tiktok-audience-sync (see Benchmarks/README.md).
+#
+#   Benchmarks/run.sh                 # a-d at 2M rows
+#   BENCH_LARGE=1 Benchmarks/run.sh   # also e: 10M rows through `once` (peak RSS)
+#
+# Environment:
+#   BENCH_DIR         work directory (default /tmp/tas-bench); generated inputs are cached in
+#                     $BENCH_DIR/data, results go to $BENCH_DIR/results.md
+#   BENCH_ROWS        rows for a-d (default 2000000)
+#   BENCH_LARGE       1 to run e (default 0)
+#   BENCH_LARGE_ROWS  rows for e (default 10000000)
+#   BENCH_ONLY        the benchmarks to run, e.g. "bc" (default "abcd", plus "e" with BENCH_LARGE=1)
+#   BENCH_NO_BUILD    1 to use the release binaries already built
+#   BENCH_BIN         a folder holding tiktok-audience-sync and tiktok-emulator to use instead (no build)
+#   BENCH_KEEP        1 to keep ledgers and archives (default: deleted at the end; inputs are kept)
+#
+# Every server listens on 127.0.0.1 only; every emulator started here is stopped here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+BENCH_DIR=${BENCH_DIR:-/tmp/tas-bench}
+ROWS=${BENCH_ROWS:-2000000}
+LARGE=${BENCH_LARGE:-0}
+LARGE_ROWS=${BENCH_LARGE_ROWS:-10000000}
+ONLY=${BENCH_ONLY:-abcd}
+[ "$LARGE" = 1 ] && [ -z "${BENCH_ONLY:-}" ] && ONLY="${ONLY}e"
+TOKEN=emulator-token
+ADVERTISER=7000000000000000001
+
+log() { printf '== %s\n' "$*" >&2; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+want() { [[ "$ONLY" == *"$1"* ]]; }
+
+# --- tools ------------------------------------------------------------------------------------
+if [ ! -x /usr/bin/time ]; then
+  log "installing GNU time"
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+  else sudo apt-get install -y -qq time >/dev/null; fi
+fi
+command -v python3 >/dev/null || die "python3 is needed"
+command -v curl >/dev/null || die "curl is needed"
+
+# --- build ------------------------------------------------------------------------------------
+if [ -n "${BENCH_BIN:-}" ]; then
+  bin=$BENCH_BIN
+elif [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+  log "building release binaries (the first release build takes 10+ minutes on 2 cores)"
+  swift build -c release --product tiktok-audience-sync
+  swift build -c release --product tiktok-emulator
+fi
+bin=${bin:-$(swift build -c release --show-bin-path)}
+sync_bin=$bin/tiktok-audience-sync
+emulator_bin=$bin/tiktok-emulator
+[ -x "$sync_bin" ] && [ -x "$emulator_bin" ] || die "release binaries missing in $bin"
+
+# --- data (cached) ----------------------------------------------------------------------------
+data=$BENCH_DIR/data
+run=$BENCH_DIR/run
+mkdir -p "$data"
+rm -rf "$run"
+mkdir -p "$run"
+generate() { # rows file
+  if [ ! -s "$2" ] || [ ! -s "$2.expected.json" ]; then
+    log "generating $2 ($1 rows)"
+    python3 "$root/Benchmarks/generate.py" --rows "$1" --seed 1 "$2"
+  fi
+}
+input=$data/delta-$ROWS.csv
+generate "$ROWS" "$input"
+input_mib=$(( $(stat -c %s "$input") / 1048576 ))
+
+# --- helpers ----------------------------------------------------------------------------------
+emulator_pid=""
+emulator_port=""
+emulator_cpu=""
+emulator_rss_mib=""
+start_emulator() {
+  "$emulator_bin" --host 127.0.0.1 --port 0 >"$run/emulator.out" 2>"$run/emulator.err" &
+  emulator_pid=$!
+  for _ in $(seq 200); do grep -q listening "$run/emulator.out" 2>/dev/null && break; sleep 0.05; done
+  base_url=$(sed -n 's/^listening on //p' "$run/emulator.out")
+  [ -n "$base_url" ] || die "the emulator did not start: $(cat "$run/emulator.err")"
+  emulator_port=$(echo "$base_url" | sed -E 's#http://127.0.0.1:([0-9]+)/.*#\1#')
+}
+stop_emulator() {
+  [ -n "$emulator_pid" ] || return 0
+  if [ -r "/proc/$emulator_pid/status" ]; then
+    emulator_rss_mib=$(awk '/^VmHWM:/ { printf "%d", $2 / 1024 }' "/proc/$emulator_pid/status")
+    emulator_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$emulator_pid/stat")
+  fi
+  kill "$emulator_pid" 2>/dev/null || true
+  wait "$emulator_pid" 2>/dev/null || true
+  emulator_pid=""
+}
+trap stop_emulator EXIT
+stats() { curl -sf "http://127.0.0.1:$emulator_port/_emulator/stats"; }
+json_get() { # json key → value (objects printed as sorted JSON)
+  python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; print(json.dumps(v, sort_keys=True) if isinstance(v, dict) else v)' "$1" "$2"
+}
+counts_match() { # stats-json expected-file → "ok" or a description
+  python3 - "$1" "$2" <<'EOF'
+import json, sys
+got = json.loads(sys.argv[1])["member_counts"]
+want = json.load(open(sys.argv[2]))
+bad = {k: (got.get(k), v) for k, v in want.items() if got.get(k) != v}
+print("members ok" if not bad else "MEMBERS WRONG (got, want): " + json.dumps(bad))
+EOF
+}
+
+# measure NAME CMD...: runs CMD under /usr/bin/time -v; sets wall, cpu, rss_mib, status.
+measure() {
+  local name=$1; shift
+  local t0 t1
+  t0=$EPOCHREALTIME
+  status=0
+  /usr/bin/time -v -o "$run/$name.time" "$@" >"$run/$name.out" 2>"$run/$name.err" || status=$?
+  t1=$EPOCHREALTIME
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  rss_mib=$(awk -F': ' '/Maximum resident set size/ { printf "%d", $2 / 1024 }' "$run/$name.time")
+  cpu=$(awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.1f", u + s }' "$run/$name.time")
+  log "$name: ${wall} s wall, ${cpu} s CPU, ${rss_mib} MiB peak RSS, exit $status"
+}
+
+write_config() { # file inbox state base_url
+  cat >"$1" <<EOF
+inbox: $2
+state_directory: $3
+settle_seconds: 0
+tiktok:
+  base_url: $4
+  advertiser_id: "$ADVERTISER"
+  requests_per_second: 1000
+  max_in_flight: 4
+EOF
+}
+
+results=()
+row() { results+=("| $1 | $2 | $3 | $4 | $5 | $6 |"); }
+
+# --- a. the cron-script baseline ----------------------------------------------------------------
+if want a; then
+  log "a. baseline_cron.py on $ROWS rows"
+  start_emulator
+  measure baseline python3 "$root/Benchmarks/baseline_cron.py" --base-url "$base_url" --token "$TOKEN" \
+    --advertiser-id "$ADVERTISER" --db "$run/baseline.sqlite" "$input"
+  s=$(stats)
+  check=$(counts_match "$s" "$input.expected.json")
+  [ "$status" = 0 ] || check="exit $status; $check"
+  stop_emulator
+  row "a. cron baseline (csv+sqlite3+urllib), $ROWS rows" "$wall" "$cpu" "$rss_mib" "$(json_get "$s" mapping_requests)" \
+    "$check; $(cat "$run/baseline.out"); emulator ${emulator_cpu} s CPU"
+  rm -f "$run/baseline.sqlite"
+fi
+
+# --- b. once end to end, c. rerun of the same file --------------------------------------------
+if want b || want c; then
+  log "b. tiktok-audience-sync once on $ROWS rows"
+  start_emulator
+  mkdir -p "$run/b/inbox"
+  write_config "$run/b/config.yaml" "$run/b/inbox" "$run/b/state" "$base_url"
+  cp "$input" "$run/b/inbox/audience.csv"
+  measure once env TIKTOK_ACCESS_TOKEN=$TOKEN "$sync_bin" once --config "$run/b/config.yaml"
+  s=$(stats)
+  requests_b=$(json_get "$s" mapping_requests)
+  check=$(counts_match "$s" "$input.expected.json")
+  [ "$status" = 0 ] || check="exit $status; $check"
+  ledger_mib=$(du -sm "$run/b/state/ledger.sqlite"* 2>/dev/null | awk '{ s += $1 } END { print s }')
+  sent=$(grep -o 'sent [0-9]* request(s); TikTok confirmed [0-9]* change(s)' "$run/once.out" "$run/once.err" | head -1 | cut -d: -f2- || true)
+  once_wall=$wall
+  once_row=("b. once, $ROWS rows, fresh state" "$wall" "$cpu" "$rss_mib" "$requests_b" "$check; ${sent:-?}; ledger ${ledger_mib} MiB")
+
+  if want c; then
+    log "c. rerun of the same file"
+    cp "$input" "$run/b/inbox/audience.csv"
+    measure rerun env TIKTOK_ACCESS_TOKEN=$TOKEN "$sync_bin" once --config "$run/b/config.yaml"
+    s2=$(stats)
+    requests_c=$(json_get "$s2" mapping_requests)
+    if [ "$requests_c" = "$requests_b" ]; then check="no new request"; else check="SENT $((requests_c - requests_b)) NEW REQUESTS"; fi
+    [ "$status" = 0 ] || check="exit $status; $check"
+    grep -q duplicate "$run/rerun.out" "$run/rerun.err" && check="$check; recorded as duplicate"
+    rerun=("c. rerun, same file again" "$wall" "$cpu" "$rss_mib" "$requests_c (total)" "$check")
+    measure sha256sum sha256sum "$input"
+    sha=("c'. sha256sum of the file (${input_mib} MiB)" "$wall" "$cpu" "$rss_mib" "-" "floor for a rerun: the fingerprint reads every byte")
+  fi
+  stop_emulator
+  once_row[5]="${once_row[5]}; emulator ${emulator_cpu} s CPU, ${emulator_rss_mib} MiB"
+  row "${once_row[@]}"
+  if want c; then row "${rerun[@]}"; row "${sha[@]}"; fi
+  [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$run/b"
+fi
+
+# --- d. planning alone versus a key-sorted bulk load ------------------------------------------
+if want d; then
+  log "d. validate and plan on a fresh state; SQLite reference loads"
+  mkdir -p "$run/d/inbox"
+  write_config "$run/d/config.yaml" "$run/d/inbox" "$run/d/state" "http://127.0.0.1:9/open_api/v1.3"
+  measure validate "$sync_bin" validate "$input"
+  row "d. validate (read + check, no ledger)" "$wall" "$cpu" "$rss_mib" "-" "exit $status"
+  measure plan "$sync_bin" plan --config "$run/d/config.yaml" "$input"
+  row "d. plan, fresh state (read + upserts, rolled back)" "$wall" "$cpu" "$rss_mib" "-" "exit $status; $(grep -m1 -o '[0-9]* rows, [0-9]* rejected' "$run/plan.out" || true)"
+  for variant in "sorted" "sorted --pending-index" "chunked:262144 --pending-index" "file"; do
+    # shellcheck disable=SC2086
+    measure reference python3 "$root/Benchmarks/sqlite_reference.py" --db "$run/d/reference.sqlite" --order $variant "$input"
+    t=$(sed -n 's/^insert+commit \([0-9.]*\) s.*/\1/p' "$run/reference.out")
+    row "d'. SQLite reference: $variant" "$t" "-" "-" "-" "insert+commit only (Python sqlite3 executemany, ledger schema and pragmas)"
+  done
+  [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$run/d"
+fi
+
+# --- e. 10M rows through once: memory stays flat ----------------------------------------------
+if want e; then
+  large=$data/delta-$LARGE_ROWS.csv
+  generate "$LARGE_ROWS" "$large"
+  log "e. tiktok-audience-sync once on $LARGE_ROWS rows"
+  start_emulator
+  mkdir -p "$run/e/inbox"
+  write_config "$run/e/config.yaml" "$run/e/inbox" "$run/e/state" "$base_url"
+  cp "$large" "$run/e/inbox/audience.csv"
+  measure large env TIKTOK_ACCESS_TOKEN=$TOKEN "$sync_bin" once --config "$run/e/config.yaml"
+  s=$(stats)
+  check=$(counts_match "$s" "$large.expected.json")
+  [ "$status" = 0 ] || check="exit $status; $check"
+  stop_emulator
+  row "e. once, $LARGE_ROWS rows, fresh state" "$wall" "$cpu" "$rss_mib" "$(json_get "$s" mapping_requests)" \
+    "$check; emulator ${emulator_cpu} s CPU, ${emulator_rss_mib} MiB"
+  [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$run/e"
+fi
+
+# --- results ----------------------------------------------------------------------------------
+{
+  echo "Results of Benchmarks/run.sh on $(hostname), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "(input: $ROWS-row delta, ${input_mib} MiB; SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1); $(swift --version 2>/dev/null | head -1))"
+  echo
+  echo "| benchmark | wall (s) | CPU user+sys (s) | peak RSS (MiB) | mapping requests | check / notes |"
+  echo "|---|---:|---:|---:|---:|---|"
+  printf '%s\n' "${results[@]}"
+} | tee "$BENCH_DIR/results.md"

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+@testable import AudienceSync
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    let minimal = """
+        inbox: /srv/in
+        state_directory: /var/lib/x
+        tiktok:
+          advertiser_id: "7000000000000000001"
+        """
+
+    @Test("the documented keys are read, with their defaults")
+    func keys() async throws {
+        let directory = try TemporaryDirectory()
+        let path = try directory.write("c.yaml", minimal + """
+
+              base_url: http://127.0.0.1:9/open_api/v1.3
+              requests_per_second: 7
+              max_in_flight: 2
+              maid_type: aaid
+            settle_seconds: 3
+            partners:
+              acme:
+                segments: ["123", "456"]
+              beta:
+                segments: [789]
+            """)
+        let configuration = try await ConfigurationLoader.load(path: path, environment: [:])
+        #expect(configuration.inbox == "/srv/in")
+        #expect(configuration.tiktok.baseURL == "http://127.0.0.1:9/open_api/v1.3")
+        #expect(configuration.tiktok.requestsPerSecond == 7)
+        #expect(configuration.tiktok.maxInFlight == 2)
+        #expect(configuration.tiktok.maidType == .aaid)
+        #expect(configuration.settleSeconds == 3)
+        #expect(configuration.rescanSeconds == 60)
+        #expect(configuration.partners?["acme"]?.segments == ["123", "456"])
+        #expect(configuration.partners?["beta"]?.segments == ["789"])
+    }
+
+    @Test("every key can be overridden from the environment")
+    func environmentOverrides() async throws {
+        let directory = try TemporaryDirectory()
+        let path = try directory.write("c.yaml", minimal)
+        let configuration = try await ConfigurationLoader.load(path: path, environment: [
+            "TIKTOK_AUDIENCE_SYNC_TIKTOK_BASE_URL": "http://127.0.0.1:1/x",
+            "TIKTOK_AUDIENCE_SYNC_INBOX": "/elsewhere",
+            "TIKTOK_AUDIENCE_SYNC_TIKTOK_MAX_IN_FLIGHT": "9",
+        ])
+        #expect(configuration.tiktok.baseURL == "http://127.0.0.1:1/x")
+        #expect(configuration.inbox == "/elsewhere")
+        #expect(configuration.tiktok.maxInFlight == 9)
+    }
+
+    @Test("a missing or malformed key is an error naming the key and the file", arguments: [
+        ("inbox: /a\ntiktok:\n  advertiser_id: \"1\"\n", "state_directory"),
+        ("inbox: /a\nstate_directory: /b\n", "tiktok.advertiser_id"),
+        ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: abc\n", "tiktok.advertiser_id"),
+        ("inbox: /a\nstate_directory: /b\nsettle_seconds: soon\ntiktok:\n  advertiser_id: \"1\"\n", "settle_seconds"),
+        ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\n  max_in_flight: 0\n", "tiktok.max_in_flight"),
+        ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\n  maid_type: gaid2\n", "tiktok.maid_type"),
+        ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\n  access_token: abc\n", "tiktok.access_token"),
+        ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\npartners:\n  acme:\n    segments: [\"x1\"]\n", "partners.acme.segments"),
+    ])
+    func badKeys(yaml: String, key: String) async throws {
+        let directory = try TemporaryDirectory()
+        let path = try directory.write("bad.yaml", yaml)
+        do {
+            _ = try await ConfigurationLoader.load(path: path, environment: [:])
+            Issue.record("accepted a configuration without a valid \(key)")
+        } catch let error as ConfigurationError {
+            #expect(error.key == key)
+            #expect(error.description.contains(path))
+        }
+    }
+
+    @Test("the token comes from the environment, then the systemd credential, then the token file")
+    func tokenSources() async throws {
+        let directory = try TemporaryDirectory()
+        let tokenFile = try directory.write("token", "from-file\n")
+        try directory.write("creds/tiktok-access-token", "from-credential")
+        var configuration = Configuration(inbox: "/i", stateDirectory: "/s", tiktok: .init(advertiserID: "1"))
+        configuration.tiktok.accessTokenFile = tokenFile
+        let environment = ["TIKTOK_ACCESS_TOKEN": "from-env", "CREDENTIALS_DIRECTORY": directory.path + "/creds"]
+        #expect(try TokenSource.resolve(configuration: configuration, environment: environment)?.origin.contains("environment") == true)
+        #expect(try TokenSource.resolve(configuration: configuration, environment: ["CREDENTIALS_DIRECTORY": directory.path + "/creds"])?.origin.contains("credential") == true)
+        let fromFile = try TokenSource.resolve(configuration: configuration, environment: [:])
+        #expect(fromFile?.origin.contains("file") == true)
+        #expect("\(fromFile?.token as Any)".contains("from-file") == false, "a token never prints itself")
+        configuration.tiktok.accessTokenFile = directory.path + "/missing"
+        #expect(throws: ConfigurationError.self) { try TokenSource.resolve(configuration: configuration, environment: [:]) }
+    }
+}

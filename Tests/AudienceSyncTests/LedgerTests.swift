@@ -1,0 +1,186 @@
+import Foundation
+import Testing
+@testable import AudienceSync
+
+/// Writes `text` as a file and applies it to `ledger`, as intake does.
+@discardableResult
+func apply(_ text: String, to ledger: Ledger, in directory: TemporaryDirectory, name: String = UUID().uuidString + ".csv", dryRun: Bool = false) throws -> FileApplyResult {
+    let path = try directory.write(name, text)
+    let reader = try AudienceFileReader(path: path)
+    return try ledger.applyFile(fingerprint: try reader.fingerprint(), name: name, size: reader.size, dryRun: dryRun) { writer in
+        try Planner(chunkSize: 3).plan(reader, into: &writer)
+    }
+}
+
+/// Everything pending, as "action segment hash-prefix" strings.
+func pendingDescription(_ ledger: Ledger) throws -> [String] {
+    try ledger.pendingRows(after: nil, limit: 1000).0.map {
+        "\($0.action == .add ? "add" : "remove") \($0.audienceID) \($0.member.digest.hex.prefix(6))"
+    }.sorted()
+}
+
+/// Acknowledges every pending row, as if TikTok had answered code 0.
+func acknowledgeAll(_ ledger: Ledger) throws {
+    try ledger.markAcknowledged(try ledger.pendingRows(after: nil, limit: 100_000).0)
+}
+
+@Suite("Ledger: desired versus acknowledged")
+struct LedgerTests {
+    let a = sha256Hex("a@example.com")
+    let b = sha256Hex("b@example.com")
+    let c = sha256Hex("c@example.com")
+
+    func freshLedger(_ directory: TemporaryDirectory) throws -> Ledger {
+        try Ledger(path: directory.path + "/ledger.sqlite")
+    }
+
+    @Test("a delta makes its adds and removes pending; acknowledging settles them")
+    func deltaThenAck() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        let result = try apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n\(c),2,remove\n", to: ledger, in: directory)
+        #expect(result.changes["1"] == SegmentChange(adds: 2, removes: 0))
+        #expect(result.changes["2"] == SegmentChange(adds: 0, removes: 1), "a remove of an unknown member is still sent")
+        #expect(try ledger.pendingCounts().total == 3)
+        try acknowledgeAll(ledger)
+        #expect(try ledger.pendingCounts().total == 0)
+        #expect(try ledger.confirmedCounts() == ["1": 2])
+    }
+
+    @Test("add then remove before anything was sent costs TikTok nothing")
+    func addThenRemoveCancels() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
+        #expect(try pendingDescription(ledger) == [])
+    }
+
+    @Test("within one file the last row for a member and segment wins")
+    func lastRowWins() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        try apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n\(a),1,remove\n\(c),1,add\n\(b),1,remove\n\(b),1,add\n", to: ledger, in: directory)
+        #expect(try pendingDescription(ledger) == ["add 1 \(b.prefix(6))", "add 1 \(c.prefix(6))"].sorted())
+    }
+
+    @Test("a snapshot replaces the membership of the segments it names, and only those")
+    func snapshotSweeps() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        try apply("email_hash,segment_id\n\(a),1\n\(b),1\n\(a),2\n", to: ledger, in: directory)
+        try acknowledgeAll(ledger)
+        let result = try apply("email_hash,segment_id\n\(b),1\n\(c),1\n", to: ledger, in: directory)
+        #expect(result.changes["1"] == SegmentChange(adds: 1, removes: 1))
+        #expect(try pendingDescription(ledger) == ["add 1 \(c.prefix(6))", "remove 1 \(a.prefix(6))"].sorted())
+        #expect(try ledger.confirmedCounts()["2"] == 1, "segment 2 was not in the snapshot and keeps its member")
+    }
+
+    @Test("a segment whose rows were all rejected is not emptied by a snapshot")
+    func snapshotWithOnlyBadRowsKeepsSegment() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        try apply("email_hash,segment_id\n\(a),1\n", to: ledger, in: directory)
+        try acknowledgeAll(ledger)
+        try apply("email_hash,segment_id\nnot-a-hash,1\n", to: ledger, in: directory)
+        #expect(try pendingDescription(ledger) == [])
+    }
+
+    @Test("a row already in the wanted state is never pending")
+    func noOpChanges() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        try acknowledgeAll(ledger)
+        let again = try apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n", to: ledger, in: directory)
+        #expect(again.changes["1"] == SegmentChange(adds: 1, removes: 0))
+        #expect(try pendingDescription(ledger) == ["add 1 \(b.prefix(6))"])
+    }
+
+    @Test("an ack for a row a newer file changed meanwhile leaves the new wish pending")
+    func generationGuard() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        let inFlight = try ledger.pendingRows(after: nil, limit: 10).0
+        try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
+        try apply("email_hash,segment_id,action\n\(a),1,add\n\(c),9,add\n", to: ledger, in: directory)
+        #expect(try ledger.markAcknowledged(inFlight) == 0)
+        #expect(try pendingDescription(ledger) == ["add 1 \(a.prefix(6))", "add 9 \(c.prefix(6))"])
+    }
+
+    @Test("the outcome of a file does not depend on how it is chunked", arguments: [1, 2, 3, 100])
+    func chunkingIsInvisible(chunkSize: Int) throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        try apply("email_hash,segment_id,action\n\(c),1,add\n", to: ledger, in: directory)
+        try acknowledgeAll(ledger)
+        let text = "email_hash,segment_id,action\n\(a),1,add\n\(b),1,remove\n\(a),1,remove\n\(c),1,add\n\(c),1,remove\n\(b),1,add\n"
+        let path = try directory.write("chunked.csv", text)
+        let reader = try AudienceFileReader(path: path)
+        let result = try ledger.applyFile(fingerprint: try reader.fingerprint(), name: "c", size: reader.size) { writer in
+            try Planner(chunkSize: chunkSize).plan(reader, into: &writer)
+        }
+        #expect(try pendingDescription(ledger) == ["add 1 \(b.prefix(6))", "remove 1 \(c.prefix(6))"].sorted())
+        if chunkSize >= 6 { #expect(result.changes["1"] == SegmentChange(adds: 1, removes: 1)) }
+    }
+
+    @Test("a dry run reports the change and writes nothing")
+    func dryRun() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        let result = try apply("email_hash,segment_id,action\n\(a),77,add\n", to: ledger, in: directory, dryRun: true)
+        #expect(result.changes["77"] == SegmentChange(adds: 1, removes: 0))
+        #expect(try ledger.pendingCounts().total == 0)
+        #expect(try ledger.recentFiles(limit: 10).isEmpty)
+        try apply("email_hash,segment_id,action\n\(a),78,add\n", to: ledger, in: directory)
+        #expect(try pendingDescription(ledger) == ["add 78 \(a.prefix(6))"])
+    }
+
+    @Test("a file that fails half-way leaves nothing behind")
+    func failedFileRollsBack() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        var rows = "email_hash,segment_id,action\n"
+        for index in 0..<50 { rows += sha256Hex("\(index)") + ",1,add\n" }
+        let bytes = try gzipped(rows)
+        let path = try directory.write("cut.csv.gz", bytes: Array(bytes.dropLast(4)))
+        let reader = try AudienceFileReader(path: path)
+        #expect(throws: AudienceFileError.self) {
+            try ledger.applyFile(fingerprint: try reader.fingerprint(), name: "cut.csv.gz", size: reader.size) { writer in
+                try Planner(chunkSize: 4).plan(reader, into: &writer)
+            }
+        }
+        #expect(try ledger.pendingCounts().total == 0)
+        #expect(try ledger.recentFiles(limit: 10).isEmpty)
+    }
+
+    @Test("a ledger from a newer version is refused")
+    func supersededLedger() throws {
+        let directory = try TemporaryDirectory()
+        _ = try freshLedger(directory)
+        let connection = try SQLiteConnection(path: directory.path + "/ledger.sqlite")
+        try connection.execute("PRAGMA user_version = 99")
+        #expect(throws: LedgerError.self) { _ = try freshLedger(directory) }
+    }
+
+    @Test("pending rows come back in packing order and the cursor walks them once")
+    func pendingWalk() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        var rows = "email_hash,segment_id,action\n"
+        for index in 0..<25 { rows += sha256Hex("\(index)") + ",\(index % 3 + 1),add\n" }
+        try apply(rows, to: ledger, in: directory)
+        var cursor: PendingCursor?
+        var seen: [PendingRow] = []
+        while true {
+            let (page, next) = try ledger.pendingRows(after: cursor, limit: 4)
+            seen += page
+            cursor = next
+            if page.count < 4 { break }
+        }
+        #expect(seen.count == 25)
+        #expect(seen.map(\.member.digest) == seen.map(\.member.digest).sorted())
+        #expect(try ledger.integrityCheck() == "ok")
+    }
+}

@@ -1,0 +1,175 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import Testing
+import TikTokEmulator
+@testable import AudienceSync
+
+/// A ledger with pending work, a sender pointed at a live emulator, and helpers to compare.
+struct SendingFixture {
+    let directory: TemporaryDirectory
+    let ledger: Ledger
+    let emulator: RunningEmulator
+
+    init(_ emulator: RunningEmulator) throws {
+        directory = try TemporaryDirectory()
+        ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        self.emulator = emulator
+    }
+
+    func sender(token: String = "emulator-token", maxAttempts: Int = 6, maxUsers: Int = 10_000) -> Sender {
+        var options = SenderOptions()
+        options.requestsPerSecond = 1000
+        options.initialBackoff = .milliseconds(1)
+        options.maxBackoff = .milliseconds(20)
+        options.maxAttempts = maxAttempts
+        options.maxUsersPerRequest = maxUsers
+        let client = TikTokClient(
+            baseURL: emulator.baseURL, advertiserID: "7000000000000000001", token: AccessToken(token), http: HTTPClient.shared,
+            timeout: .seconds(5))
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return Sender(ledger: ledger, client: client, options: options, logger: logger)
+    }
+
+    /// What the emulator holds for `audience`, as lowercase hex ids.
+    func held(_ audience: String) async -> Set<String> {
+        Set(await emulator.state.members(of: audience).map(\.id))
+    }
+}
+
+@Suite("Sending to TikTok (emulator over real HTTP)")
+struct SenderTests {
+    let members = (0..<30).map { sha256Hex("member\($0)@example.com") }
+
+    func delta(_ rows: [(String, String, String)]) -> String {
+        "email_hash,segment_id,action\n" + rows.map { "\($0.0),\($0.1),\($0.2)" }.joined(separator: "\n") + "\n"
+    }
+
+    @Test("mixed deltas and snapshots in order end in exactly the membership the files say")
+    func exactMembership() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try SendingFixture(emulator)
+            try apply("email_hash,segment_id\n" + members[0..<10].map { "\($0),123456" }.joined(separator: "\n") + "\n",
+                      to: fixture.ledger, in: fixture.directory)
+            _ = try await fixture.sender().sendPending()
+            try apply(delta([(members[0], "123456", "remove"), (members[10], "123456", "add"), (members[11], "654321", "add")]),
+                      to: fixture.ledger, in: fixture.directory)
+            try apply("email_hash,segment_id\n" + members[5..<12].map { "\($0),123456" }.joined(separator: "\n") + "\n",
+                      to: fixture.ledger, in: fixture.directory)
+            let report = try await fixture.sender().sendPending()
+            #expect(report.failures.isEmpty)
+            #expect(await fixture.held("123456") == Set(members[5..<12]))
+            #expect(await fixture.held("654321") == [members[11]])
+            #expect(try fixture.ledger.pendingCounts().total == 0)
+            let again = try await fixture.sender().sendPending()
+            #expect(again.requests == 0, "nothing pending means nothing sent")
+        }
+    }
+
+    @Test("a member of several segments is one identifier with all its audience_ids; 10,000 users a request")
+    func packing() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try SendingFixture(emulator)
+            var rows = "email_hash,segment_id,action\n"
+            for index in 0..<12_000 {
+                let hash = sha256Hex("p\(index)")
+                rows += "\(hash),123456,add\n\(hash),654321,add\n"
+            }
+            try apply(rows, to: fixture.ledger, in: fixture.directory)
+            let report = try await fixture.sender().sendPending()
+            #expect(report.requests == 2)
+            #expect(await emulator.state.identifiersReceived == 12_000)
+            #expect(await emulator.state.memberCounts() == ["123456": 12_000, "654321": 12_000])
+        }
+    }
+
+    @Test("rate limits, TikTok errors and gateway pages are retried until confirmed")
+    func transientFaults() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try SendingFixture(emulator)
+            try apply(delta(members[0..<3].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            await emulator.state.enqueue([
+                .code(40100, message: "Too many requests"), .code(50002, message: "timeout"),
+                .gatewayError(status: 503), .code(40200, message: "not ready", httpStatus: 400),
+            ])
+            let report = try await fixture.sender().sendPending()
+            #expect(report.requests == 5)
+            #expect(report.failures.isEmpty)
+            #expect(await fixture.held("123456") == Set(members[0..<3]))
+            #expect(try fixture.ledger.pendingCounts().total == 0)
+        }
+    }
+
+    @Test("an answer lost after TikTok applied the change ends in the right state")
+    func lostAnswers() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try SendingFixture(emulator)
+            try apply(delta(members[0..<4].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            await emulator.state.enqueue([.applyThenFail(status: 504), .applyThenDropConnection])
+            let report = try await fixture.sender().sendPending()
+            #expect(report.failures.isEmpty)
+            #expect(report.requests == 3)
+            #expect(await fixture.held("123456") == Set(members[0..<4]))
+            #expect(try fixture.ledger.pendingCounts().total == 0)
+        }
+    }
+
+    @Test("40002 is surfaced with TikTok's message and request_id; the rows stay pending")
+    func permanentRefusal() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try SendingFixture(emulator)
+            try apply(delta([(members[0], "654321", "add")]), to: fixture.ledger, in: fixture.directory)
+            await emulator.state.setRefusedAudiences(["654321"])
+            let report = try await fixture.sender().sendPending()
+            #expect(report.failures.count == 1)
+            let failure = try #require(report.failures.first)
+            #expect(failure.code == 40002)
+            #expect(failure.segments == ["654321"])
+            #expect(!(failure.requestID ?? "").isEmpty)
+            #expect(failure.message.contains("654321"))
+            #expect(try fixture.ledger.pendingCounts().adds == 1)
+        }
+    }
+
+    @Test("a refused token pauses all sending and keeps everything pending")
+    func tokenRefused() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try SendingFixture(emulator)
+            var rows: [(String, String, String)] = []
+            for member in members { rows.append((member, "123456", "add")) }
+            try apply(delta(rows), to: fixture.ledger, in: fixture.directory)
+            let report = try await fixture.sender(token: "expired-token", maxUsers: 5).sendPending()
+            #expect(report.pausedReason?.contains("access token") == true)
+            #expect(report.requests <= 4, "no more than the requests already in flight")
+            #expect(try fixture.ledger.pendingCounts().adds == 30)
+            let retry = try await fixture.sender(maxUsers: 5).sendPending()
+            #expect(retry.pausedReason == nil)
+            #expect(await fixture.held("123456").count == 30)
+        }
+    }
+
+    @Test("a batch TikTok finds too large is split and both halves land")
+    func splitOnTooLarge() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try SendingFixture(emulator)
+            try apply(delta(members[0..<6].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            await emulator.state.enqueue([.code(40061, message: "batch too large")])
+            let report = try await fixture.sender().sendPending()
+            #expect(report.requests == 3)
+            #expect(await fixture.held("123456").count == 6)
+        }
+    }
+
+    @Test("the access token travels only in the Access-Token header")
+    func tokenHeader() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try SendingFixture(emulator)
+            try apply(delta([(members[0], "123456", "add")]), to: fixture.ledger, in: fixture.directory)
+            _ = try await fixture.sender().sendPending()
+            let request = try #require(await emulator.state.requests().last)
+            #expect(request.header("Access-Token") == "emulator-token")
+            #expect(!request.bodyText.contains("emulator-token"))
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Crypto
+import Foundation
+import TikTokEmulator
+
+/// A temporary inbox, state directory and configuration pointed at a running emulator.
+final class Workspace {
+    let root: String
+    var inbox: String { root + "/inbox" }
+    var state: String { root + "/state" }
+    var configPath: String { root + "/config.yaml" }
+
+    init(emulator: RunningEmulator, extraYAML: String = "", tiktokYAML: String = "") throws {
+        let template = NSTemporaryDirectory() + "audience-sync-e2e-XXXXXX"
+        var bytes = Array(template.utf8CString)
+        guard let made = mkdtemp(&bytes) else { throw CocoaError(.fileWriteUnknown) }
+        root = String(cString: made)
+        try FileManager.default.createDirectory(atPath: root + "/inbox", withIntermediateDirectories: true)
+        let yaml = """
+            inbox: \(root)/inbox
+            state_directory: \(root)/state
+            settle_seconds: 0
+            tiktok:
+              base_url: \(emulator.baseURL)
+              advertiser_id: "7000000000000000001"
+              requests_per_second: 500
+              initial_backoff_ms: 5
+            \(tiktokYAML)
+            \(extraYAML)
+            """
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    /// Drops a file into the inbox with a modification time `age` seconds in the past, so that
+    /// arrival order is explicit.
+    @discardableResult
+    func drop(_ relativePath: String, _ text: String, age: Double = 0) throws -> String {
+        try drop(relativePath, bytes: Array(text.utf8), age: age)
+    }
+
+    @discardableResult
+    func drop(_ relativePath: String, bytes: [UInt8], age: Double = 0) throws -> String {
+        let path = inbox + "/" + relativePath
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let when = Date().addingTimeInterval(-age - 10)
+        try FileManager.default.setAttributes([.modificationDate: when], ofItemAtPath: path)
+        return path
+    }
+
+    func files(under folder: String) -> [String] {
+        let base = root + "/" + folder
+        guard let walker = FileManager.default.enumerator(atPath: base) else { return [] }
+        return walker.compactMap { $0 as? String }.filter { name in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: base + "/" + name, isDirectory: &isDirectory) && !isDirectory.boolValue
+        }.sorted()
+    }
+
+    func once(token: String? = "emulator-token", extraArguments: [String] = []) async throws -> CommandResult {
+        var environment: [String: String] = [:]
+        if let token { environment["TIKTOK_ACCESS_TOKEN"] = token }
+        return try await runCommand(["once", "--config", configPath] + extraArguments, environment: environment)
+    }
+}
+
+func sha256Hex(_ text: String) -> String {
+    SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+}
