@@ -25,6 +25,8 @@ public struct Configuration: Sendable {
     public var stateDirectory: String
     public var settleSeconds: Double = 5
     public var rescanSeconds: Double = 60
+    /// A file that still looks unfinished this long after its last change is moved to `rejected/`.
+    public var incompleteUploadSeconds: Double = 3600
     public var maxDecompressedBytes: Int64 = 16 << 30
     public var tiktok: TikTok
     /// When set, only these inbox folders are read and each may touch only its segments.

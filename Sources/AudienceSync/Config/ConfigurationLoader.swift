@@ -67,7 +67,9 @@ private struct Keys {
         var configuration = Configuration(
             inbox: try required("inbox"), stateDirectory: try required("state_directory"), tiktok: tiktok, source: file)
         configuration.settleSeconds = try number("settle_seconds", in: 0...86_400) ?? configuration.settleSeconds
-        configuration.rescanSeconds = try number("rescan_seconds", in: 1...86_400) ?? configuration.rescanSeconds
+        configuration.rescanSeconds = try number("rescan_seconds", in: 0.1...86_400) ?? configuration.rescanSeconds
+        configuration.incompleteUploadSeconds =
+            try number("incomplete_upload_seconds", in: 1...(30 * 86_400)) ?? configuration.incompleteUploadSeconds
         if let bytes = try integer("max_decompressed_bytes", in: 1...Int(Int64.max)) {
             configuration.maxDecompressedBytes = Int64(bytes)
         }

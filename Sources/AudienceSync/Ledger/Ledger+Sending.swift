@@ -129,3 +129,15 @@ extension Ledger {
         }
     }
 }
+
+extension Ledger {
+    /// Whether any row is pending, without counting them all.
+    public func hasPendingWork() throws -> Bool {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                "SELECT 1 FROM membership INDEXED BY membership_pending WHERE desired IS NOT acked LIMIT 1")
+            defer { statement.reset() }
+            return try statement.step()
+        }
+    }
+}

@@ -34,8 +34,10 @@ public struct Sender: Sendable {
 
     /// One pass over everything pending. Returns when every batch was confirmed, given up on, or
     /// sending was paused; what is not confirmed stays pending for the next pass.
-    public func sendPending() async throws -> SendReport {
-        let pause = PauseSignal()
+    /// `shouldStop` is asked before each new request: once it says yes, requests in flight finish
+    /// and record their answers, and nothing new is sent.
+    public func sendPending(shouldStop: @escaping @Sendable () -> Bool = { false }) async throws -> SendReport {
+        let pause = PauseSignal(shouldStop: shouldStop)
         return try await withThrowingTaskGroup(of: SendReport.self) { group in
             var report = SendReport()
             var running = 0
@@ -65,6 +67,7 @@ public struct Sender: Sendable {
             }
             for try await done in group { report.merge(done) }
             report.pausedReason = report.pausedReason ?? pause.reason
+            if report.pausedReason == PauseSignal.shuttingDown { report.pausedReason = nil }
             return report
         }
     }
@@ -191,6 +194,19 @@ public struct Sender: Sendable {
 /// Set once when sending must stop for every batch.
 final class PauseSignal: Sendable {
     private let state = Mutex<String?>(nil)
-    var reason: String? { state.withLock { $0 } }
+    private let shouldStop: @Sendable () -> Bool
+
+    init(shouldStop: @escaping @Sendable () -> Bool) {
+        self.shouldStop = shouldStop
+    }
+
+    /// Why sending stopped; "shutting down" when asked to stop from outside.
+    var reason: String? {
+        if let reason = state.withLock({ $0 }) { return reason }
+        return shouldStop() ? PauseSignal.shuttingDown : nil
+    }
+
     func set(_ reason: String) { state.withLock { if $0 == nil { $0 = reason } } }
+
+    static let shuttingDown = "shutting down"
 }

@@ -7,9 +7,27 @@ public struct IntakeReport: Sendable {
     /// Files left in the inbox because they look unfinished, with the reason.
     public var waiting: [(file: String, reason: String)] = []
 
-    public var rejectedFiles: Int { receipts.filter { $0.outcome == .rejected }.count }
+    public var rejectedFiles: Int { receipts.filter { $0.outcome == .rejected || $0.outcome == .incomplete }.count }
     public var rejectedRows: Int { receipts.reduce(0) { $0 + $1.rowsRejected } }
     public var applied: Int { receipts.filter { $0.outcome == .applied }.count }
+}
+
+/// What one look at the inbox did, for the daemon.
+public struct IntakePass: Sendable {
+    public var receipts: [Receipt] = []
+    public var waiting: [(file: String, reason: String)] = []
+    /// When (seconds since 1970) a file still being written will have settled.
+    public var settledAt: Double?
+    /// When a visibly unfinished file will count as an abandoned upload.
+    public var abandonedAt: Double?
+    /// When the inbox should be looked at again.
+    public var nextCheck: Double? {
+        switch (settledAt, abandonedAt) {
+        case (let a?, let b?): min(a, b)
+        case (let a?, nil): a
+        case (nil, let b): b
+        }
+    }
 }
 
 /// Takes files from the inbox into the ledger, one at a time in arrival order: fingerprint,
@@ -36,32 +54,53 @@ public struct SyncEngine: Sendable {
     /// Processes every ready file. With `waitForSettling`, waits for files that are still being written.
     public func processInbox(waitForSettling: Bool) async throws -> IntakeReport {
         var report = IntakeReport()
-        var handled = Set<String>()
         for _ in 0..<1000 {
-            var soonest: Double?
-            var waiting: [(String, String)] = []
-            for file in try scanner.scan() where !handled.contains(file.path) {
-                switch FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: Date().timeIntervalSince1970) {
-                case .ready:
-                    if let receipt = try intake(file) {
-                        report.receipts.append(receipt)
-                        handled.insert(file.path)
-                    }
-                case .settling(let wait):
-                    soonest = min(soonest ?? wait, wait)
-                    waiting.append((file.relativePath, "still being written"))
-                case .incomplete(let reason):
-                    waiting.append((file.relativePath, reason))
-                }
-            }
-            report.waiting = waiting
-            guard waitForSettling, let soonest else { break }
-            try await Task.sleep(for: .milliseconds(Int(soonest * 1000) + 50))
+            let pass = try processReadyFiles()
+            report.receipts += pass.receipts
+            report.waiting = pass.waiting
+            guard waitForSettling, let next = pass.settledAt else { break }
+            try await Task.sleep(for: .milliseconds(Int(max(0, next - Date().timeIntervalSince1970) * 1000) + 50))
         }
         for (file, reason) in report.waiting {
             logger.warning("file left in the inbox: \(reason)", metadata: ["file": "\(file)"])
         }
         return report
+    }
+
+    /// One look at the inbox: takes every ready file in arrival order. Files still settling are
+    /// left for `nextCheck` (a time); a visibly unfinished file older than
+    /// `incomplete_upload_seconds` is moved to `rejected/` as an incomplete upload.
+    public func processReadyFiles(
+        renamedIn: (String) -> Bool = { _ in false },
+        onFile: (InboxFile) -> Void = { _ in },
+        shouldStop: () -> Bool = { false }
+    ) throws -> IntakePass {
+        var pass = IntakePass()
+        for file in try scanner.scan() {
+            if shouldStop() { break }
+            let now = Date().timeIntervalSince1970
+            let readiness = renamedIn(file.path)
+                ? .ready : FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: now)
+            switch readiness {
+            case .ready:
+                onFile(file)
+                if let receipt = try intake(file) { pass.receipts.append(receipt) }
+            case .settling(let wait):
+                pass.settledAt = min(pass.settledAt ?? .infinity, now + wait)
+                pass.waiting.append((file.relativePath, "still being written"))
+            case .incomplete(let reason):
+                if now - file.modified > configuration.incompleteUploadSeconds {
+                    pass.receipts.append(try reject(
+                        file, fingerprint: nil, reason: "incomplete upload: unchanged for \(Int(now - file.modified)) s and \(reason)",
+                        outcome: .incomplete))
+                } else {
+                    pass.waiting.append((file.relativePath, reason))
+                    let deadline = file.modified + configuration.incompleteUploadSeconds + 1
+                    pass.abandonedAt = min(pass.abandonedAt ?? .infinity, deadline)
+                }
+            }
+        }
+        return pass
     }
 
     /// Takes one ready file. Returns nil when the file must be looked at again later (it changed
@@ -161,11 +200,13 @@ public struct SyncEngine: Sendable {
         return nil
     }
 
-    private func reject(_ file: InboxFile, fingerprint: Digest32?, reason: String, record: Bool = true) throws -> Receipt {
+    private func reject(
+        _ file: InboxFile, fingerprint: Digest32?, reason: String, record: Bool = true, outcome: Receipt.Outcome = .rejected
+    ) throws -> Receipt {
         if record, let fingerprint {
             try ledger.recordRejectedFile(fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: reason)
         }
-        var receipt = Receipt(file: file, outcome: .rejected)
+        var receipt = Receipt(file: file, outcome: outcome)
         receipt.fingerprint = fingerprint?.hex
         receipt.reason = reason
         let moved = try mover.move(file, to: "rejected", suffix: fingerprint.map { String($0.hex.prefix(12)) } ?? "\(Int(Date().timeIntervalSince1970))")
@@ -181,7 +222,7 @@ public struct SyncEngine: Sendable {
         if let fingerprint, receipt.outcome == .applied { try ledger.recordReceipt(fingerprint: fingerprint, at: path) }
         var metadata: Logger.Metadata = ["file": "\(file.relativePath)", "outcome": "\(receipt.outcome.rawValue)"]
         if let partner = file.partner { metadata["partner"] = "\(partner)" }
-        if receipt.outcome == .rejected {
+        if receipt.outcome == .rejected || receipt.outcome == .incomplete {
             logger.warning("\(receipt.logLine)", metadata: metadata)
         } else {
             logger.info("\(receipt.logLine)", metadata: metadata)

@@ -1,0 +1,67 @@
+import Glibc
+import Logging
+import ServiceLifecycle
+
+/// Takes files from the inbox as they arrive: woken by inotify events, by files that are due to
+/// settle, and every `rescan_seconds` regardless. Stops taking files on graceful shutdown; a file
+/// being planned is finished first.
+public struct IntakeService: Service {
+    let settings: DaemonSettings
+    let ledger: Ledger
+    let watcher: InboxWatcher
+    let inboxBell: Doorbell
+    let senderBell: Doorbell
+    let status: DaemonStatus
+    let logger: Logger
+
+    public init(
+        settings: DaemonSettings, ledger: Ledger, watcher: InboxWatcher, inboxBell: Doorbell, senderBell: Doorbell,
+        status: DaemonStatus, logger: Logger
+    ) {
+        self.settings = settings
+        self.ledger = ledger
+        self.watcher = watcher
+        self.inboxBell = inboxBell
+        self.senderBell = senderBell
+        self.status = status
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let stopping = StopFlag()
+        await withGracefulShutdownHandler {
+            while !stopping.isSet && !Task.isCancelled {
+                let configuration = settings.current
+                var wait = configuration.rescanSeconds
+                do {
+                    let engine = SyncEngine(configuration: configuration, ledger: ledger, logger: logger)
+                    watcher.watch(engine.scanner.folders())
+                    let pass = try engine.processReadyFiles(
+                        renamedIn: { watcher.wasRenamedIn($0) },
+                        onFile: { file in status.intake("planning \(file.relativePath)") },
+                        shouldStop: { stopping.isSet })
+                    for receipt in pass.receipts { _ = watcher.takeRenamedIn(configuration.inbox + "/" + receipt.file) }
+                    status.intake(pass.waiting.isEmpty ? "" : "\(pass.waiting.count) file(s) still arriving")
+                    if pass.receipts.contains(where: { $0.outcome == .applied }) { senderBell.ring() }
+                    if let next = pass.nextCheck {
+                        wait = max(0.05, min(wait, next - clockSeconds()))
+                    }
+                } catch {
+                    logger.error("cannot take files from the inbox; trying again", metadata: ["error": "\(error)"])
+                    status.intake("inbox error: \(error)")
+                }
+                if stopping.isSet { break }
+                await inboxBell.wait(timeout: .milliseconds(Int64(wait * 1000)))
+            }
+        } onGracefulShutdown: {
+            stopping.set()
+            inboxBell.ring()
+        }
+    }
+}
+
+func clockSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}

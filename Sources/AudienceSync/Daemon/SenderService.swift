@@ -1,0 +1,108 @@
+import AsyncHTTPClient
+import Logging
+import ServiceLifecycle
+
+/// Sends pending work whenever the intake has applied a file, and retries on a timer while TikTok
+/// refuses or is unreachable. The token is looked up again before every pass, so a renewed token
+/// file or credential is picked up without a restart. On graceful shutdown the requests in flight
+/// finish and their answers are recorded; nothing new is sent.
+public struct SenderService: Service {
+    let settings: DaemonSettings
+    let ledger: Ledger
+    let bell: Doorbell
+    let status: DaemonStatus
+    let logger: Logger
+    let environment: [String: String]
+    let redactor: Redactor
+
+    public init(
+        settings: DaemonSettings, ledger: Ledger, bell: Doorbell, status: DaemonStatus, logger: Logger,
+        environment: [String: String], redactor: Redactor
+    ) {
+        self.settings = settings
+        self.ledger = ledger
+        self.bell = bell
+        self.status = status
+        self.logger = logger
+        self.environment = environment
+        self.redactor = redactor
+    }
+
+    public func run() async throws {
+        let stopping = StopFlag()
+        await withGracefulShutdownHandler {
+            var wait: Duration = .zero
+            var refusals = 0
+            while !stopping.isSet && !Task.isCancelled {
+                await bell.wait(timeout: wait)
+                if stopping.isSet { break }
+                let configuration = settings.current
+                let idle = Duration.milliseconds(Int64(configuration.rescanSeconds * 1000))
+                do {
+                    let outcome = try await sendOnce(configuration, stopping: stopping)
+                    switch outcome {
+                    case .settled:
+                        refusals = 0
+                        wait = idle
+                    case .morePending:
+                        refusals = 0
+                        wait = .zero
+                    case .refused:
+                        refusals += 1
+                        // 30 s, 1 min, 2 min … up to 10 min between passes while TikTok refuses.
+                        wait = min(.seconds(600), .seconds(30) * (1 << min(refusals - 1, 5)))
+                    }
+                } catch {
+                    logger.error("sending failed; trying again", metadata: ["error": "\(error)"])
+                    wait = .seconds(30)
+                }
+            }
+        } onGracefulShutdown: {
+            stopping.set()
+            bell.ring()
+        }
+    }
+
+    private enum Outcome { case settled, morePending, refused }
+
+    private func sendOnce(_ configuration: Configuration, stopping: StopFlag) async throws -> Outcome {
+        guard try ledger.hasPendingWork() else {
+            status.sender("idle, 0 pending")
+            return .settled
+        }
+        let resolved: (token: AccessToken, origin: String)?
+        do {
+            resolved = try TokenSource.resolve(configuration: configuration, environment: environment)
+        } catch {
+            status.sender("paused: \(error)")
+            logger.critical("sending paused: \(error)")
+            return .refused
+        }
+        guard let resolved else {
+            status.sender("paused: no access token")
+            logger.critical("sending paused: no access token; set the systemd credential tiktok-access-token, TIKTOK_ACCESS_TOKEN or tiktok.access_token_file")
+            return .refused
+        }
+        resolved.token.register(in: redactor)
+        let pending = try ledger.pendingCounts()
+        status.sender("sending: \(pending.total) pending")
+        let client = TikTokClient(
+            baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: resolved.token,
+            http: HTTPClient.shared)
+        let sender = Sender(ledger: ledger, client: client, options: configuration.senderOptions, logger: logger)
+        let report = try await sender.sendPending(shouldStop: { stopping.isSet })
+        try SyncEngine(configuration: configuration, ledger: ledger, logger: logger).confirmFiles()
+        let left = try ledger.pendingCounts().total
+        if let reason = report.pausedReason {
+            status.sender("paused: \(reason.contains("token") ? "token refused" : "TikTok refused access"), \(left) pending")
+            return .refused
+        }
+        if !report.failures.isEmpty {
+            status.sender("\(left) pending; TikTok refused \(report.failures.count) batch(es)")
+            return .refused
+        }
+        if left > 0 && report.acknowledged > 0 { return .morePending }
+        status.sender(left == 0 ? "idle, 0 pending" : "\(left) pending")
+        return left == 0 ? .settled : .refused
+    }
+}

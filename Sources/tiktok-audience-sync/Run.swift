@@ -1,0 +1,85 @@
+import ArgumentParser
+import AudienceSync
+import Foundation
+import Logging
+import ServiceLifecycle
+
+extension AudienceSyncCommand {
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the daemon: watch the inbox, apply each file once, keep TikTok in step.",
+            discussion: """
+                Meant for systemd (Type=notify): READY=1 once the ledger is open and the inbox listed,
+                STATUS= lines for `systemctl status`, watchdog pings, SIGTERM finishes the request in
+                flight and exits 0, SIGHUP reloads the configuration.
+                Example: tiktok-audience-sync run --config /etc/tiktok-audience-sync/config.yaml
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        func run() async throws {
+            let context = try await CommandContext.load(options)
+            let configuration = context.configuration
+            let lock: StateLock
+            do {
+                try FileMover(stateDirectory: configuration.stateDirectory).makeDirectories(configuration.stateDirectory)
+                lock = try StateLock(stateDirectory: configuration.stateDirectory)
+            } catch {
+                throw fail("\(error)", Exit.workPending, redactor: context.redactor)
+            }
+            defer { withExtendedLifetime(lock) {} }
+            let ledger = try context.openLedger()
+            let notifier = SystemdNotifier()
+            let status = DaemonStatus(notifier: notifier)
+            let settings = DaemonSettings(configuration)
+            let inboxBell = Doorbell()
+            let senderBell = Doorbell()
+            let watcher: InboxWatcher
+            do {
+                watcher = try InboxWatcher(doorbell: inboxBell, excluded: [configuration.stateDirectory], logger: context.logger)
+                let scanner = InboxScanner(root: configuration.inbox, excluded: [configuration.stateDirectory])
+                watcher.watch(scanner.folders())
+                watcher.start()
+                let waiting = try scanner.scan().count
+                let pending = try ledger.pendingCounts().total
+                notifier.ready(status: "started: \(waiting) file(s) in the inbox, \(pending) pending")
+                context.logger.notice("started", metadata: [
+                    "inbox": "\(configuration.inbox)", "files": "\(waiting)", "pending": "\(pending)",
+                    "token": "\(context.tokenOrigin ?? "none")",
+                ])
+            } catch {
+                throw fail("\(error)", Exit.badConfiguration, redactor: context.redactor)
+            }
+            let environment = ProcessInfo.processInfo.environment
+            let path = options.config
+            let services: [any Service] = [
+                WatchdogService(notifier: notifier),
+                ReloadService(
+                    settings: settings, notifier: notifier, status: status, inboxBell: inboxBell, senderBell: senderBell,
+                    logger: context.logger,
+                    load: { try await ConfigurationLoader.load(path: path, environment: environment) }),
+                SenderService(
+                    settings: settings, ledger: ledger, bell: senderBell, status: status, logger: context.logger,
+                    environment: environment, redactor: context.redactor),
+                IntakeService(
+                    settings: settings, ledger: ledger, watcher: watcher, inboxBell: inboxBell, senderBell: senderBell,
+                    status: status, logger: context.logger),
+            ]
+            var group = ServiceGroupConfiguration(services: services.map {
+                ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup)
+            }, logger: context.logger)
+            group.gracefulShutdownSignals = [.sigterm, .sigint]
+            group.maximumGracefulShutdownDuration = .seconds(60)
+            senderBell.ring()
+            do {
+                try await ServiceGroup(configuration: group).run()
+            } catch {
+                watcher.stop()
+                throw fail("stopped: \(error)", Exit.software, redactor: context.redactor)
+            }
+            notifier.stopping()
+            watcher.stop()
+            context.logger.notice("stopped")
+        }
+    }
+}
