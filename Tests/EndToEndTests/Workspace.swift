@@ -9,7 +9,7 @@ final class Workspace {
     var state: String { root + "/state" }
     var configPath: String { root + "/config.yaml" }
 
-    init(emulator: RunningEmulator, extraYAML: String = "", tiktokYAML: String = "") throws {
+    init(emulator: RunningEmulator, settle: String = "0", extraYAML: String = "", tiktokYAML: String = "") throws {
         let template = NSTemporaryDirectory() + "audience-sync-e2e-XXXXXX"
         var bytes = Array(template.utf8CString)
         guard let made = mkdtemp(&bytes) else { throw CocoaError(.fileWriteUnknown) }
@@ -18,7 +18,7 @@ final class Workspace {
         let yaml = """
             inbox: \(root)/inbox
             state_directory: \(root)/state
-            settle_seconds: 0
+            settle_seconds: \(settle)
             tiktok:
               base_url: \(emulator.baseURL)
               advertiser_id: "7000000000000000001"

@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+import TikTokEmulator
+
+@Suite("run: the daemon against the emulator, with real signals", .serialized)
+struct DaemonEndToEndTests {
+    func hashes(_ prefix: String, _ count: Int) -> [String] { (0..<count).map { sha256Hex("\(prefix)\($0)@example.com") } }
+
+    func startDaemon(_ workspace: Workspace, notify: NotifyListener? = nil, extraEnvironment: [String: String] = [:]) throws -> RunningCommand {
+        var environment = ["TIKTOK_ACCESS_TOKEN": "emulator-token"]
+        if let notify { environment["NOTIFY_SOCKET"] = notify.path }
+        environment.merge(extraEnvironment) { $1 }
+        return try RunningCommand(["run", "--config", workspace.configPath], environment: environment)
+    }
+
+    /// Renames a finished file into place, as partners are told to upload.
+    func upload(_ workspace: Workspace, _ relativePath: String, _ text: String) throws {
+        let final = workspace.inbox + "/" + relativePath
+        let directory = (final as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let temporary = directory + "/." + (final as NSString).lastPathComponent + ".part"
+        try text.write(toFile: temporary, atomically: false, encoding: .utf8)
+        #expect(rename(temporary, final) == 0)
+    }
+
+    @Test("tells systemd READY, STATUS and watchdog; a renamed-in file is synced with its receipt; SIGTERM exits 0")
+    func notifyAndRenamedFile() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let workspace = try Workspace(emulator: emulator, settle: "30")
+            let notify = try NotifyListener(directory: workspace.root)
+            let daemon = try startDaemon(workspace, notify: notify, extraEnvironment: ["WATCHDOG_USEC": "300000"])
+            #expect(await eventually { notify.messages.contains("READY=1") })
+            let people = hashes("renamed", 3)
+            try upload(workspace, "acme/list.csv", "email_hash,segment_id\n" + people.map { "\($0),123456" }.joined(separator: "\n") + "\n")
+            // settle_seconds is 30: only the rename can make this fast.
+            #expect(await eventually(timeout: .seconds(5)) { await emulator.state.members(of: "123456").count == 3 })
+            #expect(await eventually { workspace.files(under: "state/receipts").count == 1 })
+            #expect(await eventually { notify.messages.contains("STATUS=idle, 0 pending") })
+            #expect(await eventually { notify.messages.filter { $0 == "WATCHDOG=1" }.count >= 2 }, "pings every WATCHDOG_USEC/2")
+            daemon.signal(SIGTERM)
+            let result = await daemon.wait()
+            #expect(result.status == 0, "\(result.output)")
+            #expect(notify.messages.contains { $0.hasPrefix("STATUS=") })
+        }
+    }
+
+    @Test("a file written slowly under its final name is applied once, whole")
+    func slowWriter() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let workspace = try Workspace(emulator: emulator, settle: "1.5")
+            let daemon = try startDaemon(workspace)
+            let people = hashes("slow", 40)
+            let path = workspace.inbox + "/slow.csv"
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("email_hash,segment_id\n".utf8)))
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            for chunk in stride(from: 0, to: 40, by: 8) {
+                try await Task.sleep(for: .milliseconds(400))
+                try handle.seekToEnd()
+                try handle.write(contentsOf: Data(people[chunk..<chunk + 8].map { "\($0),123456\n" }.joined().utf8))
+            }
+            try handle.close()
+            #expect(await eventually { await emulator.state.members(of: "123456").count == 40 })
+            #expect(workspace.files(under: "state/receipts").count == 1, "applied once")
+            #expect(await emulator.state.appliedMappingRequestCount == 1)
+            daemon.signal(SIGTERM)
+            #expect(await daemon.wait().status == 0)
+        }
+    }
+
+    @Test("an upload killed half-way is never applied, and is moved aside as incomplete")
+    func abortedUpload() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let workspace = try Workspace(emulator: emulator, settle: "0.5", extraYAML: "incomplete_upload_seconds: 2")
+            let daemon = try startDaemon(workspace)
+            let people = hashes("cut", 10)
+            let full = "email_hash,segment_id\n" + people.map { "\($0),123456" }.joined(separator: "\n") + "\n"
+            // What a killed `sftp put` leaves: the first part of the file, cut mid-line, under its final name.
+            try workspace.drop("acme/cut.csv", String(full.prefix(full.count / 2)))
+            #expect(await eventually { workspace.files(under: "state/rejected").contains("acme/cut.csv") })
+            let reason = try String(contentsOfFile: workspace.state + "/rejected/acme/cut.csv.reason.txt", encoding: .utf8)
+            #expect(reason.contains("incomplete upload"))
+            #expect(await emulator.state.mappingRequestCount == 0)
+            #expect(await emulator.state.members(of: "123456").isEmpty)
+            daemon.signal(SIGTERM)
+            #expect(await daemon.wait().status == 0)
+        }
+    }
+
+    @Test("a new partner folder is watched at once")
+    func newPartnerFolder() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let workspace = try Workspace(emulator: emulator, settle: "30", extraYAML: "rescan_seconds: 3600")
+            let notify = try NotifyListener(directory: workspace.root)
+            let daemon = try startDaemon(workspace, notify: notify)
+            #expect(await eventually { notify.messages.contains("READY=1") })
+            try FileManager.default.createDirectory(atPath: workspace.inbox + "/newcomer", withIntermediateDirectories: true)
+            try await Task.sleep(for: .milliseconds(300))
+            try upload(workspace, "newcomer/first.csv", "email_hash,segment_id\n\(hashes("new", 1)[0]),654321\n")
+            #expect(await eventually(timeout: .seconds(5)) { await emulator.state.members(of: "654321").count == 1 })
+            daemon.signal(SIGTERM)
+            #expect(await daemon.wait().status == 0)
+        }
+    }
+
+    @Test("SIGTERM during a send exits 0, and a restart ends in the exact membership")
+    func sigtermDuringSend() async throws {
+        var configuration = EmulatorConfiguration()
+        configuration.latency = .milliseconds(400)
+        try await TikTokEmulator.withRunning(configuration) { emulator in
+            let workspace = try Workspace(emulator: emulator, tiktokYAML: "  max_in_flight: 1")
+            let people = hashes("term", 30_000)
+            try workspace.drop("big.csv", "email_hash,segment_id,action\n" + people.map { "\($0),123456,add" }.joined(separator: "\n") + "\n")
+            let first = try startDaemon(workspace)
+            #expect(await eventually { await emulator.state.mappingRequestCount >= 1 })
+            first.signal(SIGTERM)
+            let stopped = await first.wait()
+            #expect(stopped.status == 0, "\(stopped.output)")
+            let sentBeforeStop = await emulator.state.members(of: "123456").count
+            #expect(sentBeforeStop < 30_000, "the daemon stopped before finishing")
+            let second = try startDaemon(workspace)
+            #expect(await eventually(timeout: .seconds(30)) { await emulator.state.members(of: "123456").count == 30_000 })
+            second.signal(SIGTERM)
+            #expect(await second.wait().status == 0)
+            #expect(Set(await emulator.state.members(of: "123456").map(\.id)) == Set(people))
+        }
+    }
+
+    @Test("SIGHUP picks up a changed partner list without losing work")
+    func reloadPartners() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let workspace = try Workspace(emulator: emulator, extraYAML: "partners:\n  acme:\n    segments: [\"123456\"]")
+            let notify = try NotifyListener(directory: workspace.root)
+            let daemon = try startDaemon(workspace, notify: notify)
+            #expect(await eventually { notify.messages.contains("READY=1") })
+            try upload(workspace, "beta/early.csv", "email_hash,segment_id\n\(hashes("b", 1)[0]),654321\n")
+            #expect(await eventually { workspace.files(under: "state/rejected").contains("beta/early.csv") })
+            var yaml = try String(contentsOfFile: workspace.configPath, encoding: .utf8)
+            yaml += "\n  beta:\n    segments: [\"654321\"]\n"
+            try yaml.write(toFile: workspace.configPath, atomically: true, encoding: .utf8)
+            daemon.signal(SIGHUP)
+            #expect(await eventually { notify.messages.contains { $0.hasPrefix("RELOADING=1") } })
+            #expect(await eventually { notify.messages.filter { $0 == "READY=1" }.count >= 2 })
+            try upload(workspace, "beta/later.csv", "email_hash,segment_id\n\(hashes("b", 2)[1]),654321\n")
+            #expect(await eventually { await emulator.state.members(of: "654321").count == 1 })
+            daemon.signal(SIGTERM)
+            #expect(await daemon.wait().status == 0)
+        }
+    }
+}

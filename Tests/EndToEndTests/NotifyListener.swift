@@ -1,0 +1,66 @@
+import Foundation
+import Glibc
+
+/// A NOTIFY_SOCKET for the daemon under test: a Unix datagram socket whose messages
+/// (READY=1, STATUS=…, WATCHDOG=1) are collected as systemd would receive them.
+final class NotifyListener: @unchecked Sendable {
+    let path: String
+    private let descriptor: Int32
+    private let lock = NSLock()
+    private var received: [String] = []
+    private var thread: Thread?
+
+    init(directory: String) throws {
+        path = directory + "/notify.sock"
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw CocoaError(.fileWriteUnknown) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let thread = Thread { [weak self] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while let self, !Thread.current.isCancelled {
+                let count = recv(self.descriptor, &buffer, buffer.count, 0)
+                if count > 0 {
+                    let message = String(decoding: buffer[..<count], as: UTF8.self)
+                    self.lock.lock()
+                    self.received.append(contentsOf: message.split(separator: "\n").map(String.init))
+                    self.lock.unlock()
+                }
+            }
+        }
+        self.thread = thread
+        thread.start()
+    }
+
+    deinit {
+        thread?.cancel()
+        close(descriptor)
+        unlink(path)
+    }
+
+    var messages: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return received
+    }
+
+    func stop() { thread?.cancel() }
+}
+
+/// Waits until `condition` holds, checking every 50 ms, for at most `timeout`.
+func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}
