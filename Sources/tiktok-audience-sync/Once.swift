@@ -52,6 +52,12 @@ extension AudienceSyncCommand {
             if let reason = report.pausedReason {
                 throw fail(reason, Exit.workPending, redactor: context.redactor)
             }
+            let parked = try ledger.parkedSegments()
+            if !parked.isEmpty {
+                throw fail(
+                    "TikTok refused segment(s) \(parked.map(\.segment).joined(separator: ", ")); their changes are parked. Fix the cause, then run `tiktok-audience-sync retry`",
+                    Exit.workPending, redactor: context.redactor)
+            }
             if pending.total > 0 {
                 throw fail("\(pending.total) changes are still pending; run again, or see `tiktok-audience-sync status`",
                            Exit.workPending, redactor: context.redactor)

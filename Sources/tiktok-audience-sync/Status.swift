@@ -5,45 +5,66 @@ import Foundation
 extension AudienceSyncCommand {
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show pending work, recent files and what TikTok has confirmed.",
-            discussion: "Example: tiktok-audience-sync status --json. Exits 0 when nothing is pending, 75 otherwise.")
+            abstract: "Show pending work, parked segments, recent files and TikTok's health.",
+            discussion: """
+                Reads the ledger directly, so it works while the daemon runs and when it is stopped.
+                Exits 0 when nothing is pending or parked, 75 otherwise.
+                Example: tiktok-audience-sync status --json --config /etc/tiktok-audience-sync/config.yaml
+                """)
 
         @OptionGroup var options: ConfigOptions
 
         @Flag(help: "Print JSON instead of text.")
         var json = false
 
+        @Option(help: "How many recent files to list.")
+        var files: Int = 10
+
         func run() async throws {
             let context = try await CommandContext.load(options)
             let ledger = try context.openLedger()
-            let pending = try ledger.pendingCounts()
-            let confirmed = try ledger.confirmedCounts()
-            let files = try ledger.recentFiles(limit: 20)
+            let document = StatusDocument(
+                pending: try ledger.pendingCounts(), parked: try ledger.parkedSegments(),
+                confirmed: try ledger.confirmedCounts(), files: try ledger.recentFiles(limit: files),
+                tiktok: try ledger.tiktokHealth(), ledgerBytes: ledger.sizeOnDisk())
             if json {
-                let document = StatusDocument(
-                    pending: .init(adds: pending.adds, removes: pending.removes, bySegment: pending.bySegment),
-                    confirmed: confirmed, files: files)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 say(String(decoding: try encoder.encode(document), as: UTF8.self))
             } else {
-                say("pending: \(pending.adds) adds, \(pending.removes) removes")
-                for segment in Set(pending.bySegment.keys).union(confirmed.keys).sorted() {
-                    let waiting = pending.bySegment[segment] ?? SegmentChange()
-                    say("  segment \(segment): \(confirmed[segment] ?? 0) confirmed, +\(waiting.adds) -\(waiting.removes) pending")
-                }
-                say("recent files:")
-                for file in files {
-                    say("  \(file.name): \(file.outcome.rawValue), \(file.rowsRead) rows, +\(file.adds) -\(file.removes)\(file.confirmedAt == nil ? "" : ", confirmed")\(file.reason.map { ": \($0)" } ?? "")")
-                }
+                say(document.text)
             }
-            if pending.total > 0 { throw Exit.workPending }
+            if document.pending.total > 0 || !document.parked.isEmpty || document.tiktok.pausedReason != nil {
+                throw Exit.workPending
+            }
         }
     }
 }
 
 struct StatusDocument: Encodable {
-    struct Pending: Encodable {
+    var pending: PendingCounts
+    var parked: [ParkedSegment]
+    var confirmed: [String: Int]
+    var files: [FileRecord]
+    var tiktok: TikTokHealth
+    var ledgerBytes: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case pending, parked, confirmed, files, tiktok
+        case ledgerBytes = "ledger_bytes"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(PendingJSON(adds: pending.adds, removes: pending.removes, bySegment: pending.bySegment), forKey: .pending)
+        try container.encode(parked, forKey: .parked)
+        try container.encode(confirmed, forKey: .confirmed)
+        try container.encode(files, forKey: .files)
+        try container.encode(tiktok, forKey: .tiktok)
+        try container.encode(ledgerBytes, forKey: .ledgerBytes)
+    }
+
+    private struct PendingJSON: Encodable {
         var adds: Int
         var removes: Int
         var bySegment: [String: SegmentChange]
@@ -52,7 +73,44 @@ struct StatusDocument: Encodable {
             case bySegment = "by_segment"
         }
     }
-    var pending: Pending
-    var confirmed: [String: Int]
-    var files: [FileRecord]
+
+    var text: String {
+        var lines: [String] = []
+        let health: String
+        if let paused = tiktok.pausedReason {
+            health = "PAUSED: \(paused)"
+        } else if let success = tiktok.lastSuccessAt {
+            health = "ok, last change confirmed \(Self.time(success))"
+        } else {
+            health = "no change sent yet"
+        }
+        lines.append("TikTok: \(health)")
+        if let error = tiktok.lastError {
+            lines.append("  last error \(Self.time(error.at)): \(error.code.map { "code \($0) " } ?? "")\(error.message) request_id=\(error.requestID ?? "-") segments=\(error.segments.joined(separator: ","))")
+        }
+        lines.append("pending: \(pending.adds) adds, \(pending.removes) removes")
+        for segment in Set(pending.bySegment.keys).union(confirmed.keys).sorted() {
+            let waiting = pending.bySegment[segment] ?? SegmentChange()
+            lines.append("  segment \(segment): \(confirmed[segment] ?? 0) confirmed at TikTok, +\(waiting.adds) -\(waiting.removes) pending")
+        }
+        if !parked.isEmpty {
+            lines.append("parked (TikTok refused; fix, then `tiktok-audience-sync retry`):")
+            for entry in parked {
+                lines.append("  segment \(entry.segment): +\(entry.adds) -\(entry.removes), code \(entry.code.map(String.init) ?? "-") \(entry.message) request_id=\(entry.requestID ?? "-")")
+            }
+        }
+        lines.append("recent files:")
+        for file in files {
+            let state = file.outcome == .applied ? (file.confirmedAt == nil ? "applied, waiting for TikTok" : "applied, confirmed") : file.outcome.rawValue
+            lines.append("  \(file.name): \(state), \(file.rowsRead) rows, +\(file.adds) -\(file.removes)\(file.reason.map { ": \($0)" } ?? "")")
+        }
+        if files.isEmpty { lines.append("  (none yet)") }
+        lines.append("ledger: \(ledgerBytes / 1024) KiB")
+        return lines.joined(separator: "\n")
+    }
+
+    static func time(_ seconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
 }

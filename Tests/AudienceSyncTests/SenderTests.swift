@@ -115,11 +115,17 @@ struct SenderTests {
         }
     }
 
-    @Test("40002 is surfaced with TikTok's message and request_id; the rows stay pending")
+    @Test("40002 on a batch packing several segments is narrowed to the refused segment, which is parked; the rest goes on")
     func permanentRefusal() async throws {
         try await TikTokEmulator.withRunning { emulator in
+            await emulator.state.addAudience("111")
+            await emulator.state.addAudience("222")
             let fixture = try SendingFixture(emulator)
-            try apply(delta([(members[0], "654321", "add")]), to: fixture.ledger, in: fixture.directory)
+            var rows: [(String, String, String)] = []
+            for member in members[0..<6] {
+                for segment in ["111", "123456", "222", "654321"] { rows.append((member, segment, "add")) }
+            }
+            try apply(delta(rows), to: fixture.ledger, in: fixture.directory)
             await emulator.state.setRefusedAudiences(["654321"])
             let report = try await fixture.sender().sendPending()
             #expect(report.failures.count == 1)
@@ -128,7 +134,19 @@ struct SenderTests {
             #expect(failure.segments == ["654321"])
             #expect(!(failure.requestID ?? "").isEmpty)
             #expect(failure.message.contains("654321"))
-            #expect(try fixture.ledger.pendingCounts().adds == 1)
+            for segment in ["111", "123456", "222"] { #expect(await fixture.held(segment) == Set(members[0..<6])) }
+            #expect(await fixture.held("654321").isEmpty)
+            let parked = try fixture.ledger.parkedSegments()
+            #expect(parked.map(\.segment) == ["654321"])
+            #expect(parked.first?.adds == 6)
+            #expect(parked.first?.requestID == failure.requestID)
+            #expect(try fixture.ledger.pendingCounts().total == 0, "parked rows wait outside the pending work")
+            let idle = try await fixture.sender().sendPending()
+            #expect(idle.requests == 0, "a parked segment is not sent again by itself")
+            await emulator.state.setRefusedAudiences([])
+            #expect(try fixture.ledger.unpark(segment: "654321") == 6)
+            _ = try await fixture.sender().sendPending()
+            #expect(await fixture.held("654321") == Set(members[0..<6]))
         }
     }
 

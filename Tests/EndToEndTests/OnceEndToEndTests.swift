@@ -97,7 +97,7 @@ struct OnceEndToEndTests {
             await emulator.state.enqueue([.code(40100, message: "slow down"), .gatewayError(status: 502)])
             let first = try await workspace.once(token: token, extraArguments: ["--log-level", "debug"])
             await emulator.state.setAccessToken("rotated")
-            try workspace.drop("y.csv", snapshot("123456", people[3..<4]))
+            try workspace.drop("y.csv", "email_hash,segment_id,action\n\(people[3]),123456,add\n")
             let refused = try await workspace.once(token: token, extraArguments: ["--log-level", "debug"])
             #expect(refused.status == 75)
             var outputs = ["stdout and stderr": first.output + refused.output]

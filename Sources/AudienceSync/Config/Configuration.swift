@@ -27,6 +27,9 @@ public struct Configuration: Sendable {
     public var rescanSeconds: Double = 60
     /// A file that still looks unfinished this long after its last change is moved to `rejected/`.
     public var incompleteUploadSeconds: Double = 3600
+    /// A snapshot that would remove more than this share of a segment's members is held for approval.
+    public var maxSnapshotRemovalPercent: Double? = 50
+    public var heldDirectory: String { stateDirectory + "/held" }
     public var maxDecompressedBytes: Int64 = 16 << 30
     public var tiktok: TikTok
     /// When set, only these inbox folders are read and each may touch only its segments.

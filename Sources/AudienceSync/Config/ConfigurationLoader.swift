@@ -70,6 +70,9 @@ private struct Keys {
         configuration.rescanSeconds = try number("rescan_seconds", in: 0.1...86_400) ?? configuration.rescanSeconds
         configuration.incompleteUploadSeconds =
             try number("incomplete_upload_seconds", in: 1...(30 * 86_400)) ?? configuration.incompleteUploadSeconds
+        if let percent = try number("max_snapshot_removal_percent", in: 0...100) {
+            configuration.maxSnapshotRemovalPercent = percent >= 100 ? nil : percent
+        }
         if let bytes = try integer("max_decompressed_bytes", in: 1...Int(Int64.max)) {
             configuration.maxDecompressedBytes = Int64(bytes)
         }

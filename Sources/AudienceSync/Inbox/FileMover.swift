@@ -9,6 +9,13 @@ public struct FileMover: Sendable {
         self.stateDirectory = stateDirectory
     }
 
+    /// Moves `file` only if its path still names the file that was read (`expected`): an upload
+    /// that replaced it under the same name meanwhile stays in the inbox, and nil is returned.
+    public func move(_ file: InboxFile, to folder: String, suffix: String, ifStill expected: FileIdentity) throws -> String? {
+        guard FileIdentity(path: file.path) == expected else { return nil }
+        return try move(file, to: folder, suffix: suffix)
+    }
+
     /// Moves `file` to `folder/<its relative path>`, adding a suffix if that name is taken.
     /// Returns the path it now has, relative to the state directory.
     @discardableResult
@@ -96,5 +103,20 @@ public struct FileMover: Sendable {
             fsync(descriptor)
             close(descriptor)
         }
+    }
+}
+
+extension FileMover {
+    /// Puts a file from the state directory back into the inbox under `relativePath`
+    /// (with a suffix if that name is taken by a new upload).
+    public func restore(_ path: String, toInbox inbox: String, as relativePath: String) throws {
+        var destination = inbox + "/" + relativePath
+        try makeDirectories(String(destination.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")))
+        var info = stat()
+        if lstat(destination, &info) == 0 { destination += ".approved" }
+        guard rename(path, destination) == 0 else {
+            throw InboxError(path: path, "cannot move back into the inbox: \(String(cString: strerror(errno)))")
+        }
+        unlink(path + ".reason.txt")
     }
 }

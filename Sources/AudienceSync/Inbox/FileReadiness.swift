@@ -10,11 +10,17 @@ public enum FileReadiness: Equatable, Sendable {
     case settling(Double)
     /// Settled but visibly unfinished (a CSV without its final newline).
     case incomplete(String)
+    /// The daemon may not read it (an upload kept its owner-only mode).
+    case unreadable(String)
 
     public static func check(_ file: InboxFile, settleSeconds: Double, now: Double) -> FileReadiness {
         if hasCompletionMarker(file) { return .ready }
         let age = now - file.modified
         if age < settleSeconds { return .settling(settleSeconds - age) }
+        if case .regular = file.kind, access(file.path, R_OK) != 0 {
+            return .unreadable(
+                "cannot read it (\(String(cString: strerror(errno)))); the partner should upload it readable by the group, e.g. chmod 640 \(file.name) before uploading")
+        }
         if file.name.lowercased().hasSuffix(".gz") { return .ready }
         if file.size == 0 { return .ready }
         return endsWithNewline(file.path)

@@ -7,6 +7,11 @@ public struct ChangeWriter {
     private let snapshotUpsert: Statement
     private let removeIfPresent: Statement
     private let sweep: Statement
+    private let countMembers: Statement
+    private let countSweep: Statement
+    /// A snapshot may remove at most this share of a segment's members; nil: no limit.
+    var maximumRemovalPercent: Double?
+    private var membersBefore: [SegmentID: Int] = [:]
     private var segmentRows: [SegmentID: Int64] = [:]
     private(set) var changes: [String: SegmentChange] = [:]
     /// Segments that received at least one valid row: only these does a snapshot replace.
@@ -39,6 +44,9 @@ public struct ChangeWriter {
             UPDATE membership SET desired = 0, generation = ?4, seen = ?4
             WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND desired <> 0
             """)
+        countMembers = try connection.prepare("SELECT count(*) FROM membership WHERE segment = ?1 AND desired = 1")
+        countSweep = try connection.prepare(
+            "SELECT count(*) FROM membership WHERE segment = ?1 AND desired = 1 AND seen <> ?2")
         sweep = try connection.prepare(
             """
             UPDATE membership SET desired = 0, generation = ?2
@@ -71,7 +79,10 @@ public struct ChangeWriter {
                 currentIndex = change.segment
                 currentSegment = segments[Int(change.segment)]
                 currentRow = try row(for: segments[Int(change.segment)])
-                touchedSegments.insert(segments[Int(change.segment)])
+                let segment = segments[Int(change.segment)]
+                if touchedSegments.insert(segment).inserted && !isDelta && maximumRemovalPercent != nil {
+                    membersBefore[segment] = try count(countMembers, currentRow)
+                }
             }
             if isDelta && change.removesOnlyIfPresent {
                 removeIfPresent.bind(1, currentRow)
@@ -102,13 +113,40 @@ public struct ChangeWriter {
         flush(&changes, currentIndex == .max ? nil : currentSegment, counts)
     }
 
+    private func count(_ statement: Statement, _ row: Int64, _ generation: Int64? = nil) throws -> Int {
+        defer { statement.reset() }
+        statement.bind(1, row)
+        if let generation { statement.bind(2, generation) }
+        return try statement.step() ? Int(statement.int(0)) : 0
+    }
+
     /// A snapshot is the whole membership of each segment it names: members it left out go.
     mutating func sweepSnapshot(segment: SegmentID) throws {
         let row = try row(for: segment)
+        if let limit = maximumRemovalPercent, let before = membersBefore[segment], before > 0 {
+            let leaving = try count(countSweep, row, generation)
+            if Double(leaving) * 100 > Double(before) * limit {
+                throw SnapshotHeld(segment: segment.rawValue, members: before, removals: leaving, limitPercent: limit)
+            }
+        }
         sweep.bind(1, row)
         sweep.bind(2, generation)
         try sweep.run()
         let removed = ledger.connection.changes
         changes[segment.rawValue, default: SegmentChange()].removes += removed
+    }
+}
+
+/// A snapshot that would remove more of a segment than `max_snapshot_removal_percent` allows:
+/// nothing of it is applied until an operator approves it (a truncated export must not empty a segment).
+public struct SnapshotHeld: Error, CustomStringConvertible, Sendable {
+    public let segment: String
+    public let members: Int
+    public let removals: Int
+    public let limitPercent: Double
+
+    public var description: String {
+        let share = members > 0 ? Double(removals) * 100 / Double(members) : 0
+        return "this snapshot would remove \(removals) of the \(members) members of segment \(segment) (\(Int(share.rounded()))%, more than max_snapshot_removal_percent \(Int(limitPercent))%); held until `tiktok-audience-sync approve FILE`"
     }
 }

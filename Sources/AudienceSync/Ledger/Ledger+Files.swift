@@ -2,7 +2,7 @@ import Glibc
 
 /// A file as the ledger remembers it.
 public struct FileRecord: Sendable, Codable, Equatable {
-    public enum Outcome: String, Sendable, Codable { case applied, rejected }
+    public enum Outcome: String, Sendable, Codable { case applied, rejected, held }
     public var fingerprint: String
     public var name: String
     public var size: Int64
@@ -67,13 +67,14 @@ extension Ledger {
     /// `write` streams the changes (sorted in chunks) into the writer and returns what reading found.
     /// With `dryRun` everything is rolled back: the result says what the file would change.
     public func applyFile(
-        fingerprint: Digest32, name: String, size: Int64, dryRun: Bool = false,
+        fingerprint: Digest32, name: String, size: Int64, dryRun: Bool = false, maximumRemovalPercent: Double? = nil,
         _ write: (inout ChangeWriter) throws -> ReadSummary
     ) throws -> FileApplyResult {
         try withConnection { ledger in
             let body = { () throws -> FileApplyResult in
                 let generation = try ledger.nextGeneration()
                 var writer = try ChangeWriter(ledger: ledger, generation: generation)
+                writer.maximumRemovalPercent = maximumRemovalPercent
                 let summary = try write(&writer)
                 if !summary.isDelta {
                     for segment in writer.touchedSegments.sorted() { try writer.sweepSnapshot(segment: segment) }
@@ -92,16 +93,19 @@ extension Ledger {
         }
     }
 
-    /// Records a file rejected as a whole, so a re-upload of the same bytes is known at once.
-    public func recordRejectedFile(fingerprint: Digest32, name: String, size: Int64, reason: String) throws {
+    /// Records a file rejected as a whole (or held), so a re-upload of the same bytes is known at once.
+    public func recordRejectedFile(
+        fingerprint: Digest32, name: String, size: Int64, reason: String, outcome: FileRecord.Outcome = .rejected
+    ) throws {
         try withConnection { ledger in
             try ledger.connection.transaction {
                 let statement = try ledger.connection.prepare(
                     """
                     INSERT INTO file (fingerprint, name, size, outcome, reason, planned_at)
-                    VALUES (?1, ?2, ?3, 'rejected', ?4, ?5)
+                    VALUES (?1, ?2, ?3, ?6, ?4, ?5)
                     ON CONFLICT (fingerprint) DO NOTHING
                     """)
+                statement.bind(6, outcome.rawValue)
                 statement.bind(1, fingerprint)
                 statement.bind(2, name)
                 statement.bind(3, size)

@@ -31,6 +31,7 @@ extension Ledger {
                 SELECT id_type, identifier, segment, desired, generation
                 FROM membership INDEXED BY membership_pending
                 WHERE desired IS NOT acked AND (id_type, identifier, segment) > (?1, ?2, ?3)
+                  AND segment NOT IN (SELECT segment FROM parked_segment)
                 ORDER BY id_type, identifier, segment
                 LIMIT ?4
                 """)
@@ -90,13 +91,15 @@ extension Ledger {
         }
     }
 
-    /// Pending adds and removes, in total and per segment.
+    /// Pending adds and removes, in total and per segment; parked segments are not counted here
+    /// (see ``parkedSegments()``).
     public func pendingCounts() throws -> PendingCounts {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare(
                 """
                 SELECT segment, desired, count(*) FROM membership INDEXED BY membership_pending
-                WHERE desired IS NOT acked GROUP BY segment, desired
+                WHERE desired IS NOT acked AND segment NOT IN (SELECT segment FROM parked_segment)
+                GROUP BY segment, desired
                 """)
             defer { statement.reset() }
             var counts = PendingCounts()
@@ -135,7 +138,10 @@ extension Ledger {
     public func hasPendingWork() throws -> Bool {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare(
-                "SELECT 1 FROM membership INDEXED BY membership_pending WHERE desired IS NOT acked LIMIT 1")
+                """
+                SELECT 1 FROM membership INDEXED BY membership_pending
+                WHERE desired IS NOT acked AND segment NOT IN (SELECT segment FROM parked_segment) LIMIT 1
+                """)
             defer { statement.reset() }
             return try statement.step()
         }

@@ -53,6 +53,49 @@ enum Migrations {
             ) STRICT;
             """
         ),
+        (
+            "park segments TikTok refuses; approve held snapshots",
+            """
+            -- A segment TikTok refused (say, 40002 for an audience it does not know): its pending rows
+            -- wait here, with TikTok's answer, until `retry` puts them back in line.
+            CREATE TABLE parked_segment (
+                segment INTEGER PRIMARY KEY REFERENCES segment(id),
+                code INTEGER,
+                message TEXT NOT NULL,
+                request_id TEXT,
+                parked_at INTEGER NOT NULL
+            ) STRICT;
+
+            -- Snapshots an operator approved although they remove more than the configured share.
+            CREATE TABLE approved_file (
+                fingerprint BLOB PRIMARY KEY CHECK (length(fingerprint) = 32),
+                approved_at INTEGER NOT NULL
+            ) STRICT;
+
+            ALTER TABLE file RENAME TO file_v1;
+            CREATE TABLE file (
+                fingerprint BLOB PRIMARY KEY CHECK (length(fingerprint) = 32),
+                generation INTEGER UNIQUE,
+                name TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'rejected', 'held')),
+                kind TEXT CHECK (kind IN ('delta', 'snapshot')),
+                rows_read INTEGER NOT NULL DEFAULT 0,
+                rows_rejected INTEGER NOT NULL DEFAULT 0,
+                members INTEGER NOT NULL DEFAULT 0,
+                adds INTEGER NOT NULL DEFAULT 0,
+                removes INTEGER NOT NULL DEFAULT 0,
+                reason TEXT,
+                planned_at INTEGER NOT NULL,
+                archived_as TEXT,
+                receipt TEXT,
+                confirmed_at INTEGER,
+                duplicates_seen INTEGER NOT NULL DEFAULT 0
+            ) STRICT;
+            INSERT INTO file SELECT * FROM file_v1;
+            DROP TABLE file_v1;
+            """
+        ),
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

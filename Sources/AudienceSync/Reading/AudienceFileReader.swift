@@ -58,6 +58,7 @@ public final class AudienceFileReader {
     }
 
     public var size: Int64 { file.size }
+    public var identity: FileIdentity { file.identity }
 
     /// SHA-256 of the file's bytes: its identity in the ledger, whatever its name.
     public func fingerprint() throws -> Digest32 {

@@ -11,6 +11,8 @@ final class RegularFile {
     let descriptor: Int32
     let size: Int64
     let modification: timespec
+    /// Device and inode: which file this is, whatever its name becomes.
+    let identity: FileIdentity
     let path: String
 
     init(path: String) throws {
@@ -36,6 +38,7 @@ final class RegularFile {
         // Regular files never block; clear O_NONBLOCK so reads behave plainly.
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         descriptor = fd
+        identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
         size = Int64(info.st_size)
         modification = info.st_mtim
     }
@@ -72,5 +75,24 @@ struct FileByteSource: ByteSource {
     let file: RegularFile
     mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         try file.read(into: buffer)
+    }
+}
+
+/// Device and inode of a file.
+public struct FileIdentity: Hashable, Sendable {
+    public var device: UInt64
+    public var inode: UInt64
+
+    /// The identity of whatever is at `path` now (not following a symlink).
+    public init?(path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
+
+    init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// one log line. Holds counts and line numbers, never an identifier beyond a short prefix.
 public struct Receipt: Codable, Sendable {
     public enum Outcome: String, Codable, Sendable {
-        case applied, duplicate, rejected, incomplete
+        case applied, duplicate, rejected, incomplete, held
     }
 
     public var file: String

@@ -8,6 +8,22 @@ public struct MappingBatch: Sendable {
 
     public var segments: [String] { Array(Set(rows.map(\.audienceID))).sorted() }
 
+    /// Two batches, each for about half of the segments: to find which segment TikTok refuses.
+    func splitBySegments() -> (MappingBatch, MappingBatch) {
+        let all = segments
+        let firstHalf = Set(all.prefix(all.count / 2))
+        func keeping(_ inFirst: Bool) -> MappingBatch {
+            var part = MappingBatch(action: action, type: type)
+            part.rows = rows.filter { firstHalf.contains($0.audienceID) == inFirst }
+            part.users = users.compactMap { user in
+                let kept = user.audienceIDs.filter { firstHalf.contains($0) == inFirst }
+                return kept.isEmpty ? nil : TikTokClient.User(digest: user.digest, audienceIDs: kept)
+            }
+            return part
+        }
+        return (keeping(true), keeping(false))
+    }
+
     /// Two batches of about half the users each; one identifier's rows stay together.
     func halves() -> (MappingBatch, MappingBatch) {
         let middle = users.count / 2

@@ -68,6 +68,13 @@ public struct Sender: Sendable {
             for try await done in group { report.merge(done) }
             report.pausedReason = report.pausedReason ?? pause.reason
             if report.pausedReason == PauseSignal.shuttingDown { report.pausedReason = nil }
+            if report.requests > 0 {
+                do {
+                    try ledger.recordSendPass(report, now: Int64(clockSeconds()))
+                } catch {
+                    logger.warning("could not record TikTok's health in the ledger", metadata: ["error": "\(error)"])
+                }
+            }
             return report
         }
     }
@@ -135,9 +142,28 @@ public struct Sender: Sendable {
                 logger.critical("sending paused: \(reason)", metadata: batchMetadata(batch, answer))
                 return report
             case .permanentForBatch:
-                report.failures.append(failure(batch, answer, reason: "TikTok refused the batch"))
-                logger.error("TikTok refused a batch; its rows stay pending",
-                             metadata: batchMetadata(batch, answer))
+                let segments = batch.segments
+                if segments.count > 1 {
+                    // Find the segment TikTok refuses, so that every other segment goes on.
+                    logger.notice("TikTok refused a batch spanning \(segments.count) segments; narrowing it down",
+                                  metadata: batchMetadata(batch, answer))
+                    let (first, second) = batch.splitBySegments()
+                    report.merge(await deliver(first, pause: pause))
+                    report.merge(await deliver(second, pause: pause))
+                    return report
+                }
+                let refused = failure(batch, answer, reason: "TikTok refused the segment")
+                do {
+                    try ledger.park(
+                        segment: segments.first ?? "", code: refused.code, message: refused.message,
+                        requestID: refused.requestID, now: Int64(clockSeconds()))
+                } catch {
+                    logger.error("could not park the refused segment", metadata: ["error": "\(error)"])
+                }
+                report.failures.append(refused)
+                logger.error(
+                    "TikTok refused segment \(segments.first ?? "?"); its changes are parked until `tiktok-audience-sync retry`",
+                    metadata: batchMetadata(batch, answer))
                 return report
             }
         }

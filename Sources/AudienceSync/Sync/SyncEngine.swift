@@ -7,7 +7,8 @@ public struct IntakeReport: Sendable {
     /// Files left in the inbox because they look unfinished, with the reason.
     public var waiting: [(file: String, reason: String)] = []
 
-    public var rejectedFiles: Int { receipts.filter { $0.outcome == .rejected || $0.outcome == .incomplete }.count }
+    /// Files not applied: rejected, incomplete uploads, and snapshots held for approval.
+    public var rejectedFiles: Int { receipts.filter { $0.outcome != .applied && $0.outcome != .duplicate }.count }
     public var rejectedRows: Int { receipts.reduce(0) { $0 + $1.rowsRejected } }
     public var applied: Int { receipts.filter { $0.outcome == .applied }.count }
 }
@@ -88,6 +89,8 @@ public struct SyncEngine: Sendable {
             case .settling(let wait):
                 pass.settledAt = min(pass.settledAt ?? .infinity, now + wait)
                 pass.waiting.append((file.relativePath, "still being written"))
+            case .unreadable(let reason):
+                pass.waiting.append((file.relativePath, reason))
             case .incomplete(let reason):
                 if now - file.modified > configuration.incompleteUploadSeconds {
                     pass.receipts.append(try reject(
@@ -126,12 +129,17 @@ public struct SyncEngine: Sendable {
             return try intakeKnown(file, fingerprint: fingerprint, known)
         }
         let result: FileApplyResult
+        let limit = try ledger.isApproved(fingerprint: fingerprint) ? nil : configuration.maxSnapshotRemovalPercent
         do {
-            result = try ledger.applyFile(fingerprint: fingerprint, name: file.relativePath, size: reader.size) { writer in
+            result = try ledger.applyFile(
+                fingerprint: fingerprint, name: file.relativePath, size: reader.size, maximumRemovalPercent: limit
+            ) { writer in
                 try planner.plan(reader, into: &writer)
             }
         } catch let error as AudienceFileError {
             return try handleUnreadable(file, fingerprint: fingerprint, error)
+        } catch let held as SnapshotHeld {
+            return try hold(file, fingerprint: fingerprint, reason: held.description)
         }
         var receipt = Receipt(file: file, outcome: .applied)
         receipt.fingerprint = fingerprint.hex
@@ -141,8 +149,13 @@ public struct SyncEngine: Sendable {
                 "file": "\(file.relativePath)", "columns": "\(result.summary.ignoredColumns.joined(separator: ","))",
             ])
         }
-        let archived = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
-        try ledger.recordArchived(fingerprint: fingerprint, as: archived)
+        let archived = try mover.move(
+            file, to: "archive", suffix: String(fingerprint.hex.prefix(12)), ifStill: reader.identity)
+        if let archived {
+            try ledger.recordArchived(fingerprint: fingerprint, as: archived)
+        } else {
+            logger.notice("a new upload replaced the file while it was read; the new one is taken next", metadata: ["file": "\(file.relativePath)"])
+        }
         receipt.archivedAs = archived
         try writeReceipt(receipt, for: file, fingerprint: fingerprint)
         return receipt
@@ -150,6 +163,8 @@ public struct SyncEngine: Sendable {
 
     private func intakeKnown(_ file: InboxFile, fingerprint: Digest32, _ known: FileRecord) throws -> Receipt {
         switch known.outcome {
+        case .held:
+            return try hold(file, fingerprint: fingerprint, reason: known.reason ?? "held before", record: false)
         case .rejected:
             return try reject(file, fingerprint: fingerprint, reason: known.reason ?? "rejected before", record: false)
         case .applied where known.archivedAs == nil:
@@ -216,13 +231,29 @@ public struct SyncEngine: Sendable {
         return receipt
     }
 
+    /// Moves a snapshot that would empty too much of a segment to `held/`, with the reason.
+    private func hold(_ file: InboxFile, fingerprint: Digest32, reason: String, record: Bool = true) throws -> Receipt {
+        if record {
+            try ledger.recordRejectedFile(
+                fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: reason, outcome: .held)
+        }
+        var receipt = Receipt(file: file, outcome: .held)
+        receipt.fingerprint = fingerprint.hex
+        receipt.reason = reason
+        let moved = try mover.move(file, to: "held", suffix: String(fingerprint.hex.prefix(12)))
+        receipt.archivedAs = moved
+        try mover.write(Array("\(file.relativePath) is held: \(reason)\n".utf8), to: moved + ".reason.txt")
+        try writeReceipt(receipt, for: file, fingerprint: fingerprint)
+        return receipt
+    }
+
     private func writeReceipt(_ receipt: Receipt, for file: InboxFile, fingerprint: Digest32?) throws {
         let path = Receipt.relativePath(for: file, fingerprint: fingerprint?.hex)
         try mover.write(receipt.encoded(), to: path)
         if let fingerprint, receipt.outcome == .applied { try ledger.recordReceipt(fingerprint: fingerprint, at: path) }
         var metadata: Logger.Metadata = ["file": "\(file.relativePath)", "outcome": "\(receipt.outcome.rawValue)"]
         if let partner = file.partner { metadata["partner"] = "\(partner)" }
-        if receipt.outcome == .rejected || receipt.outcome == .incomplete {
+        if receipt.outcome == .rejected || receipt.outcome == .incomplete || receipt.outcome == .held {
             logger.warning("\(receipt.logLine)", metadata: metadata)
         } else {
             logger.info("\(receipt.logLine)", metadata: metadata)
@@ -241,5 +272,25 @@ public struct SyncEngine: Sendable {
             receipt.confirmedAt = Receipt.timestamp(now)
             try mover.write(receipt.encoded(), to: receiptPath)
         }
+    }
+}
+
+extension SyncEngine {
+    /// Approves a held snapshot and puts it back into the inbox where it came from.
+    /// Returns its path below the inbox.
+    public func approveHeld(path: String) throws -> String {
+        let heldRoot = configuration.heldDirectory + "/"
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        guard absolute.hasPrefix(heldRoot) else {
+            throw InboxError(path: path, "is not in \(heldRoot); approve the file as it lies in held/")
+        }
+        let reader = try AudienceFileReader(path: absolute)
+        let fingerprint = try reader.fingerprint()
+        guard let record = try ledger.fileRecord(fingerprint: fingerprint), record.outcome == .held else {
+            throw InboxError(path: path, "is not a held file (no held record for its contents)")
+        }
+        try ledger.approve(fingerprint: fingerprint, now: Int64(Date().timeIntervalSince1970))
+        try mover.restore(absolute, toInbox: configuration.inbox, as: record.name)
+        return record.name
     }
 }

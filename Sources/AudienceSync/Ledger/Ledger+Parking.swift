@@ -1,0 +1,100 @@
+/// A segment whose rows wait because TikTok refused it, with what TikTok said.
+public struct ParkedSegment: Sendable, Codable, Equatable {
+    public var segment: String
+    public var code: Int?
+    public var message: String
+    public var requestID: String?
+    public var parkedAt: Int64
+    public var adds = 0
+    public var removes = 0
+
+    enum CodingKeys: String, CodingKey {
+        case segment, code, message, adds, removes
+        case requestID = "request_id"
+        case parkedAt = "parked_at"
+    }
+}
+
+extension Ledger {
+    /// Holds a segment's pending rows back from sending, recording TikTok's answer.
+    public func park(segment: String, code: Int?, message: String, requestID: String?, now: Int64) throws {
+        try withConnection { ledger in
+            guard let row = try SegmentID(segment).map({ try ledger.segmentRow(for: $0) }) else { return }
+            let statement = try ledger.connection.prepare(
+                """
+                INSERT INTO parked_segment (segment, code, message, request_id, parked_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                ON CONFLICT (segment) DO UPDATE SET code = excluded.code, message = excluded.message,
+                    request_id = excluded.request_id, parked_at = excluded.parked_at
+                """)
+            statement.bind(1, row)
+            if let code { statement.bind(2, code) } else { statement.bindNull(2) }
+            statement.bind(3, message)
+            statement.bind(4, requestID)
+            statement.bind(5, now)
+            try statement.run()
+        }
+    }
+
+    /// Puts parked rows back in line (all segments, or one). Returns how many rows that frees.
+    @discardableResult
+    public func unpark(segment: String? = nil) throws -> Int {
+        let parked = try parkedSegments().filter { segment == nil || $0.segment == segment }
+        try withConnection { ledger in
+            try ledger.connection.transaction {
+                let statement = try ledger.connection.prepare(
+                    "DELETE FROM parked_segment WHERE segment = (SELECT id FROM segment WHERE audience_id = ?1)")
+                for entry in parked {
+                    statement.bind(1, entry.segment)
+                    try statement.run()
+                }
+            }
+        }
+        return parked.reduce(0) { $0 + $1.adds + $1.removes }
+    }
+
+    /// Parked segments with their pending row counts.
+    public func parkedSegments() throws -> [ParkedSegment] {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                """
+                SELECT s.audience_id, p.code, p.message, p.request_id, p.parked_at,
+                    (SELECT count(*) FROM membership m WHERE m.segment = p.segment AND m.desired = 1 AND m.acked IS NOT 1),
+                    (SELECT count(*) FROM membership m WHERE m.segment = p.segment AND m.desired = 0 AND m.acked IS NOT 0)
+                FROM parked_segment p JOIN segment s ON s.id = p.segment ORDER BY s.audience_id
+                """)
+            defer { statement.reset() }
+            var result: [ParkedSegment] = []
+            while try statement.step() {
+                result.append(
+                    ParkedSegment(
+                        segment: statement.string(0), code: statement.optionalInt(1).map { Int($0) },
+                        message: statement.string(2), requestID: statement.optionalString(3), parkedAt: statement.int(4),
+                        adds: Int(statement.int(5)), removes: Int(statement.int(6))))
+            }
+            return result
+        }
+    }
+
+    /// Remembers that an operator approved a held file, so it applies on its next intake.
+    public func approve(fingerprint: Digest32, now: Int64) throws {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                "INSERT INTO approved_file (fingerprint, approved_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+            statement.bind(1, fingerprint)
+            statement.bind(2, now)
+            try statement.run()
+            let forget = try ledger.connection.prepare("DELETE FROM file WHERE fingerprint = ?1 AND outcome = 'held'")
+            forget.bind(1, fingerprint)
+            try forget.run()
+        }
+    }
+
+    public func isApproved(fingerprint: Digest32) throws -> Bool {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("SELECT 1 FROM approved_file WHERE fingerprint = ?1")
+            defer { statement.reset() }
+            statement.bind(1, fingerprint)
+            return try statement.step()
+        }
+    }
+}
