@@ -76,10 +76,17 @@ emulator_pid=""
 emulator_port=""
 emulator_cpu=""
 emulator_rss_mib=""
+emulator_note=""
 start_emulator() {
-  "$emulator_bin" --host 127.0.0.1 --port 0 >"$run/emulator.out" 2>"$run/emulator.err" &
-  emulator_pid=$!
-  for _ in $(seq 200); do grep -q listening "$run/emulator.out" 2>/dev/null && break; sleep 0.05; done
+  rm -f "$run/emulator.pid" "$run/emulator.status" "$run/emulator.out"
+  # The subshell waits for the emulator to record how it ended (a benchmark must not blame the
+  # product for an emulator that something else stopped).
+  ( "$emulator_bin" --host 127.0.0.1 --port 0 >"$run/emulator.out" 2>"$run/emulator.err" &
+    echo $! >"$run/emulator.pid"
+    wait $! && echo 0 >"$run/emulator.status" || echo $? >"$run/emulator.status" ) &
+  emulator_note=""
+  for _ in $(seq 200); do [ -s "$run/emulator.pid" ] && grep -q listening "$run/emulator.out" 2>/dev/null && break; sleep 0.05; done
+  emulator_pid=$(cat "$run/emulator.pid")
   base_url=$(sed -n 's/^listening on //p' "$run/emulator.out")
   [ -n "$base_url" ] || die "the emulator did not start: $(cat "$run/emulator.err")"
   emulator_port=$(echo "$base_url" | sed -E 's#http://127.0.0.1:([0-9]+)/.*#\1#')
@@ -91,35 +98,56 @@ stop_emulator() {
     emulator_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$emulator_pid/stat")
   fi
   kill "$emulator_pid" 2>/dev/null || true
-  wait "$emulator_pid" 2>/dev/null || true
+  for _ in $(seq 100); do [ -s "$run/emulator.status" ] && break; sleep 0.1; done
   emulator_pid=""
 }
 trap stop_emulator EXIT
-stats() { curl -sf "http://127.0.0.1:$emulator_port/_emulator/stats"; }
+stats() { curl -sf --max-time 30 "http://127.0.0.1:$emulator_port/_emulator/stats" || echo '{"mapping_requests": "?", "member_counts": {}}'; }
 json_get() { # json key → value (objects printed as sorted JSON)
   python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; print(json.dumps(v, sort_keys=True) if isinstance(v, dict) else v)' "$1" "$2"
 }
-counts_match() { # stats-json expected-file → "ok" or a description
-  python3 - "$1" "$2" <<'EOF'
+counts_match() { # stats-json expected-file → "members ok" or a description
+  python3 - "$1" "$2" <<'EOF2'
 import json, sys
 got = json.loads(sys.argv[1])["member_counts"]
 want = json.load(open(sys.argv[2]))
 bad = {k: (got.get(k), v) for k, v in want.items() if got.get(k) != v}
 print("members ok" if not bad else "MEMBERS WRONG (got, want): " + json.dumps(bad))
-EOF
+EOF2
 }
 
-# measure NAME CMD...: runs CMD under /usr/bin/time -v; sets wall, cpu, rss_mib, status.
+# measure NAME CMD...: runs CMD under /usr/bin/time -v (and `timeout $BENCH_TIMEOUT`); sets wall,
+# cpu, rss_mib, status. While an emulator is running, a watchdog stops CMD if the emulator goes
+# away (a sender facing a dead endpoint retries for a long time) and notes it in emulator_note.
 measure() {
   local name=$1; shift
-  local t0 t1
+  local t0 t1 pid watchdog=""
   t0=$EPOCHREALTIME
   status=0
-  /usr/bin/time -v -o "$run/$name.time" "$@" >"$run/$name.out" 2>"$run/$name.err" || status=$?
+  /usr/bin/time -v -o "$run/$name.time" timeout "${BENCH_TIMEOUT:-3600}" "$@" >"$run/$name.out" 2>"$run/$name.err" &
+  pid=$!
+  if [ -n "$emulator_pid" ]; then
+    ( while kill -0 "$pid" 2>/dev/null; do
+        if ! kill -0 "$emulator_pid" 2>/dev/null; then
+          echo "emulator (pid $emulator_pid) disappeared during $name at $(date +%T); stopping $name" >>"$run/$name.err"
+          kill -TERM $(pgrep -P "$pid") 2>/dev/null || true
+          break
+        fi
+        sleep 1
+      done ) &
+    watchdog=$!
+  fi
+  wait "$pid" || status=$?
+  if [ -n "$watchdog" ]; then kill "$watchdog" 2>/dev/null || true; wait "$watchdog" 2>/dev/null || true; fi
   t1=$EPOCHREALTIME
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
   rss_mib=$(awk -F': ' '/Maximum resident set size/ { printf "%d", $2 / 1024 }' "$run/$name.time")
   cpu=$(awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.1f", u + s }' "$run/$name.time")
+  if grep -q "disappeared during" "$run/$name.err"; then
+    emulator_note="EMULATOR DISAPPEARED during $name (its exit status: $(cat "$run/emulator.status" 2>/dev/null))"
+    log "$emulator_note"
+  fi
+  [ "$status" != 124 ] || log "$name: timed out after ${BENCH_TIMEOUT:-3600} s"
   log "$name: ${wall} s wall, ${cpu} s CPU, ${rss_mib} MiB peak RSS, exit $status"
 }
 
@@ -136,6 +164,7 @@ tiktok:
 EOF
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 results=()
 row() { results+=("| $1 | $2 | $3 | $4 | $5 | $6 |"); }
 
@@ -148,6 +177,7 @@ if want a; then
   s=$(stats)
   check=$(counts_match "$s" "$input.expected.json")
   [ "$status" = 0 ] || check="exit $status; $check"
+  [ -z "$emulator_note" ] || check="$emulator_note; $check"
   stop_emulator
   row "a. cron baseline (csv+sqlite3+urllib), $ROWS rows" "$wall" "$cpu" "$rss_mib" "$(json_get "$s" mapping_requests)" \
     "$check; $(cat "$run/baseline.out"); emulator ${emulator_cpu} s CPU"
@@ -166,6 +196,7 @@ if want b || want c; then
   requests_b=$(json_get "$s" mapping_requests)
   check=$(counts_match "$s" "$input.expected.json")
   [ "$status" = 0 ] || check="exit $status; $check"
+  [ -z "$emulator_note" ] || check="$emulator_note; $check"
   ledger_mib=$(du -sm "$run/b/state/ledger.sqlite"* 2>/dev/null | awk '{ s += $1 } END { print s }')
   sent=$(grep -o 'sent [0-9]* request(s); TikTok confirmed [0-9]* change(s)' "$run/once.out" "$run/once.err" | head -1 | cut -d: -f2- || true)
   once_wall=$wall
@@ -179,6 +210,7 @@ if want b || want c; then
     requests_c=$(json_get "$s2" mapping_requests)
     if [ "$requests_c" = "$requests_b" ]; then check="no new request"; else check="SENT $((requests_c - requests_b)) NEW REQUESTS"; fi
     [ "$status" = 0 ] || check="exit $status; $check"
+    [ -z "$emulator_note" ] || check="$emulator_note; $check"
     grep -q duplicate "$run/rerun.out" "$run/rerun.err" && check="$check; recorded as duplicate"
     rerun=("c. rerun, same file again" "$wall" "$cpu" "$rss_mib" "$requests_c (total)" "$check")
     measure sha256sum sha256sum "$input"
@@ -231,6 +263,7 @@ if want e; then
   s=$(stats)
   check=$(counts_match "$s" "$large.expected.json")
   [ "$status" = 0 ] || check="exit $status; $check"
+  [ -z "$emulator_note" ] || check="$emulator_note; $check"
   stop_emulator
   row "e. once, $LARGE_ROWS rows, fresh state" "$wall" "$cpu" "$rss_mib" "$(json_get "$s" mapping_requests)" \
     "$check; emulator ${emulator_cpu} s CPU, ${emulator_rss_mib} MiB"
@@ -240,6 +273,7 @@ fi
 # --- results ----------------------------------------------------------------------------------
 {
   echo "Results of Benchmarks/run.sh on $(hostname), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "(load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg); other work on the machine inflates wall times)"
   echo "(input: $ROWS-row delta, ${input_mib} MiB; SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1); $(swift --version 2>/dev/null | head -1))"
   echo
   echo "| benchmark | wall (s) | CPU user+sys (s) | peak RSS (MiB) | mapping requests | check / notes |"

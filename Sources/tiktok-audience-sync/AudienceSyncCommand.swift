@@ -13,7 +13,7 @@ struct AudienceSyncCommand: AsyncParsableCommand {
             Exit codes: 0 done, 65 input rejected, 75 work left pending, 78 bad configuration.
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Once.self, Validate.self, Plan.self, Status.self, Retry.self, Approve.self]
+        subcommands: [Run.self, Once.self, Validate.self, Plan.self, Status.self, Check.self, Retry.self, Approve.self, Auth.self]
     )
 }
 

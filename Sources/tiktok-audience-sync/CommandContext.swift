@@ -15,7 +15,7 @@ struct CommandContext {
 
     static let sharedRedactor = Redactor()
 
-    static func load(_ options: ConfigOptions, needsToken: Bool = false) async throws -> CommandContext {
+    static func load(_ options: ConfigOptions, resolveToken: Bool = true) async throws -> CommandContext {
         let environment = ProcessInfo.processInfo.environment
         let redactor = sharedRedactor
         if let token = environment["TIKTOK_ACCESS_TOKEN"] { redactor.add(token.trimmingCharacters(in: .whitespacesAndNewlines)) }
@@ -24,7 +24,7 @@ struct CommandContext {
         let logger = Logger(label: "tiktok-audience-sync")
         do {
             let configuration = try await ConfigurationLoader.load(path: options.config, environment: environment)
-            let resolved = try TokenSource.resolve(configuration: configuration, environment: environment)
+            let resolved = resolveToken ? try TokenSource.resolve(configuration: configuration, environment: environment) : nil
             resolved?.token.register(in: redactor)
             return CommandContext(
                 configuration: configuration, logger: logger, redactor: redactor, token: resolved?.token,

@@ -27,10 +27,15 @@ extension AudienceSyncCommand {
             }
             defer { withExtendedLifetime(lock) {} }
             let ledger = try context.openLedger()
-            let engine = SyncEngine(configuration: context.configuration, ledger: ledger, logger: context.logger)
+            let progress = ProgressReporter(logger: context.logger)
+            let engine = SyncEngine(
+                configuration: context.configuration, ledger: ledger, logger: context.logger,
+                progress: { progress.report($0) })
+            defer { progress.finish() }
             let intake: IntakeReport
             do {
                 intake = try await engine.processInbox(waitForSettling: true)
+                progress.finish()
             } catch {
                 throw fail("\(error)", Exit.workPending, redactor: context.redactor)
             }

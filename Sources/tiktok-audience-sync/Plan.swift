@@ -19,6 +19,9 @@ extension AudienceSyncCommand {
             var reading = ReadingOptions()
             reading.defaultMAIDType = context.configuration.tiktok.maidType
             reading.maximumDecompressedBytes = context.configuration.maxDecompressedBytes
+            let progress = ProgressReporter(logger: context.logger)
+            reading.progress = { progress.report($0) }
+            defer { progress.finish() }
             do {
                 let reader = try AudienceFileReader(path: file, options: reading)
                 let fingerprint = try reader.fingerprint()
@@ -29,6 +32,7 @@ extension AudienceSyncCommand {
                 let result = try ledger.applyFile(
                     fingerprint: fingerprint, name: file, size: reader.size, dryRun: true
                 ) { writer in try Planner().plan(reader, into: &writer) }
+                progress.finish()
                 let summary = result.summary
                 say("\(file): \(summary.isDelta ? "delta" : "snapshot"), \(summary.rowsRead) rows, \(summary.rowsRejected) rejected")
                 say("segment              would add   would remove")

@@ -27,6 +27,8 @@ struct DaemonEndToEndTests {
     func notifyAndRenamedFile() async throws {
         try await TikTokEmulator.withRunning { emulator in
             let workspace = try Workspace(emulator: emulator, settle: "30")
+            // The partner's folder exists before the daemon starts, as on a configured server.
+            try FileManager.default.createDirectory(atPath: workspace.inbox + "/acme", withIntermediateDirectories: true)
             let notify = try NotifyListener(directory: workspace.root)
             let daemon = try startDaemon(workspace, notify: notify, extraEnvironment: ["WATCHDOG_USEC": "300000"])
             #expect(await eventually { notify.messages.contains("READY=1") })
@@ -76,7 +78,7 @@ struct DaemonEndToEndTests {
             let full = "email_hash,segment_id\n" + people.map { "\($0),123456" }.joined(separator: "\n") + "\n"
             // What a killed `sftp put` leaves: the first part of the file, cut mid-line, under its final name.
             try workspace.drop("acme/cut.csv", String(full.prefix(full.count / 2)))
-            #expect(await eventually { workspace.files(under: "state/rejected").contains("acme/cut.csv") })
+            #expect(await eventually { workspace.files(under: "state/rejected").contains("acme/cut.csv.reason.txt") })
             let reason = try String(contentsOfFile: workspace.state + "/rejected/acme/cut.csv.reason.txt", encoding: .utf8)
             #expect(reason.contains("incomplete upload"))
             #expect(await emulator.state.mappingRequestCount == 0)

@@ -34,7 +34,12 @@ public struct IntakeService: Service {
                 let configuration = settings.current
                 var wait = configuration.rescanSeconds
                 do {
-                    let engine = SyncEngine(configuration: configuration, ledger: ledger, logger: logger)
+                    let engine = SyncEngine(
+                        configuration: configuration, ledger: ledger, logger: logger,
+                        progress: { [status, inbox = configuration.inbox] progress in
+                            let name = progress.path.hasPrefix(inbox + "/") ? String(progress.path.dropFirst(inbox.count + 1)) : progress.path
+                            status.intake("planning \(name): \(progress.rows.formatted()) rows, \(Int(progress.fraction * 100))%")
+                        })
                     watcher.watch(engine.scanner.folders())
                     let pass = try engine.processReadyFiles(
                         renamedIn: { watcher.wasRenamedIn($0) },

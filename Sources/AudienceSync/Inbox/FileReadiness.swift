@@ -14,6 +14,8 @@ public enum FileReadiness: Equatable, Sendable {
     case unreadable(String)
 
     public static func check(_ file: InboxFile, settleSeconds: Double, now: Double) -> FileReadiness {
+        // Symlinks, FIFOs and devices are never waited for (nor opened): they are moved aside at once.
+        if case .notRegular = file.kind { return .ready }
         if hasCompletionMarker(file) { return .ready }
         let age = now - file.modified
         if age < settleSeconds { return .settling(settleSeconds - age) }

@@ -147,3 +147,16 @@ extension Ledger {
         }
     }
 }
+
+extension Ledger {
+    /// Every segment the ledger has heard of.
+    public func knownSegments() throws -> [String] {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("SELECT audience_id FROM segment ORDER BY audience_id")
+            defer { statement.reset() }
+            var result: [String] = []
+            while try statement.step() { result.append(statement.string(0)) }
+            return result
+        }
+    }
+}

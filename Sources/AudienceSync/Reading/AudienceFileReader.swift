@@ -8,8 +8,23 @@ public struct ReadingOptions: Sendable {
     public var maximumDecompressedBytes: Int64 = 16 << 30
     /// How many rejected rows a report lists one by one; the rest are only counted.
     public var maximumListedRejections = 1000
+    /// Called every `progressInterval` rows while a file is read.
+    public var progress: (@Sendable (ReadProgress) -> Void)?
+    public var progressInterval = 100_000
 
     public init() {}
+}
+
+/// How far reading a file has got.
+public struct ReadProgress: Sendable {
+    public var path: String
+    public var rows: Int
+    /// Bytes of the file itself read so far (compressed bytes for a .gz) and its size.
+    public var bytesRead: Int64
+    public var size: Int64
+    public var elapsedSeconds: Double
+
+    public var fraction: Double { size > 0 ? min(1, Double(bytesRead) / Double(size)) : 1 }
 }
 
 /// One member change a file asks for. `segment` indexes ``AudienceFileReader/segments``.
@@ -92,12 +107,19 @@ public final class AudienceFileReader {
         }
         file.rewind()
         let summary: ReadSummary
-        if compressed {
-            let source = try GzipByteSource(
-                FileByteSource(file: file), maximumDecompressedBytes: options.maximumDecompressedBytes)
-            summary = try readRecords(CSVRecordReader(source: source), visit)
-        } else {
-            summary = try readRecords(CSVRecordReader(source: FileByteSource(file: file)), visit)
+        do {
+            if compressed {
+                let source = try GzipByteSource(
+                    FileByteSource(file: file), maximumDecompressedBytes: options.maximumDecompressedBytes)
+                summary = try readRecords(CSVRecordReader(source: source), visit)
+            } else {
+                summary = try readRecords(CSVRecordReader(source: FileByteSource(file: file)), visit)
+            }
+        } catch let error as AudienceFileError {
+            // A file overwritten or cut while being read looks broken; say what really happened, so
+            // it is read again once it settles instead of being rejected for good.
+            try file.ensureUnchanged()
+            throw error
         }
         try file.ensureUnchanged()
         return summary
@@ -121,9 +143,19 @@ public final class AudienceFileReader {
         isDelta = layout.isDelta
         summary.ignoredColumns = layout.ignoredColumns
         var rows = RowInterpreter(layout: layout, defaultMAIDType: options.defaultMAIDType)
+        var nextProgress = options.progress == nil ? Int.max : options.progressInterval
+        let started = ContinuousClock.now
         while try records.nextRecord() {
             if records.fields.count == 1 && records.fields[0].isEmpty { continue }
             summary.rowsRead += 1
+            if summary.rowsRead >= nextProgress {
+                nextProgress += options.progressInterval
+                let elapsed = ContinuousClock.now - started
+                options.progress?(
+                    ReadProgress(
+                        path: path, rows: summary.rowsRead, bytesRead: file.bytesRead, size: file.size,
+                        elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+            }
             let line = records.line
             if let reason = rows.interpret(records, segmentIndex: { self.segmentIndex(for: $0) }) {
                 reject(&summary, RowRejection(line: line, reason: reason.0, detail: reason.1))

@@ -17,6 +17,18 @@ final class RegularFile {
 
     init(path: String) throws {
         self.path = path
+        // Look before opening: a FIFO, device or socket is refused without ever being opened.
+        var before = stat()
+        if lstat(path, &before) == 0 {
+            switch before.st_mode & S_IFMT {
+            case S_IFREG: break
+            case S_IFLNK:
+                throw AudienceFileError(.notRegularFile, "is a symbolic link; links are never followed, copy the file itself")
+            default:
+                throw AudienceFileError(
+                    .notRegularFile, "is not a regular file (a directory, FIFO, socket or device); only regular files are read")
+            }
+        }
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
@@ -58,13 +70,22 @@ final class RegularFile {
         }
     }
 
-    func rewind() { _ = lseek(descriptor, 0, SEEK_SET) }
+    func rewind() {
+        _ = lseek(descriptor, 0, SEEK_SET)
+        bytesRead = 0
+    }
+
+    /// Bytes read since the last rewind: how far through the file a read has got.
+    private(set) var bytesRead: Int64 = 0
 
     /// Reads from the current offset; retries on EINTR.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
             let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
-            if count >= 0 { return count }
+            if count >= 0 {
+                bytesRead += Int64(count)
+                return count
+            }
             if errno == EINTR { continue }
             throw AudienceFileError(.unreadable, "read failed: \(String(cString: strerror(errno)))")
         }

@@ -20,6 +20,7 @@ struct CSVRecordReader<Source: ByteSource> {
     private var sourceEnded = false
     private var nextLine = 1
     private var atStreamStart = true
+    private var consumedAny = false
     private var validator = UTF8Validator()
     private var escapedFields: [Int] = []
     private let maximumRecordBytes: Int
@@ -175,6 +176,7 @@ struct CSVRecordReader<Source: ByteSource> {
 
     private mutating func refill() throws {
         if start > 0 {
+            consumedAny = true
             let remaining = end - start
             if remaining > 0, let base = storage.baseAddress {
                 base.copyMemory(from: base + start, byteCount: remaining)
@@ -202,11 +204,14 @@ struct CSVRecordReader<Source: ByteSource> {
         } catch .invalid(let offset) {
             throw AudienceFileError(.notUTF8, "is not UTF-8 text (invalid byte sequence at byte \(offset)); export it as UTF-8")
         }
-        if atStreamStart && count >= 3 {
-            atStreamStart = false
-            if storage[end] == 0xEF && storage[end + 1] == 0xBB && storage[end + 2] == 0xBF { start = end + 3 }
-        }
         end += count
+        // A byte-order mark counts only at the very start of the stream, however reads split it.
+        if atStreamStart && (end >= 3 || count == 0) {
+            atStreamStart = false
+            if !consumedAny && start == 0 && end >= 3 && storage[0] == 0xEF && storage[1] == 0xBB && storage[2] == 0xBF {
+                start = 3
+            }
+        }
         if count == 0 { sourceEnded = true }
     }
 }

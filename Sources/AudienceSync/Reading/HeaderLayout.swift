@@ -74,11 +74,12 @@ struct HeaderLayout: Sendable {
 }
 
 extension String {
+    /// Drops leading and trailing characters found in `set`, scalar by scalar (so "\r\n" is two).
     func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
-        var result = Substring(self)
-        while let first = result.first, characters.contains(first) { result.removeFirst() }
-        while let last = result.last, characters.contains(last) { result.removeLast() }
-        return String(result)
+        let scalars = Set(set.unicodeScalars)
+        var view = Substring(self).unicodeScalars
+        while let first = view.first, scalars.contains(first) { view.removeFirst() }
+        while let last = view.last, scalars.contains(last) { view.removeLast() }
+        return String(view)
     }
 }

@@ -43,12 +43,9 @@ public struct MappingBatch: Sendable {
 /// the 10,000-users limit allows. Pure: no I/O.
 public struct BatchPacker {
     private let maxUsers: Int
-    private var open: [Key: MappingBatch] = [:]
-
-    private struct Key: Hashable {
-        var action: MembershipAction
-        var type: IdentifierType
-    }
+    /// The open add and remove batches of the identifier type being read.
+    private var adds: MappingBatch?
+    private var removes: MappingBatch?
 
     public init(maxUsers: Int = 10_000) {
         self.maxUsers = maxUsers
@@ -58,33 +55,28 @@ public struct BatchPacker {
     public mutating func add(_ row: PendingRow) -> [MappingBatch] {
         var ready: [MappingBatch] = []
         // Rows come sorted by type: batches of an earlier type will get nothing more.
-        if open.keys.contains(where: { $0.type < row.member.type }) {
-            for (key, batch) in open where key.type < row.member.type {
-                ready.append(batch)
-                open[key] = nil
-            }
+        if let open = adds ?? removes, open.type != row.member.type {
+            ready = finish()
         }
-        let key = Key(action: row.action, type: row.member.type)
-        // Taken out of the dictionary so that appending does not copy the batch.
-        var batch = open.removeValue(forKey: key) ?? MappingBatch(action: row.action, type: row.member.type)
+        var batch = (row.action == .add ? adds.take() : removes.take())
+            ?? MappingBatch(action: row.action, type: row.member.type)
         if let last = batch.users.last, last.digest == row.member.digest {
             batch.users[batch.users.count - 1].audienceIDs.append(row.audienceID)
         } else {
             if batch.users.count == maxUsers {
                 ready.append(batch)
                 batch = MappingBatch(action: row.action, type: row.member.type)
+                batch.users.reserveCapacity(maxUsers)
             }
             batch.users.append(TikTokClient.User(digest: row.member.digest, audienceIDs: [row.audienceID]))
         }
         batch.rows.append(row)
-        open[key] = batch
+        if row.action == .add { adds = batch } else { removes = batch }
         return ready
     }
 
     /// The batches still open at the end of the pending rows.
     public mutating func finish() -> [MappingBatch] {
-        let rest = open.values.sorted { ($0.type, $0.action.rawValue) < ($1.type, $1.action.rawValue) }
-        open.removeAll()
-        return rest
+        [adds.take(), removes.take()].compactMap { $0 }
     }
 }

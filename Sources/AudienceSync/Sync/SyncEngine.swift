@@ -39,12 +39,17 @@ public struct SyncEngine: Sendable {
     let mover: FileMover
     let logger: Logger
     let planner: Planner
+    let progress: (@Sendable (ReadProgress) -> Void)?
 
-    public init(configuration: Configuration, ledger: Ledger, logger: Logger, planner: Planner = Planner()) {
+    public init(
+        configuration: Configuration, ledger: Ledger, logger: Logger, planner: Planner = Planner(),
+        progress: (@Sendable (ReadProgress) -> Void)? = nil
+    ) {
         self.configuration = configuration
         self.ledger = ledger
         self.logger = logger
         self.planner = planner
+        self.progress = progress
         mover = FileMover(stateDirectory: configuration.stateDirectory)
     }
 
@@ -114,6 +119,7 @@ public struct SyncEngine: Sendable {
         var options = ReadingOptions()
         options.defaultMAIDType = configuration.tiktok.maidType
         options.maximumDecompressedBytes = configuration.maxDecompressedBytes
+        options.progress = progress
         if let partner = file.partner, let settings = configuration.partners?[partner] {
             options.allowedSegments = settings.segments
         }

@@ -37,27 +37,34 @@ public struct TikTokClient: Sendable {
         try await post("/segment/mapping/", body: Self.mappingBody(advertiserID: advertiserID, action: action, type: type, users: users))
     }
 
-    /// The body is built by hand: every value is digits or lowercase hex, so nothing needs escaping,
-    /// and 10,000 users serialise in a fraction of what a generic encoder takes.
+    /// The body is built by hand into one byte array: every value is digits or lowercase hex, so
+    /// nothing needs escaping, and 10,000 users serialise in a fraction of what a generic encoder takes.
     static func mappingBody(advertiserID: String, action: MembershipAction, type: IdentifierType, users: [User]) -> ByteBuffer {
-        var buffer = ByteBufferAllocator().buffer(capacity: 64 + users.count * 110)
-        buffer.writeString("{\"advertiser_ids\":[\"\(advertiserID)\"],\"action\":\"")
-        buffer.writeString(action == .add ? "add" : "delete")
-        buffer.writeString("\",\"id_schema\":[\"\(type.schemaName)\"],\"batch_data\":[")
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(96 + users.count * 112)
+        bytes += "{\"advertiser_ids\":[\"\(advertiserID)\"],\"action\":\"\(action == .add ? "add" : "delete")\",".utf8
+        bytes += "\"id_schema\":[\"\(type.schemaName)\"],\"batch_data\":[".utf8
+        let digits = Array("0123456789abcdef".utf8)
         for (index, user) in users.enumerated() {
-            if index > 0 { buffer.writeString(",") }
-            buffer.writeString("[{\"id\":\"")
-            buffer.writeString(user.digest.hex)
-            buffer.writeString("\",\"audience_ids\":[")
-            for (position, audience) in user.audienceIDs.enumerated() {
-                buffer.writeString(position == 0 ? "\"" : ",\"")
-                buffer.writeString(audience)
-                buffer.writeString("\"")
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes += "[{\"id\":\"".utf8
+            user.digest.withUnsafeBytes { raw in
+                for byte in raw {
+                    bytes.append(digits[Int(byte >> 4)])
+                    bytes.append(digits[Int(byte & 0x0f)])
+                }
             }
-            buffer.writeString("]}]")
+            bytes += "\",\"audience_ids\":[".utf8
+            for (position, audience) in user.audienceIDs.enumerated() {
+                if position > 0 { bytes.append(UInt8(ascii: ",")) }
+                bytes.append(UInt8(ascii: "\""))
+                bytes += audience.utf8
+                bytes.append(UInt8(ascii: "\""))
+            }
+            bytes += "]}]".utf8
         }
-        buffer.writeString("]}")
-        return buffer
+        bytes += "]}".utf8
+        return ByteBuffer(bytes: bytes)
     }
 
     /// `GET /user/info/`: checks that the token is accepted.
@@ -111,3 +118,4 @@ public struct TikTokClient: Sendable {
         }
     }
 }
+

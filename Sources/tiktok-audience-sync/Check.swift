@@ -1,0 +1,56 @@
+import ArgumentParser
+import AsyncHTTPClient
+import AudienceSync
+import Foundation
+
+extension AudienceSyncCommand {
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the setup: configuration, token, advertiser, every segment, inbox and state folders.",
+            discussion: """
+                Run it after configuring. Every segment named under partners: (and every segment the ledger knows)
+                must exist for the advertiser and be a Partner audience. Exits 0 when all pass, 78 otherwise.
+                Example: tiktok-audience-sync check --config /etc/tiktok-audience-sync/config.yaml
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        @Flag(help: "Print JSON instead of text.")
+        var json = false
+
+        func run() async throws {
+            let context = try await CommandContext.load(options)
+            let configuration = context.configuration
+            var known: [String] = []
+            if FileManager.default.fileExists(atPath: configuration.ledgerPath) {
+                known = (try? Ledger(path: configuration.ledgerPath).knownSegments()) ?? []
+            }
+            let client = context.token.map {
+                TikTokClient(
+                    baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: $0,
+                    http: HTTPClient.shared, timeout: .seconds(20))
+            }
+            let items = await Preflight(
+                configuration: configuration, client: client, tokenOrigin: context.tokenOrigin, knownSegments: known
+            ).run()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                say(context.redactor.redact(String(decoding: try encoder.encode(items), as: UTF8.self)))
+            } else {
+                let width = max(20, (items.map(\.check.count).max() ?? 0) + 2)
+                for item in items {
+                    var line = (item.passed ? "ok    " : "FAIL  ") + item.check.padding(width) + item.detail
+                    if let advice = item.advice, !item.passed { line += "\n      " + String(repeating: " ", count: width) + "→ " + advice }
+                    say(context.redactor.redact(line))
+                }
+            }
+            let failed = items.filter { !$0.passed }
+            if !failed.isEmpty {
+                throw fail(
+                    "\(failed.count) check(s) failed: \(failed.map(\.check).joined(separator: ", "))", Exit.badConfiguration,
+                    redactor: context.redactor)
+            }
+        }
+    }
+}

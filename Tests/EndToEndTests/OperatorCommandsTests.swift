@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+import TikTokEmulator
+
+@Suite("Operator commands: check and auth, with the built executable", .serialized)
+struct OperatorCommandsTests {
+    @Test("check passes on a good setup and names a missing segment with exit 78")
+    func check() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let good = try Workspace(emulator: emulator, extraYAML: "partners:\n  acme:\n    segments: [\"123456\", \"654321\"]")
+            try FileManager.default.createDirectory(atPath: good.state, withIntermediateDirectories: true)
+            let passed = try await runCommand(["check", "--config", good.configPath], environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"])
+            #expect(passed.status == 0, "\(passed.output)")
+            #expect(passed.stdout.contains("segment 654321"))
+            let missing = try Workspace(emulator: emulator, extraYAML: "partners:\n  acme:\n    segments: [\"123456\", \"999000\"]")
+            try FileManager.default.createDirectory(atPath: missing.state, withIntermediateDirectories: true)
+            let failed = try await runCommand(["check", "--config", missing.configPath], environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"])
+            #expect(failed.status == 78)
+            #expect(failed.stdout.contains("FAIL  segment 999000"))
+            #expect(failed.stderr.contains("segment 999000"))
+            let refused = try await runCommand(["check", "--config", good.configPath], environment: ["TIKTOK_ACCESS_TOKEN": "not-the-token"])
+            #expect(refused.status == 78)
+            #expect(refused.stdout.contains("FAIL  access token"))
+            #expect(!refused.output.contains("not-the-token"))
+        }
+    }
+
+    @Test("auth exchanges a code, writes a 0600 token file without printing it, and the next once uses it")
+    func auth() async throws {
+        var configuration = EmulatorConfiguration()
+        configuration.authCodes = ["code-123": "granted-token-9f8e7d"]
+        try await TikTokEmulator.withRunning(configuration) { emulator in
+            let workspace = try Workspace(emulator: emulator, tiktokYAML: "  access_token_file: TOKENFILE")
+            let tokenPath = workspace.root + "/token"
+            var yaml = try String(contentsOfFile: workspace.configPath, encoding: .utf8)
+            yaml = yaml.replacingOccurrences(of: "TOKENFILE", with: tokenPath)
+            try yaml.write(toFile: workspace.configPath, atomically: true, encoding: .utf8)
+            let url = try await runCommand(["auth", "--config", workspace.configPath, "--app-id", "emulator-app"])
+            #expect(url.status == 0)
+            #expect(url.stdout.contains("https://business-api.tiktok.com/portal/auth?app_id=emulator-app"))
+            let exchanged = try await runCommand(
+                ["auth", "--config", workspace.configPath, "--app-id", "emulator-app", "--auth-code", "code-123"],
+                environment: ["TIKTOK_APP_SECRET": "emulator-secret"])
+            #expect(exchanged.status == 0, "\(exchanged.output)")
+            #expect(exchanged.stdout.contains("7000000000000000001"))
+            #expect(!exchanged.output.contains("granted-token-9f8e7d"))
+            #expect(!exchanged.output.contains("emulator-secret"))
+            let attributes = try FileManager.default.attributesOfItem(atPath: tokenPath)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+            await emulator.state.setAccessToken("granted-token-9f8e7d")
+            try workspace.drop("x.csv", "email_hash,segment_id\n\(sha256Hex("auth@example.com")),123456\n")
+            let synced = try await workspace.once(token: nil)
+            #expect(synced.status == 0, "\(synced.output)")
+            #expect(await emulator.state.members(of: "123456").count == 1)
+            let reused = try await runCommand(
+                ["auth", "--config", workspace.configPath, "--app-id", "emulator-app", "--auth-code", "code-123"],
+                environment: ["TIKTOK_APP_SECRET": "emulator-secret"])
+            #expect(reused.status == 75, "an auth code works once")
+            #expect(reused.stderr.contains("valid for one hour and only once"))
+        }
+    }
+}
