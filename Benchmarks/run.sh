@@ -41,6 +41,10 @@ if [ ! -x /usr/bin/time ]; then
 fi
 command -v python3 >/dev/null || die "python3 is needed"
 command -v curl >/dev/null || die "curl is needed"
+if ! command -v sqlite3 >/dev/null && [[ "$ONLY" == *d* ]]; then
+  log "installing the sqlite3 shell (for the SQLite reference in d)"
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq sqlite3 >/dev/null; else sudo apt-get install -y -qq sqlite3 >/dev/null; fi
+fi
 
 # --- build ------------------------------------------------------------------------------------
 if [ -n "${BENCH_BIN:-}" ]; then
@@ -53,7 +57,7 @@ fi
 bin=${bin:-$(swift build -c release --show-bin-path)}
 sync_bin=$bin/tiktok-audience-sync
 emulator_bin=$bin/tiktok-emulator
-[ -x "$sync_bin" ] && [ -x "$emulator_bin" ] || die "release binaries missing in $bin"
+if [ ! -x "$sync_bin" ] || [ ! -x "$emulator_bin" ]; then die "release binaries missing in $bin"; fi
 
 # --- data (cached) ----------------------------------------------------------------------------
 data=$BENCH_DIR/data
@@ -85,6 +89,8 @@ start_emulator() {
     echo $! >"$run/emulator.pid"
     wait $! && echo 0 >"$run/emulator.status" || echo $? >"$run/emulator.status" ) &
   emulator_note=""
+  emulator_cpu="?"
+  emulator_rss_mib="?"
   for _ in $(seq 200); do [ -s "$run/emulator.pid" ] && grep -q listening "$run/emulator.out" 2>/dev/null && break; sleep 0.05; done
   emulator_pid=$(cat "$run/emulator.pid")
   base_url=$(sed -n 's/^listening on //p' "$run/emulator.out")
@@ -199,7 +205,6 @@ if want b || want c; then
   [ -z "$emulator_note" ] || check="$emulator_note; $check"
   ledger_mib=$(du -sm "$run/b/state/ledger.sqlite"* 2>/dev/null | awk '{ s += $1 } END { print s }')
   sent=$(grep -o 'sent [0-9]* request(s); TikTok confirmed [0-9]* change(s)' "$run/once.out" "$run/once.err" | head -1 | cut -d: -f2- || true)
-  once_wall=$wall
   once_row=("b. once, $ROWS rows, fresh state" "$wall" "$cpu" "$rss_mib" "$requests_b" "$check; ${sent:-?}; ledger ${ledger_mib} MiB")
 
   if want c; then

@@ -1,4 +1,5 @@
 import CZlib
+import Crypto
 import Foundation
 import Testing
 
@@ -96,7 +97,7 @@ struct HostileInputTests {
         arguments: ["truncate-half", "truncate-empty", "append", "overwrite-nul", "overwrite-text", "gzip-truncate"])
     func changedDuringRead(_ change: String) throws {
         let directory = try TemporaryDirectory()
-        let text = HostileCorpus.snapshotText(rows: 40_000)  // about 2.8 MB
+        let text = HostileCorpus.bigSnapshot
         let isGzip = change.hasPrefix("gzip")
         // A gzip is read 256 KiB of compressed data at a time; make it big enough to be cut mid-way.
         let bytes = isGzip ? HostileCorpus.gzip(Array(text.utf8), level: 0) : Array(text.utf8)
@@ -202,7 +203,8 @@ struct HostileInputTests {
         entries.append((gzFolder, "not a regular file"))
 
         let watcher = try HostileOpenWatcher(paths: entries.map(\.0) + [target, inside])
-        // A writer waiting on the FIFO would be released if the reader opened it, even without blocking.
+        // Opening a FIFO, even without blocking, would release a writer waiting on it; opening a
+        // device can have effects of its own. inotify sees any open, blocking or not.
         for (path, keyword) in entries {
             do {
                 _ = try AudienceFileReader(path: path)
@@ -214,6 +216,25 @@ struct HostileInputTests {
         }
         let opened = watcher.openedPaths()
         #expect(opened.isEmpty, "opened: \(opened)")
+    }
+
+    /// `cat`-ing gzip members is legal, so an upload can be thousands of members of one byte each.
+    /// If each member reached the CSV tokenizer as a separate one-byte read, a long line would be
+    /// parsed again from its start after every byte: quadratic, hours for a 1 MiB line.
+    @Test("a long line split into thousands of one-byte gzip members is read in bounded time")
+    func tinyGzipMembers() throws {
+        let directory = try TemporaryDirectory()
+        let one = HostileCorpus.gzip(Array("a".utf8))
+        var bytes = HostileCorpus.gzip(Array("email_hash,segment_id\n".utf8))
+        bytes.reserveCapacity(bytes.count + one.count * 200_000 + 64)
+        for _ in 0..<200_000 { bytes += one }
+        bytes += HostileCorpus.gzip(Array(",123456\n\(sha256Hex("tiny@example.com")),123456\n".utf8))
+        let path = try directory.write("tiny-members.csv.gz", bytes: bytes)
+        let started = ContinuousClock.now
+        let (summary, changes) = try readAll(path)
+        let elapsed = ContinuousClock.now - started
+        #expect(summary.rowsRead == 2 && summary.rowsRejected == 1 && changes.count == 1)
+        #expect(elapsed < .seconds(10), "took \(elapsed)")
     }
 
     @Test("a gzip whose first member is a lone newline does not hide a byte-order mark from the header check")
@@ -389,7 +410,24 @@ struct HostileRandom: RandomNumberGenerator {
 }
 
 enum HostileCorpus {
-    static func hash(_ index: Int) -> String { sha256Hex("user\(index)@example.com") }
+    static func hash(_ index: Int) -> String { hex(digest(index)) }
+
+    static func digest(_ index: Int) -> [UInt8] { Array(SHA256.hash(data: Array("user\(index)@example.com".utf8))) }
+
+    /// Lowercase hex, without `String(format:)`, which is slow enough on Linux to matter here.
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// About 2.8 MB: larger than the reader's 1 MiB buffer, so that it is read in several reads.
+    static let bigSnapshot = snapshotText(rows: 40_000)
 
     static func snapshotText(rows: Int, first: Int = 0) -> String {
         var text = "email_hash,segment_id\n"
@@ -648,14 +686,8 @@ enum HostileCorpus {
 
     private static func readSnapshotChanges(rows: Int) -> [HostileChange] {
         (0..<rows).map { index in
-            var digest = [UInt8]()
-            var hex = Substring(hash(index))
-            while !hex.isEmpty {
-                digest.append(UInt8(hex.prefix(2), radix: 16)!)
-                hex = hex.dropFirst(2)
-            }
-            return HostileChange(
-                segment: "123456", member: Member(type: .emailSHA256, digest: digest.withUnsafeBytes { Digest32(bytes: $0) }),
+            HostileChange(
+                segment: "123456", member: Member(type: .emailSHA256, digest: digest(index).withUnsafeBytes { Digest32(bytes: $0) }),
                 action: .add, line: Int32(index + 2))
         }
     }

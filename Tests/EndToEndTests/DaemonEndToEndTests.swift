@@ -35,7 +35,7 @@ struct DaemonEndToEndTests {
             let people = hashes("renamed", 3)
             try upload(workspace, "acme/list.csv", "email_hash,segment_id\n" + people.map { "\($0),123456" }.joined(separator: "\n") + "\n")
             // settle_seconds is 30: only the rename can make this fast.
-            #expect(await eventually(timeout: .seconds(5)) { await emulator.state.members(of: "123456").count == 3 })
+            #expect(await eventually(timeout: .seconds(15)) { await emulator.state.members(of: "123456").count == 3 })
             #expect(await eventually { workspace.files(under: "state/receipts").count == 1 })
             #expect(await eventually { notify.messages.contains("STATUS=idle, 0 pending") })
             #expect(await eventually { notify.messages.filter { $0 == "WATCHDOG=1" }.count >= 2 }, "pings every WATCHDOG_USEC/2")

@@ -185,10 +185,12 @@ struct SFTPEndToEndTests {
             let workspace = try makeWorkspace(emulator, partner: partner)
             try await SFTPServer.with(workspace: workspace, partner: partner) { server in
                 try await server.withDaemon { daemon in
-                    // 10,000 rows of 72 bytes after a 22-byte header: sftp writes whole 32 KiB blocks
-                    // (-B), and no multiple of 32768 is 22 + 72 k, so the cut file never ends in a
-                    // newline. At -l 1000 (kbit/s) the whole file would take about 6 s.
-                    let people = hashes("killed", 10_000)
+                    // 10,000 rows (100 members over and over) of 72 bytes after a 22-byte header.
+                    // sftp writes whole 32 KiB blocks in order (-B), and no multiple of 32768 is
+                    // 22 + 72 k (mod 8 it is 6), so the cut file never ends in a newline. At -l 1000
+                    // (kbit/s) the whole file would take about 6 s; it is killed after 64 KiB.
+                    let distinct = hashes("killed", 100)
+                    let people = (0..<10_000).map { distinct[$0 % distinct.count] }
                     let local = try server.localFile("big.csv", csv(people), mode: 0o644)
                     let sftp = try server.startSFTP(["put \(local) big.csv"], options: ["-B", "32768", "-l", "1000"])
                     let inboxFile = workspace.inbox + "/\(partner)/big.csv"
@@ -206,11 +208,11 @@ struct SFTPEndToEndTests {
                     #expect(rejected, "\(workspace.files(under: "state")); daemon: \(daemon.outputSoFar)")
                     #expect(await emulator.state.mappingRequestCount == 0)
                     #expect(await emulator.state.members(of: Self.segment).isEmpty)
-                    // The receipt is written just after the move.
-                    #expect(await eventually { workspace.files(under: "state/receipts/\(partner)").count == 1 })
-                    let receipts = workspace.files(under: "state/receipts/\(partner)")
-                    #expect(receipts.count == 1, "\(receipts)")
-                    if let name = receipts.first {
+                    // The receipt is written just after the move (as NAME.json.tmp-PID, then renamed).
+                    let receipts: () -> [String] = { workspace.files(under: "state/receipts/\(partner)").filter { $0.hasSuffix(".json") } }
+                    #expect(await eventually { receipts().count == 1 }, "\(workspace.files(under: "state/receipts"))")
+                    #expect(receipts().allSatisfy { $0.hasPrefix("big.csv") }, "\(receipts())")
+                    if let name = receipts().first {
                         let fetched = server.workDirectory + "/incomplete-receipt.json"
                         let got = try await server.sftp(["get /receipts/\(name) \(fetched)"])
                         #expect(got.status == 0, "\(got.output)")
@@ -274,7 +276,16 @@ final class SFTPServer: @unchecked Sendable {
 
     /// Starts the harness (sshd, users, chroot) for `partner`, runs `body`, and always tears it down.
     static func with<T>(workspace: Workspace, partner: String, _ body: (SFTPServer) async throws -> T) async throws -> T {
-        let server = try await SFTPServer(workspace: workspace, partner: partner)
+        var server: SFTPServer
+        var attempt = 1
+        while true {
+            do {
+                server = try await SFTPServer(workspace: workspace, partner: partner)
+                break
+            } catch let error as SFTPTestError where error.description.contains("Address already in use") && attempt < 3 {
+                attempt += 1  // Someone took the free port before sshd did: another one.
+            }
+        }
         let result: T
         do {
             result = try await body(server)
@@ -329,9 +340,10 @@ final class SFTPServer: @unchecked Sendable {
         try "[127.0.0.1]:\(port) \(hostKey)".write(toFile: workDirectory + "/known_hosts", atomically: true, encoding: .utf8)
     }
 
-    /// Closes the harness's standard input (it then stops sshd, deletes the users and groups, and
-    /// unmounts), waits for it, and removes the work folder. Removing it from here is safe: the bind
-    /// mounts exist only in the harness's namespace, so here the mount points are empty folders.
+    /// Closes the harness's standard input (it then stops sshd, deletes the users and groups,
+    /// unmounts and deletes the work folder) and waits for it. Should the harness not have deleted
+    /// the work folder, deleting it from here is safe: the bind mounts exist only in the harness's
+    /// namespace, so here the mount points are empty folders.
     func stop() async -> CommandResult {
         harness.closeInput()
         let result = await harness.wait(timeout: .seconds(60))
@@ -398,14 +410,16 @@ final class SFTPServer: @unchecked Sendable {
     func withDaemon<T>(_ body: (DaemonProcess) async throws -> T) async throws -> T {
         let setpriv = SFTPTestEnvironment.tool("setpriv")!
         let asUser = [setpriv, "--reuid=\(daemonUser)", "--regid=\(daemonUser)", "--init-groups", "--"]
-        let probe = try await ToolProcess(asUser[0], Array(asUser.dropFirst()) + [Binary.path, "--version"]).wait(timeout: .seconds(30))
+        // UMask=0027 as in the unit. The probe goes through the same sh: setpriv keeps root's
+        // capabilities until its own execve, so it can start a binary the user cannot reach.
+        let shell = ["/bin/sh", "-c", "umask 0027 && exec \"$0\" \"$@\"", Binary.path]
+        let probe = try await ToolProcess(asUser[0], Array(asUser.dropFirst()) + shell + ["--version"]).wait(timeout: .seconds(30))
         let runsAsDaemonUser = probe.status == 0
         if !runsAsDaemonUser {
             print("SFTPEndToEndTests: \(daemonUser) cannot run \(Binary.path) (\(probe.output.trimmingCharacters(in: .whitespacesAndNewlines))); the daemon runs as root and file modes go unchecked")
         }
-        // UMask=0027 as in the unit.
-        let shell = ["/bin/sh", "-c", "umask 0027 && exec \"$0\" \"$@\"", Binary.path, "run", "--config", workspace.configPath]
-        let command = runsAsDaemonUser ? asUser + shell : shell
+        let daemonCommand = shell + ["run", "--config", workspace.configPath]
+        let command = runsAsDaemonUser ? asUser + daemonCommand : daemonCommand
         let process = try ToolProcess(command[0], Array(command.dropFirst()), environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"])
         let daemon = DaemonProcess(process: process, runsAsDaemonUser: runsAsDaemonUser)
         let result: T

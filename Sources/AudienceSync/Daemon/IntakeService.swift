@@ -29,6 +29,7 @@ public struct IntakeService: Service {
 
     public func run() async throws {
         let stopping = StopFlag()
+        var warned: [String: String] = [:]
         await withGracefulShutdownHandler {
             while !stopping.isSet && !Task.isCancelled {
                 let configuration = settings.current
@@ -47,6 +48,15 @@ public struct IntakeService: Service {
                         shouldStop: { stopping.isSet })
                     for receipt in pass.receipts { _ = watcher.takeRenamedIn(configuration.inbox + "/" + receipt.file) }
                     status.intake(pass.waiting.isEmpty ? "" : "\(pass.waiting.count) file(s) still arriving")
+                    // Say once per file why it waits (unreadable, looks cut short), not at every rescan.
+                    var stillWaiting: [String: String] = [:]
+                    for (file, reason) in pass.waiting where reason != "still being written" {
+                        stillWaiting[file] = reason
+                        if warned[file] != reason {
+                            logger.warning("file left in the inbox: \(reason)", metadata: ["file": "\(file)"])
+                        }
+                    }
+                    warned = stillWaiting
                     if pass.receipts.contains(where: { $0.outcome == .applied }) { senderBell.ring() }
                     if let next = pass.nextCheck {
                         wait = max(0.05, min(wait, next - clockSeconds()))

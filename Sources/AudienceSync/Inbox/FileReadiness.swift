@@ -13,16 +13,17 @@ public enum FileReadiness: Equatable, Sendable {
     /// The daemon may not read it (an upload kept its owner-only mode).
     case unreadable(String)
 
-    public static func check(_ file: InboxFile, settleSeconds: Double, now: Double) -> FileReadiness {
+    public static func check(_ file: InboxFile, settleSeconds: Double, now: Double, renamedIn: Bool = false) -> FileReadiness {
         // Symlinks, FIFOs and devices are never waited for (nor opened): they are moved aside at once.
         if case .notRegular = file.kind { return .ready }
-        if hasCompletionMarker(file) { return .ready }
-        let age = now - file.modified
-        if age < settleSeconds { return .settling(settleSeconds - age) }
-        if case .regular = file.kind, access(file.path, R_OK) != 0 {
+        if access(file.path, R_OK) != 0 {
             return .unreadable(
                 "cannot read it (\(String(cString: strerror(errno)))); the partner should upload it readable by the group, e.g. chmod 640 \(file.name) before uploading")
         }
+        if renamedIn { return .ready }
+        if hasCompletionMarker(file) { return .ready }
+        let age = now - file.modified
+        if age < settleSeconds { return .settling(settleSeconds - age) }
         if file.name.lowercased().hasSuffix(".gz") { return .ready }
         if file.size == 0 { return .ready }
         return endsWithNewline(file.path)

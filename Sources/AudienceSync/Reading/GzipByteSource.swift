@@ -29,9 +29,13 @@ struct GzipByteSource<Inner: ByteSource>: ByteSource {
         }
     }
 
+    /// Fills `buffer` whole, as a regular file's read does, unless the stream ends first. Returning
+    /// early (say at each member's end) would let an upload of many one-byte members reach the CSV
+    /// reader one byte per read, and it re-parses an unfinished line from its start at every read.
     mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        guard buffer.count > 0 else { return 0 }
-        while true {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        var filled = 0
+        while filled < buffer.count {
             if stream.pointee.avail_in == 0 && !innerEnded {
                 let count = try inner.read(into: input)
                 innerEnded = count == 0
@@ -40,7 +44,7 @@ struct GzipByteSource<Inner: ByteSource>: ByteSource {
             }
             if memberEnded {
                 if stream.pointee.avail_in == 0 {
-                    if innerEnded { return 0 }
+                    if innerEnded { return filled }
                     continue
                 }
                 // Another gzip member follows the one that ended.
@@ -52,10 +56,11 @@ struct GzipByteSource<Inner: ByteSource>: ByteSource {
                     .truncatedGzip,
                     "gzip data ends before its trailer: the upload is incomplete or the file was cut short")
             }
-            stream.pointee.next_out = buffer.baseAddress?.assumingMemoryBound(to: Bytef.self)
-            stream.pointee.avail_out = uInt(buffer.count)
+            let space = buffer.count - filled
+            stream.pointee.next_out = (base + filled).assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_out = uInt(space)
             let status = inflate(stream, Z_NO_FLUSH)
-            let produced = buffer.count - Int(stream.pointee.avail_out)
+            let produced = space - Int(stream.pointee.avail_out)
             switch status {
             case Z_STREAM_END:
                 memberEnded = true
@@ -71,8 +76,9 @@ struct GzipByteSource<Inner: ByteSource>: ByteSource {
                     .tooLarge,
                     "decompresses to more than \(limit) bytes (max_decompressed_bytes); refused as a possible gzip bomb")
             }
-            if produced > 0 { return produced }
+            filled += produced
         }
+        return filled
     }
 }
 

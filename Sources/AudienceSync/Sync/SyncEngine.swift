@@ -85,8 +85,8 @@ public struct SyncEngine: Sendable {
         for file in try scanner.scan() {
             if shouldStop() { break }
             let now = Date().timeIntervalSince1970
-            let readiness = renamedIn(file.path)
-                ? .ready : FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: now)
+            let readiness = FileReadiness.check(
+                file, settleSeconds: configuration.settleSeconds, now: now, renamedIn: renamedIn(file.path))
             switch readiness {
             case .ready:
                 onFile(file)
