@@ -75,7 +75,7 @@ extension AudienceSyncCommand {
             }
             let client = TikTokClient(
                 baseURL: context.configuration.tiktok.baseURL, advertiserID: context.configuration.tiktok.advertiserID,
-                token: nil, http: HTTPClient.shared, timeout: .seconds(30))
+                token: nil, http: TikTokClient.sharedHTTPClient, timeout: .seconds(30))
             do {
                 let grant = try await Authorization.exchange(client: client, appID: appID, secret: secret, authCode: code)
                 context.redactor.add(grant.accessToken)

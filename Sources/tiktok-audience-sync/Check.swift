@@ -28,7 +28,7 @@ extension AudienceSyncCommand {
             let client = context.token.map {
                 TikTokClient(
                     baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: $0,
-                    http: HTTPClient.shared, timeout: .seconds(20))
+                    http: TikTokClient.sharedHTTPClient, timeout: .seconds(20))
             }
             let items = await Preflight(
                 configuration: configuration, client: client, tokenOrigin: context.tokenOrigin, knownSegments: known

@@ -47,7 +47,7 @@ extension AudienceSyncCommand {
             }
             let client = TikTokClient(
                 baseURL: context.configuration.tiktok.baseURL, advertiserID: context.configuration.tiktok.advertiserID,
-                token: token, http: HTTPClient.shared)
+                token: token, http: TikTokClient.sharedHTTPClient)
             let sender = Sender(
                 ledger: ledger, client: client, options: context.configuration.senderOptions, logger: context.logger)
             let report = try await sender.sendPending()

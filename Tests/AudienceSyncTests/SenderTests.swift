@@ -25,7 +25,7 @@ struct SendingFixture {
         options.maxAttempts = maxAttempts
         options.maxUsersPerRequest = maxUsers
         let client = TikTokClient(
-            baseURL: emulator.baseURL, advertiserID: "7000000000000000001", token: AccessToken(token), http: HTTPClient.shared,
+            baseURL: emulator.baseURL, advertiserID: "7000000000000000001", token: AccessToken(token), http: TikTokClient.sharedHTTPClient,
             timeout: .seconds(5))
         var logger = Logger(label: "test")
         logger.logLevel = .critical

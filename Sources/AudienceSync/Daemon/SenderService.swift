@@ -88,7 +88,7 @@ public struct SenderService: Service {
         status.sender("sending: \(pending.total) pending")
         let client = TikTokClient(
             baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: resolved.token,
-            http: HTTPClient.shared)
+            http: TikTokClient.sharedHTTPClient)
         let sender = Sender(ledger: ledger, client: client, options: configuration.senderOptions, logger: logger)
         let report = try await sender.sendPending(shouldStop: { stopping.isSet })
         try SyncEngine(configuration: configuration, ledger: ledger, logger: logger).confirmFiles()

@@ -119,3 +119,15 @@ public struct TikTokClient: Sendable {
     }
 }
 
+
+extension TikTokClient {
+    /// The HTTP client for TikTok calls: a refused or unreachable connection fails at once (after at
+    /// most 10 s), instead of being retried by the pool until the request's deadline; the sender's
+    /// own backoff decides what happens next. Lives as long as the process, like `HTTPClient.shared`.
+    public static let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(10)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+}
