@@ -34,6 +34,17 @@ struct CommandContext {
         }
     }
 
+    /// Takes the state directory's lock (creating the directory if needed), or exits 75 naming the
+    /// instance that holds it.
+    func lockStateDirectory() throws -> StateLock {
+        do {
+            try FileMover(stateDirectory: configuration.stateDirectory).makeDirectories(configuration.stateDirectory)
+            return try StateLock(stateDirectory: configuration.stateDirectory)
+        } catch {
+            throw fail("\(error)", Exit.workPending, redactor: redactor)
+        }
+    }
+
     /// Opens the ledger, creating the state directory's folders when needed.
     func openLedger() throws -> Ledger {
         do {

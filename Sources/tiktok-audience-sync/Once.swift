@@ -17,14 +17,7 @@ extension AudienceSyncCommand {
 
         func run() async throws {
             let context = try await CommandContext.load(options)
-            let lock: StateLock
-            do {
-                try FileMover(stateDirectory: context.configuration.stateDirectory)
-                    .makeDirectories(context.configuration.stateDirectory)
-                lock = try StateLock(stateDirectory: context.configuration.stateDirectory)
-            } catch {
-                throw fail("\(error)", Exit.workPending, redactor: context.redactor)
-            }
+            let lock = try context.lockStateDirectory()
             defer { withExtendedLifetime(lock) {} }
             let ledger = try context.openLedger()
             let progress = ProgressReporter(logger: context.logger)

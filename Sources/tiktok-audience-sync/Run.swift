@@ -20,13 +20,7 @@ extension AudienceSyncCommand {
         func run() async throws {
             let context = try await CommandContext.load(options)
             let configuration = context.configuration
-            let lock: StateLock
-            do {
-                try FileMover(stateDirectory: configuration.stateDirectory).makeDirectories(configuration.stateDirectory)
-                lock = try StateLock(stateDirectory: configuration.stateDirectory)
-            } catch {
-                throw fail("\(error)", Exit.workPending, redactor: context.redactor)
-            }
+            let lock = try context.lockStateDirectory()
             defer { withExtendedLifetime(lock) {} }
             let ledger = try context.openLedger()
             let notifier = SystemdNotifier()

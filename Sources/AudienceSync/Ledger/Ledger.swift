@@ -46,12 +46,7 @@ final class LedgerConnection {
 
     init(_ connection: SQLiteConnection) throws {
         self.connection = connection
-        let statement = try connection.prepare("SELECT id, audience_id FROM segment")
-        while try statement.step() {
-            segmentRows[statement.string(1)] = statement.int(0)
-            audienceIDs[statement.int(0)] = statement.string(1)
-        }
-        statement.reset()
+        try reloadSegments()
     }
 
     /// The ledger's row id for a segment, created on first sight.
@@ -67,7 +62,7 @@ final class LedgerConnection {
         return row
     }
 
-    /// Forgets segment rows created inside a transaction that was rolled back.
+    /// Loads the segment table; after a rollback, forgets segment rows the transaction had created.
     func reloadSegments() throws {
         segmentRows.removeAll()
         audienceIDs.removeAll()

@@ -224,31 +224,32 @@ public struct SyncEngine: Sendable {
     private func reject(
         _ file: InboxFile, fingerprint: Digest32?, reason: String, record: Bool = true, outcome: Receipt.Outcome = .rejected
     ) throws -> Receipt {
-        if record, let fingerprint {
-            try ledger.recordRejectedFile(fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: reason)
-        }
-        var receipt = Receipt(file: file, outcome: outcome)
-        receipt.fingerprint = fingerprint?.hex
-        receipt.reason = reason
-        let moved = try mover.move(file, to: "rejected", suffix: fingerprint.map { String($0.hex.prefix(12)) } ?? "\(Int(Date().timeIntervalSince1970))")
-        receipt.archivedAs = moved
-        try mover.write(Array("\(file.relativePath) was rejected: \(reason)\n".utf8), to: moved + ".reason.txt")
-        try writeReceipt(receipt, for: file, fingerprint: fingerprint)
-        return receipt
+        try setAside(file, fingerprint: fingerprint, reason: reason, into: "rejected", outcome: outcome, recordAs: record ? .rejected : nil)
     }
 
     /// Moves a snapshot that would empty too much of a segment to `held/`, with the reason.
     private func hold(_ file: InboxFile, fingerprint: Digest32, reason: String, record: Bool = true) throws -> Receipt {
-        if record {
+        try setAside(file, fingerprint: fingerprint, reason: reason, into: "held", outcome: .held, recordAs: record ? .held : nil)
+    }
+
+    /// Moves a file that is not applied into `folder` with a `.reason.txt` beside it, writes its
+    /// receipt, and (with `recordAs`) remembers its bytes so a re-upload is known at once.
+    private func setAside(
+        _ file: InboxFile, fingerprint: Digest32?, reason: String, into folder: String, outcome: Receipt.Outcome,
+        recordAs: FileRecord.Outcome?
+    ) throws -> Receipt {
+        if let recordAs, let fingerprint {
             try ledger.recordRejectedFile(
-                fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: reason, outcome: .held)
+                fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: reason, outcome: recordAs)
         }
-        var receipt = Receipt(file: file, outcome: .held)
-        receipt.fingerprint = fingerprint.hex
+        var receipt = Receipt(file: file, outcome: outcome)
+        receipt.fingerprint = fingerprint?.hex
         receipt.reason = reason
-        let moved = try mover.move(file, to: "held", suffix: String(fingerprint.hex.prefix(12)))
+        let suffix = fingerprint.map { String($0.hex.prefix(12)) } ?? "\(Int(Date().timeIntervalSince1970))"
+        let moved = try mover.move(file, to: folder, suffix: suffix)
         receipt.archivedAs = moved
-        try mover.write(Array("\(file.relativePath) is held: \(reason)\n".utf8), to: moved + ".reason.txt")
+        let verb = outcome == .held ? "is held" : "was rejected"
+        try mover.write(Array("\(file.relativePath) \(verb): \(reason)\n".utf8), to: moved + ".reason.txt")
         try writeReceipt(receipt, for: file, fingerprint: fingerprint)
         return receipt
     }
@@ -259,7 +260,7 @@ public struct SyncEngine: Sendable {
         if let fingerprint, receipt.outcome == .applied { try ledger.recordReceipt(fingerprint: fingerprint, at: path) }
         var metadata: Logger.Metadata = ["file": "\(file.relativePath)", "outcome": "\(receipt.outcome.rawValue)"]
         if let partner = file.partner { metadata["partner"] = "\(partner)" }
-        if receipt.outcome == .rejected || receipt.outcome == .incomplete || receipt.outcome == .held {
+        if receipt.outcome != .applied && receipt.outcome != .duplicate {
             logger.warning("\(receipt.logLine)", metadata: metadata)
         } else {
             logger.info("\(receipt.logLine)", metadata: metadata)
