@@ -109,6 +109,18 @@ struct LedgerTests {
         #expect(try pendingDescription(ledger) == ["add 1 \(a.prefix(6))", "add 9 \(c.prefix(6))"])
     }
 
+    @Test("an add confirmed after a newer file removed the member leaves the remove pending")
+    func confirmationRacingAnOppositeWish() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        let inFlight = try ledger.pendingRows(after: nil, limit: 10).0
+        try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
+        #expect(try pendingDescription(ledger) == [], "before the answer, the remove cancels the unsent add")
+        #expect(try ledger.markAcknowledged(inFlight) == 0)
+        #expect(try pendingDescription(ledger) == ["remove 1 \(a.prefix(6))"], "TikTok got the add: the remove must be sent")
+    }
+
     @Test("the outcome of a file does not depend on how it is chunked", arguments: [1, 2, 3, 100])
     func chunkingIsInvisible(chunkSize: Int) throws {
         let directory = try TemporaryDirectory()

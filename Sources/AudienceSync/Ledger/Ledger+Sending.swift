@@ -76,6 +76,13 @@ extension Ledger {
                     DELETE FROM membership
                     WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND generation = ?4 AND desired = 0
                     """)
+                // A newer file changed the row while the request was in flight, to the opposite wish:
+                // TikTok now holds what was sent, so record that, and the new wish stays pending.
+                let recordSent = try ledger.connection.prepare(
+                    """
+                    UPDATE membership SET acked = ?4
+                    WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND desired <> ?4
+                    """)
                 var settled = 0
                 for row in rows {
                     let statement = row.action == .add ? confirmAdd : confirmRemove
@@ -84,7 +91,15 @@ extension Ledger {
                     statement.bind(3, row.member.digest)
                     statement.bind(4, row.generation)
                     try statement.run()
-                    settled += ledger.connection.changes
+                    if ledger.connection.changes > 0 {
+                        settled += 1
+                        continue
+                    }
+                    recordSent.bind(1, row.segmentRow)
+                    recordSent.bind(2, Int64(row.member.type.rawValue))
+                    recordSent.bind(3, row.member.digest)
+                    recordSent.bind(4, Int64(row.action.rawValue))
+                    try recordSent.run()
                 }
                 return settled
             }
