@@ -2,7 +2,7 @@
 """Reference timings for planning: SQLite bulk upserts of an audience file's keys, and nothing else.
 
 What is timed is SQLite's own work, done by the sqlite3 command-line shell (no language binding in
-the loop): on a fresh database with the ledger's schema and pragmas (WAL, synchronous FULL, 32 MiB
+the loop): on a fresh database with the ledger's schema and pragmas (WAL, synchronous FULL, 16 MiB
 page cache, STRICT, WITHOUT ROWID), one transaction, one statement that upserts every row with the
 ledger's delta upsert (ChangeWriter.deltaUpsert), then COMMIT. The rows come from an attached
 source table in the order asked for; building that source (parsing the CSV, hex → 32-byte BLOB,
@@ -11,12 +11,14 @@ sorting) is done beforehand in Python and not timed. It is cached next to the in
 (Python's own sqlite3.executemany is not used for the timed part: on this machine it costs ~3.8 s
 per 2M rows of binding overhead before SQLite does any B-tree work, which would hide the number.)
 
-  --order sorted        key-sorted input: the reference measured in DESIGN.md (2.2 s for 2M)
-  --order chunked:N     sorted in chunks of N rows, chunks in file order (what Planner does, N=262144)
+  --order sorted        key-sorted input (identifier, segment), the ledger's key order and what Planner
+                        gives SQLite: the reference measured in DESIGN.md (2.2 s for 2M)
+  --order chunked:N     sorted in chunks of N rows, chunks in file order (what Planner did before it
+                        merged its sorted chunks)
   --order file          file order (random keys)
-  --pending-index       also maintain the ledger's partial index over pending rows
-                        (id_type, identifier, segment) WHERE desired IS NOT acked
-  --cache-mib M         page cache size (default 32, the ledger's)
+  --pending-index       also maintain the ledger's partial (covering) index over pending rows
+                        (id_type, identifier, segment, desired, acked, generation) WHERE desired IS NOT acked
+  --cache-mib M         page cache size (default 16, the ledger's)
 
 Prints one line: `insert+commit SECONDS s (ROWS rows, ORDER, index yes/no, ...)`.
 """
@@ -36,11 +38,12 @@ CREATE TABLE membership (
     acked INTEGER CHECK (acked IN (0, 1)),
     generation INTEGER NOT NULL,
     seen INTEGER NOT NULL,
-    PRIMARY KEY (segment, id_type, identifier)
+    PRIMARY KEY (id_type, identifier, segment)
 ) STRICT, WITHOUT ROWID;
 """
 PENDING_INDEX = """
-CREATE INDEX membership_pending ON membership (id_type, identifier, segment) WHERE desired IS NOT acked;
+CREATE INDEX membership_pending ON membership (id_type, identifier, segment, desired, acked, generation)
+    WHERE desired IS NOT acked;
 """
 # The ledger's delta upsert, fed from the source table (WHERE true: needed before ON CONFLICT).
 UPSERT = """
@@ -71,11 +74,11 @@ def build_source(csv_path, order, source):
             seg = segments.setdefault(fields[iseg], len(segments) + 1)
             rows.append((seg, bytes.fromhex(fields[ih].decode()), 1 if fields[iact] == b"add" else 0))
     if order == "sorted":
-        rows.sort(key=lambda r: (r[0], r[1]))
+        rows.sort(key=lambda r: (r[1], r[0]))
     elif order.startswith("chunked:"):
         n = int(order.split(":", 1)[1])
         for start in range(0, len(rows), n):
-            rows[start:start + n] = sorted(rows[start:start + n], key=lambda r: (r[0], r[1]))
+            rows[start:start + n] = sorted(rows[start:start + n], key=lambda r: (r[1], r[0]))
     tmp = source + ".tmp"
     unlink(tmp)
     db = sqlite3.connect(tmp)
@@ -94,13 +97,13 @@ def main():
     parser.add_argument("--db", required=True, help="the database to create (deleted afterwards)")
     parser.add_argument("--order", default="sorted")
     parser.add_argument("--pending-index", action="store_true")
-    parser.add_argument("--cache-mib", type=int, default=32)
+    parser.add_argument("--cache-mib", type=int, default=16)
     parser.add_argument("--sqlite3", default="sqlite3", help="the sqlite3 shell to run")
     args = parser.parse_args()
     if not (args.order in ("sorted", "file") or re.fullmatch(r"chunked:[0-9]+", args.order)):
         parser.error("--order must be sorted, chunked:N or file")
 
-    source = f"{args.file}.keys-{args.order.replace(':', '-')}.sqlite"
+    source = f"{args.file}.keys-v3-{args.order.replace(':', '-')}.sqlite"
     if not os.path.exists(source) or os.path.getmtime(source) < os.path.getmtime(args.file):
         build_source(args.file, args.order, source)
     rows = sqlite3.connect(source).execute("SELECT count(*) FROM keys").fetchone()[0]

@@ -15,6 +15,11 @@ struct AudienceSyncCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [Run.self, Once.self, Validate.self, Plan.self, Status.self, Check.self, Retry.self, Approve.self, Auth.self]
     )
+
+    static func main() async {
+        ProcessMemory.useOneMallocArena()
+        await main(nil)
+    }
 }
 
 /// Options every command that reads the configuration takes.

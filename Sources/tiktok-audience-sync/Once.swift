@@ -74,14 +74,13 @@ extension AudienceSyncCommand {
                     say("  refused: \(failure.action) \(failure.rows) \(failure.identifierType) row(s) for segment(s) \(failure.segments.joined(separator: ",")): \(failure.code.map { "code \($0) " } ?? "")\(failure.message) request_id=\(failure.requestID ?? "-")")
                 }
             }
-            guard let confirmed = try? ledger.confirmedCounts(), let pending = try? ledger.pendingCounts() else { return }
-            let segments = Set(confirmed.keys).union(pending.bySegment.keys).sorted()
-            if segments.isEmpty { return }
-            say("segment              confirmed at TikTok   pending adds   pending removes")
-            for segment in segments {
+            // Only what is left: a count of every confirmed member would read the whole ledger
+            // (`status` shows it).
+            guard let pending = try? ledger.pendingCounts(), pending.total > 0 else { return }
+            say("segment              pending adds   pending removes")
+            for segment in pending.bySegment.keys.sorted() {
                 let waiting = pending.bySegment[segment] ?? SegmentChange()
-                say(segment.padding(20) + " " + "\(confirmed[segment] ?? 0)".padding(21) + " "
-                    + "\(waiting.adds)".padding(14) + " " + "\(waiting.removes)")
+                say(segment.padding(20) + " " + "\(waiting.adds)".padding(14) + " " + "\(waiting.removes)")
             }
         }
     }

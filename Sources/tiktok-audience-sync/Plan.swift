@@ -31,7 +31,9 @@ extension AudienceSyncCommand {
                 }
                 let result = try ledger.applyFile(
                     fingerprint: fingerprint, name: file, size: reader.size, dryRun: true
-                ) { writer in try Planner().plan(reader, into: &writer) }
+                ) { writer in
+                    try Planner(spillDirectory: context.configuration.stateDirectory).plan(reader, into: &writer)
+                }
                 progress.finish()
                 let summary = result.summary
                 say("\(file): \(summary.isDelta ? "delta" : "snapshot"), \(summary.rowsRead) rows, \(summary.rowsRejected) rejected")

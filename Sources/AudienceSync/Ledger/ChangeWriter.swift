@@ -6,16 +6,31 @@ public struct ChangeWriter {
     private let deltaUpsert: Statement
     private let snapshotUpsert: Statement
     private let removeIfPresent: Statement
-    private let sweep: Statement
-    private let countMembers: Statement
-    private let countSweep: Statement
     /// A snapshot may remove at most this share of a segment's members; nil: no limit.
     var maximumRemovalPercent: Double?
-    private var membersBefore: [SegmentID: Int] = [:]
-    private var segmentRows: [SegmentID: Int64] = [:]
-    private(set) var changes: [String: SegmentChange] = [:]
+    /// A segment the file named: its ledger row and the rows whose desired state changed.
+    private struct Slot {
+        var segment: SegmentID
+        var row: Int64
+        var change = SegmentChange()
+    }
+    /// By the segment's number in the reader's list.
+    private var slots: [Slot?] = []
+    private var sweptRemovals: [Int64: Int] = [:]
+
     /// Segments that received at least one valid row: only these does a snapshot replace.
-    private(set) var touchedSegments: Set<SegmentID> = []
+    var touchedSegments: Set<SegmentID> { Set(slots.compactMap { $0?.segment }) }
+
+    /// Per segment, the rows whose desired state changed.
+    var changes: [String: SegmentChange] {
+        var result: [String: SegmentChange] = [:]
+        for case let slot? in slots {
+            var change = slot.change
+            change.removes += sweptRemovals[slot.row] ?? 0
+            if change.adds + change.removes > 0 { result[slot.segment.rawValue] = change }
+        }
+        return result
+    }
 
     init(ledger: LedgerConnection, generation: Int64) throws {
         self.ledger = ledger
@@ -25,16 +40,16 @@ public struct ChangeWriter {
         // a new row from a remove starts unknown (acked NULL), so the delete is still sent.
         deltaUpsert = try connection.prepare(
             """
-            INSERT INTO membership (segment, id_type, identifier, desired, acked, generation, seen)
-            VALUES (?1, ?2, ?3, ?4, CASE WHEN ?4 = 1 THEN 0 END, ?5, ?5)
+            INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen)
+            VALUES (?2, ?3, ?1, ?4, CASE WHEN ?4 = 1 THEN 0 END, ?5, ?5)
             ON CONFLICT DO UPDATE SET desired = excluded.desired, generation = excluded.generation,
                                       seen = excluded.seen
             WHERE desired <> excluded.desired
             """)
         snapshotUpsert = try connection.prepare(
             """
-            INSERT INTO membership (segment, id_type, identifier, desired, acked, generation, seen)
-            VALUES (?1, ?2, ?3, 1, 0, ?4, ?4)
+            INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen)
+            VALUES (?2, ?3, ?1, 1, 0, ?4, ?4)
             ON CONFLICT DO UPDATE SET desired = 1, seen = excluded.seen,
                 generation = CASE WHEN desired = 1 THEN generation ELSE excluded.generation END
             RETURNING generation
@@ -42,98 +57,89 @@ public struct ChangeWriter {
         removeIfPresent = try connection.prepare(
             """
             UPDATE membership SET desired = 0, generation = ?4, seen = ?4
-            WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND desired <> 0
-            """)
-        countMembers = try connection.prepare("SELECT count(*) FROM membership WHERE segment = ?1 AND desired = 1")
-        countSweep = try connection.prepare(
-            "SELECT count(*) FROM membership WHERE segment = ?1 AND desired = 1 AND seen <> ?2")
-        sweep = try connection.prepare(
-            """
-            UPDATE membership SET desired = 0, generation = ?2
-            WHERE segment = ?1 AND desired = 1 AND seen <> ?2
+            WHERE id_type = ?2 AND identifier = ?3 AND segment = ?1 AND desired <> 0
             """)
     }
 
-    private mutating func row(for segment: SegmentID) throws -> Int64 {
-        if let row = segmentRows[segment] { return row }
-        let row = try ledger.segmentRow(for: segment)
-        segmentRows[segment] = row
+    /// The ledger's row for the file's segment number `index`, created on first sight.
+    private mutating func row(_ index: Int, _ segments: [SegmentID]) throws -> Int64 {
+        if index < slots.count, let slot = slots[index] { return slot.row }
+        if index >= slots.count { slots.append(contentsOf: repeatElement(nil, count: index + 1 - slots.count)) }
+        let row = try ledger.segmentRow(for: segments[index])
+        slots[index] = Slot(segment: segments[index], row: row)
         return row
     }
 
-    /// Applies changes in the order given; for one member the last change wins.
+    /// Applies changes, each (segment, member) at most once; the order only matters for speed:
+    /// in (identifier type, identifier, segment) order the table is written sequentially.
     public mutating func apply(_ batch: UnsafeBufferPointer<MemberChange>, segments: [SegmentID], isDelta: Bool) throws {
-        var currentIndex = UInt32.max
-        var currentRow: Int64 = 0
-        var currentSegment = segments.first
-        var counts = SegmentChange()
-        func flush(_ changes: inout [String: SegmentChange], _ segment: SegmentID?, _ counts: SegmentChange) {
-            guard let segment, counts.adds + counts.removes > 0 else { return }
-            changes[segment.rawValue, default: SegmentChange()].adds += counts.adds
-            changes[segment.rawValue, default: SegmentChange()].removes += counts.removes
-        }
         for change in batch {
-            if change.segment != currentIndex {
-                flush(&changes, currentIndex == .max ? nil : currentSegment, counts)
-                counts = SegmentChange()
-                currentIndex = change.segment
-                currentSegment = segments[Int(change.segment)]
-                currentRow = try row(for: segments[Int(change.segment)])
-                let segment = segments[Int(change.segment)]
-                if touchedSegments.insert(segment).inserted && !isDelta && maximumRemovalPercent != nil {
-                    membersBefore[segment] = try count(countMembers, currentRow)
-                }
-            }
+            let index = Int(change.segment)
+            let segmentRow = try row(index, segments)
             if isDelta && change.removesOnlyIfPresent {
-                removeIfPresent.bind(1, currentRow)
+                removeIfPresent.bind(1, segmentRow)
                 removeIfPresent.bind(2, Int64(change.member.type.rawValue))
                 removeIfPresent.bind(3, change.member.digest)
                 removeIfPresent.bind(4, generation)
                 try removeIfPresent.run()
-                counts.removes += ledger.connection.changes
+                slots[index]?.change.removes += ledger.connection.changes
             } else if isDelta {
-                deltaUpsert.bind(1, currentRow)
+                deltaUpsert.bind(1, segmentRow)
                 deltaUpsert.bind(2, Int64(change.member.type.rawValue))
                 deltaUpsert.bind(3, change.member.digest)
                 deltaUpsert.bind(4, Int64(change.action.rawValue))
                 deltaUpsert.bind(5, generation)
                 try deltaUpsert.run()
                 if ledger.connection.changes > 0 {
-                    if change.action == .add { counts.adds += 1 } else { counts.removes += 1 }
+                    if change.action == .add { slots[index]?.change.adds += 1 } else { slots[index]?.change.removes += 1 }
                 }
             } else {
-                snapshotUpsert.bind(1, currentRow)
+                snapshotUpsert.bind(1, segmentRow)
                 snapshotUpsert.bind(2, Int64(change.member.type.rawValue))
                 snapshotUpsert.bind(3, change.member.digest)
                 snapshotUpsert.bind(4, generation)
                 defer { snapshotUpsert.reset() }
-                if try snapshotUpsert.step(), snapshotUpsert.int(0) == generation { counts.adds += 1 }
+                if try snapshotUpsert.step(), snapshotUpsert.int(0) == generation { slots[index]?.change.adds += 1 }
             }
         }
-        flush(&changes, currentIndex == .max ? nil : currentSegment, counts)
-    }
-
-    private func count(_ statement: Statement, _ row: Int64, _ generation: Int64? = nil) throws -> Int {
-        defer { statement.reset() }
-        statement.bind(1, row)
-        if let generation { statement.bind(2, generation) }
-        return try statement.step() ? Int(statement.int(0)) : 0
     }
 
     /// A snapshot is the whole membership of each segment it names: members it left out go.
-    mutating func sweepSnapshot(segment: SegmentID) throws {
-        let row = try row(for: segment)
-        if let limit = maximumRemovalPercent, let before = membersBefore[segment], before > 0 {
-            let leaving = try count(countSweep, row, generation)
-            if Double(leaving) * 100 > Double(before) * limit {
-                throw SnapshotHeld(segment: segment.rawValue, members: before, removals: leaving, limitPercent: limit)
+    /// Checks the removal limit for every named segment first (one scan), then removes (one scan).
+    mutating func sweepSnapshot() throws {
+        let named = Dictionary(slots.compactMap { $0.map { ($0.row, $0.segment) } }) { first, _ in first }
+        let rows = named.keys.sorted()
+        guard !rows.isEmpty else { return }
+        let list = rows.map(String.init).joined(separator: ",")
+        if let limit = maximumRemovalPercent {
+            // After the snapshot's own rows: members before = members not newly added by this file;
+            // leaving = members this file did not name.
+            let census = try ledger.connection.prepare(
+                """
+                SELECT segment, sum(NOT (seen = ?1 AND generation = ?1)), sum(seen <> ?1)
+                FROM membership WHERE desired = 1 AND segment IN (\(list)) GROUP BY segment ORDER BY segment
+                """)
+            defer { census.reset() }
+            census.bind(1, generation)
+            while try census.step() {
+                let before = Int(census.int(1))
+                let leaving = Int(census.int(2))
+                if before > 0, Double(leaving) * 100 > Double(before) * limit, let segment = named[census.int(0)] {
+                    throw SnapshotHeld(segment: segment.rawValue, members: before, removals: leaving, limitPercent: limit)
+                }
             }
         }
-        sweep.bind(1, row)
-        sweep.bind(2, generation)
-        try sweep.run()
-        let removed = ledger.connection.changes
-        changes[segment.rawValue, default: SegmentChange()].removes += removed
+        let sweep = try ledger.connection.prepare(
+            """
+            UPDATE membership SET desired = 0, generation = ?1
+            WHERE desired = 1 AND seen <> ?1 AND segment IN (\(list))
+            RETURNING segment
+            """)
+        defer { sweep.reset() }
+        sweep.bind(1, generation)
+        while try sweep.step() {
+            sweptRemovals[sweep.int(0), default: 0] += 1
+        }
     }
 }
 

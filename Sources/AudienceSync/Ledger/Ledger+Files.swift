@@ -77,7 +77,7 @@ extension Ledger {
                 writer.maximumRemovalPercent = maximumRemovalPercent
                 let summary = try write(&writer)
                 if !summary.isDelta {
-                    for segment in writer.touchedSegments.sorted() { try writer.sweepSnapshot(segment: segment) }
+                    try writer.sweepSnapshot()
                 }
                 let result = FileApplyResult(summary: summary, changes: writer.changes, generation: generation)
                 try ledger.insertFile(

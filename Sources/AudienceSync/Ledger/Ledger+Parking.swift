@@ -58,8 +58,10 @@ extension Ledger {
             let statement = try ledger.connection.prepare(
                 """
                 SELECT s.audience_id, p.code, p.message, p.request_id, p.parked_at,
-                    (SELECT count(*) FROM membership m WHERE m.segment = p.segment AND m.desired = 1 AND m.acked IS NOT 1),
-                    (SELECT count(*) FROM membership m WHERE m.segment = p.segment AND m.desired = 0 AND m.acked IS NOT 0)
+                    (SELECT count(*) FROM membership m INDEXED BY membership_pending
+                     WHERE m.desired IS NOT m.acked AND m.segment = p.segment AND m.desired = 1),
+                    (SELECT count(*) FROM membership m INDEXED BY membership_pending
+                     WHERE m.desired IS NOT m.acked AND m.segment = p.segment AND m.desired = 0)
                 FROM parked_segment p JOIN segment s ON s.id = p.segment ORDER BY s.audience_id
                 """)
             defer { statement.reset() }

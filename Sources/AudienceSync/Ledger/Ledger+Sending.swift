@@ -107,42 +107,41 @@ extension Ledger {
     }
 
     /// Pending adds and removes, in total and per segment; parked segments are not counted here
-    /// (see ``parkedSegments()``).
+    /// (see ``parkedSegments()``). Counted here rather than by SQL's GROUP BY, which would sort
+    /// every pending row first.
     public func pendingCounts() throws -> PendingCounts {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare(
                 """
-                SELECT segment, desired, count(*) FROM membership INDEXED BY membership_pending
+                SELECT segment, desired FROM membership INDEXED BY membership_pending
                 WHERE desired IS NOT acked AND segment NOT IN (SELECT segment FROM parked_segment)
-                GROUP BY segment, desired
                 """)
             defer { statement.reset() }
-            var counts = PendingCounts()
+            var adds: [Int64: Int] = [:]
+            var removes: [Int64: Int] = [:]
             while try statement.step() {
-                let audience = ledger.audienceID(forRow: statement.int(0)) ?? "?"
-                let count = Int(statement.int(2))
-                if statement.int(1) == 1 {
-                    counts.adds += count
-                    counts.bySegment[audience, default: SegmentChange()].adds += count
-                } else {
-                    counts.removes += count
-                    counts.bySegment[audience, default: SegmentChange()].removes += count
-                }
+                if statement.int(1) == 1 { adds[statement.int(0), default: 0] += 1 } else { removes[statement.int(0), default: 0] += 1 }
+            }
+            var counts = PendingCounts()
+            for row in Set(adds.keys).union(removes.keys) {
+                let change = SegmentChange(adds: adds[row] ?? 0, removes: removes[row] ?? 0)
+                counts.adds += change.adds
+                counts.removes += change.removes
+                counts.bySegment[ledger.audienceID(forRow: row) ?? "?"] = change
             }
             return counts
         }
     }
 
-    /// Members TikTok has confirmed, per segment.
+    /// Members TikTok has confirmed, per segment. Reads the whole membership table.
     public func confirmedCounts() throws -> [String: Int] {
         try withConnection { ledger in
-            let statement = try ledger.connection.prepare(
-                "SELECT segment, count(*) FROM membership WHERE acked = 1 GROUP BY segment")
+            let statement = try ledger.connection.prepare("SELECT segment FROM membership WHERE acked = 1")
             defer { statement.reset() }
+            var byRow: [Int64: Int] = [:]
+            while try statement.step() { byRow[statement.int(0), default: 0] += 1 }
             var counts: [String: Int] = [:]
-            while try statement.step() {
-                counts[ledger.audienceID(forRow: statement.int(0)) ?? "?"] = Int(statement.int(1))
-            }
+            for (row, count) in byRow { counts[ledger.audienceID(forRow: row) ?? "?"] = count }
             return counts
         }
     }

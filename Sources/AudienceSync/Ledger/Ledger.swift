@@ -17,7 +17,7 @@ public final class Ledger: Sendable {
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = FULL;
             PRAGMA busy_timeout = 10000;
-            PRAGMA cache_size = -32768;
+            PRAGMA cache_size = -16384;
             PRAGMA foreign_keys = ON;
             """)
         try Migrations.migrate(connection)

@@ -1,64 +1,96 @@
-/// Plans one audience file into the ledger: reads it as a stream, sorts member changes in bounded
-/// chunks by ledger key, and hands each chunk to the ledger's writer.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Plans one audience file into the ledger: reads it as a stream and hands the ledger's writer
+/// every (segment, member) change once, in ledger key order (identifier type, identifier, segment).
 ///
-/// Why chunks: SQLite inserts in key order are several times faster than in file order (measured
-/// 2.2 s against 7.9 s for 2M rows), and a bounded chunk keeps memory flat whatever the file size.
+/// Why sorted: SQLite writes a table and its pending index sequentially when keys arrive in order,
+/// several times faster than in file order (Benchmarks/README.md). A file larger than one chunk is
+/// sorted in chunks that are spilled to a temporary file and merged back (an external merge sort),
+/// so memory stays flat whatever the file size and the ledger still sees one ordered stream.
 public struct Planner: Sendable {
     public var chunkSize: Int
+    /// Where chunks are spilled when a file does not fit in one; the state directory in production.
+    public var spillDirectory: String
 
-    public init(chunkSize: Int = 262_144) {
-        self.chunkSize = chunkSize
+    public init(chunkSize: Int = 131_072, spillDirectory: String = Planner.defaultSpillDirectory) {
+        self.chunkSize = max(chunkSize, 1)
+        self.spillDirectory = spillDirectory
+    }
+
+    public static var defaultSpillDirectory: String {
+        guard let directory = getenv("TMPDIR"), directory.pointee != 0 else { return "/tmp" }
+        return String(cString: directory)
     }
 
     /// Reads `reader` and writes its changes; returns what reading found.
     public func plan(_ reader: AudienceFileReader, into writer: inout ChangeWriter) throws -> ReadSummary {
         var chunk: [MemberChange] = []
         chunk.reserveCapacity(chunkSize)
+        var spill: SpillFile?
         let summary = try reader.read { change in
             chunk.append(change)
             if chunk.count == chunkSize {
-                try flush(&chunk, reader: reader, writer: &writer, isDelta: reader.isDelta)
+                Self.sortKeepingLast(&chunk)
+                if spill == nil { spill = try SpillFile(directory: spillDirectory) }
+                try chunk.withUnsafeBufferPointer { try spill?.append($0) }
+                chunk.removeAll(keepingCapacity: true)
             }
         }
-        try flush(&chunk, reader: reader, writer: &writer, isDelta: reader.isDelta)
+        Self.sortKeepingLast(&chunk)
+        let segments = reader.segments
+        let isDelta = reader.isDelta
+        guard let spill else {
+            try chunk.withUnsafeBufferPointer { try writer.apply($0, segments: segments, isDelta: isDelta) }
+            return summary
+        }
+        if !chunk.isEmpty { try chunk.withUnsafeBufferPointer { try spill.append($0) } }
+        chunk = []
+        let merger = try RunMerger(spill)
+        try merger.merge { try writer.apply($0, segments: segments, isDelta: isDelta) }
         return summary
     }
 
-    private func flush(
-        _ chunk: inout [MemberChange], reader: AudienceFileReader, writer: inout ChangeWriter, isDelta: Bool
-    ) throws {
-        guard !chunk.isEmpty else { return }
-        Self.sortKeepingLast(&chunk)
-        try chunk.withUnsafeBufferPointer { buffer in
-            try writer.apply(buffer, segments: reader.segments, isDelta: isDelta)
-        }
-        chunk.removeAll(keepingCapacity: true)
+    /// The ledger's order; for one key, file order.
+    @inline(__always)
+    static func precedes(_ a: MemberChange, _ b: MemberChange) -> Bool {
+        if a.member.type != b.member.type { return a.member.type.rawValue < b.member.type.rawValue }
+        if a.member.digest != b.member.digest { return a.member.digest < b.member.digest }
+        if a.segment != b.segment { return a.segment < b.segment }
+        return a.line < b.line
     }
 
-    /// Sorts by (segment, member) and keeps, for each, only the change from the latest line:
-    /// within a file the last row for a member and segment wins. The result is the same as
-    /// applying the rows one by one: an add followed by a remove only removes what was there.
+    @inline(__always)
+    static func sameKey(_ a: MemberChange, _ b: MemberChange) -> Bool {
+        a.segment == b.segment && a.member == b.member
+    }
+
+    /// Sorts by ledger key and keeps, for each (segment, member), only the change from the latest
+    /// line: within a file the last row wins. A remove that follows an add of the same member in
+    /// the same file only removes what was there before the file (`removesOnlyIfPresent`).
     static func sortKeepingLast(_ chunk: inout [MemberChange]) {
-        chunk.sort { a, b in
-            if a.segment != b.segment { return a.segment < b.segment }
-            if a.member != b.member { return a.member < b.member }
-            return a.line < b.line
-        }
+        chunk.sort(by: precedes)
         var write = 0
         var runStart = 0
         for read in chunk.indices {
-            let isLastOfRun =
-                read == chunk.count - 1 || chunk[read + 1].segment != chunk[read].segment
-                || chunk[read + 1].member != chunk[read].member
+            let isLastOfRun = read == chunk.count - 1 || !sameKey(chunk[read + 1], chunk[read])
             guard isLastOfRun else { continue }
-            var kept = chunk[read]
-            if kept.action == .remove && chunk[runStart..<read].contains(where: { $0.action == .add }) {
-                kept.removesOnlyIfPresent = true
-            }
-            chunk[write] = kept
+            chunk[write] = combined(chunk[read], earlier: chunk[runStart..<read])
             write += 1
             runStart = read + 1
         }
         chunk.removeLast(chunk.count - write)
+    }
+
+    /// The last change for a key, flagged when an earlier one added the member.
+    static func combined(_ last: MemberChange, earlier: some Collection<MemberChange>) -> MemberChange {
+        var kept = last
+        if kept.action == .remove && earlier.contains(where: { $0.action == .add || $0.removesOnlyIfPresent }) {
+            kept.removesOnlyIfPresent = true
+        }
+        return kept
     }
 }

@@ -42,13 +42,13 @@ public struct SyncEngine: Sendable {
     let progress: (@Sendable (ReadProgress) -> Void)?
 
     public init(
-        configuration: Configuration, ledger: Ledger, logger: Logger, planner: Planner = Planner(),
+        configuration: Configuration, ledger: Ledger, logger: Logger, planner: Planner? = nil,
         progress: (@Sendable (ReadProgress) -> Void)? = nil
     ) {
         self.configuration = configuration
         self.ledger = ledger
         self.logger = logger
-        self.planner = planner
+        self.planner = planner ?? Planner(spillDirectory: configuration.stateDirectory)
         self.progress = progress
         mover = FileMover(stateDirectory: configuration.stateDirectory)
     }

@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Sorted runs of member changes, written to a temporary file that has no name (unlinked at once,
+/// so nothing is left behind if the process dies) and read back a block at a time for merging.
+///
+/// Records are the in-memory bytes of `MemberChange`, a trivial type, read back by the same process.
+final class SpillFile {
+    struct Run {
+        var offset: Int
+        var count: Int
+    }
+
+    private let descriptor: Int32
+    private(set) var runs: [Run] = []
+    private var end = 0
+    static let recordSize = MemoryLayout<MemberChange>.stride
+
+    /// Creates the file in `directory` (the state directory: on disk, where the ledger is).
+    init(directory: String) throws {
+        var template = Array((directory + "/.plan-spill-XXXXXX").utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard descriptor >= 0 else {
+            throw PlanningError(
+                "cannot create a temporary file in \(directory) to sort a large file: \(String(cString: strerror(errno))); check that the directory exists and is writable")
+        }
+        _ = template.withUnsafeBufferPointer { unlink($0.baseAddress!) }
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+
+    /// Appends one sorted run.
+    func append(_ changes: UnsafeBufferPointer<MemberChange>) throws {
+        let bytes = UnsafeRawBufferPointer(changes)
+        var written = 0
+        while written < bytes.count {
+            let result = pwrite(descriptor, bytes.baseAddress! + written, bytes.count - written, off_t(end + written))
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else {
+                throw PlanningError(
+                    "cannot write the temporary sort file: \(String(cString: strerror(errno))); free some space in the state directory")
+            }
+            written += result
+        }
+        runs.append(Run(offset: end, count: changes.count))
+        end += bytes.count
+    }
+
+    /// Reads up to `buffer.count` records of run `run`, starting at its record `first`.
+    func read(run: Run, from first: Int, into buffer: UnsafeMutableBufferPointer<MemberChange>) throws -> Int {
+        let count = min(buffer.count, run.count - first)
+        guard count > 0 else { return 0 }
+        let raw = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[..<(count * Self.recordSize)])
+        var done = 0
+        while done < raw.count {
+            let result = pread(
+                descriptor, raw.baseAddress! + done, raw.count - done, off_t(run.offset + first * Self.recordSize + done))
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else {
+                throw PlanningError("cannot read back the temporary sort file: \(String(cString: strerror(errno)))")
+            }
+            done += result
+        }
+        return count
+    }
+}
+
+/// Planning could not use its temporary sort file.
+public struct PlanningError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
