@@ -78,7 +78,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TikTokEmulator", "AudienceSync", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "TikTokEmulator", "AudienceSync", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
     ]
 )

@@ -65,22 +65,26 @@ struct EmulatorResponder: HTTPResponder {
 
     /// `/segment/mapping/`: a queued fault acts first, then the request is handled normally.
     private func mappingReply(_ request: IncomingRequest) async -> EmulatorReply {
-        switch await self.state.beginMappingRequest() {
+        let fault = await self.state.beginMappingRequest()
+        switch fault {
         case .code(let code, let message, let httpStatus):
             return .failure(TikTokAPIError(code: code, message: message, httpStatus: httpStatus))
         case .gatewayError(let status):
             return .gateway(status: status)
-        case .applyThenFail(let status):
-            _ = await self.state.applyMapping(request, at: .now)
-            return .gateway(status: status)
-        case .applyThenDropConnection:
-            _ = await self.state.applyMapping(request, at: .now)
-            return .dropConnection
         case .delay(let duration):
             try? await Task.sleep(for: duration)
-            return await self.state.applyMapping(request, at: .now)
-        case nil:
-            return await self.state.applyMapping(request, at: .now)
+        case .applyThenFail, .applyThenDropConnection, nil:
+            break
+        }
+        // Parsed here, concurrently with other requests; the state only checks and applies.
+        let parsed = Result { () throws(TikTokAPIError) -> MappingRequest in
+            try MappingRequest(contentType: request.contentType, body: request.body, advertiserID: self.state.advertiserID)
+        }
+        let reply = await self.state.applyMapping(parsed, accessToken: request.accessToken, at: .now)
+        switch fault {
+        case .applyThenFail(let status): return .gateway(status: status)
+        case .applyThenDropConnection: return .dropConnection
+        default: return reply
         }
     }
 

@@ -6,19 +6,19 @@ extension EmulatorState {
     }
 
     /// `POST /segment/mapping/`: authenticate, rate limit, validate, then apply with set semantics.
-    func applyMapping(_ request: IncomingRequest, at now: ContinuousClock.Instant) -> EmulatorReply {
+    /// `parsed` is the body already read by ``MappingRequest/init(contentType:body:advertiserID:)``
+    /// outside the actor (parsing 10,000 users is the expensive part, and needs no state).
+    func applyMapping(
+        _ parsed: Result<MappingRequest, TikTokAPIError>, accessToken: String?, at now: ContinuousClock.Instant
+    ) -> EmulatorReply {
         do throws(TikTokAPIError) {
-            try self.authorize(request.accessToken)
+            try self.authorize(accessToken)
             guard self.rateLimiter.admit(at: now, limit: self.requestsPerSecondLimit) else {
                 throw .tooManyRequests
             }
-            let mapping = try MappingRequest(
-                contentType: request.contentType,
-                body: request.body,
-                advertiserID: self.advertiserID,
-                audienceExists: { self.audiences[$0] != nil },
-                refusedAudiences: self.refusedAudiences
-            )
+            let mapping = try parsed.get()
+            try mapping.checkAudiences(
+                audienceExists: { self.audiences[$0] != nil }, refusedAudiences: self.refusedAudiences)
             self.apply(mapping)
             return .success()
         } catch {

@@ -8,32 +8,28 @@ struct MappingRequest: Sendable {
         case delete
     }
 
-    /// One (audience, member) pair the request touches.
+    /// One (audience, member) pair the request touches, and where in `batch_data` it was named.
     struct Assignment: Sendable {
         let audienceID: String
         let member: EmulatorMember
+        let user: Int32
+        let position: Int32
     }
 
     /// TikTok's documented per-request limit.
     static let maximumUsers = 10_000
 
     let action: Action
+    let advertiserID: String
     let assignments: [Assignment]
     /// Users (inner arrays of `batch_data`) in the request.
     let userCount: Int
 
-    /// Validates a request body.
+    /// Validates a request body: everything that does not depend on the account's audiences, so it
+    /// can run outside the emulator's state, on any thread (see ``checkAudiences``).
     /// - Parameters:
     ///   - advertiserID: the only advertiser the token may act for.
-    ///   - audienceExists: whether a Partner audience of that advertiser has this id.
-    ///   - refusedAudiences: audiences that currently refuse writes (answered as 40002).
-    init(
-        contentType: String?,
-        body: [UInt8],
-        advertiserID: String,
-        audienceExists: (String) -> Bool,
-        refusedAudiences: Set<String>
-    ) throws(TikTokAPIError) {
+    init(contentType: String?, body: [UInt8], advertiserID: String) throws(TikTokAPIError) {
         let root = try WireRules.jsonObjectBody(contentType: contentType, body: body)
         try Self.checkAdvertisers(root["advertiser_ids"], advertiserID: advertiserID)
         self.action = try Self.action(root["action"])
@@ -58,17 +54,11 @@ struct MappingRequest: Sendable {
                 let elementLocation = "\(location)[\(position)]"
                 guard let identifier = try Self.identifier(element, type: schema[position], at: elementLocation)
                 else { continue }
-                try Self.checkAudiences(
-                    identifier.audienceIDs,
-                    at: elementLocation,
-                    advertiserID: advertiserID,
-                    audienceExists: audienceExists,
-                    refusedAudiences: refusedAudiences
-                )
                 identifiers += 1
                 let member = EmulatorMember(idType: schema[position].rawValue, id: identifier.id)
                 for audienceID in identifier.audienceIDs {
-                    assignments.append(Assignment(audienceID: audienceID, member: member))
+                    assignments.append(
+                        Assignment(audienceID: audienceID, member: member, user: Int32(userIndex), position: Int32(position)))
                 }
             }
             guard identifiers > 0 else {
@@ -77,6 +67,7 @@ struct MappingRequest: Sendable {
         }
         self.assignments = assignments
         self.userCount = users.count
+        self.advertiserID = advertiserID
     }
 
     private static func checkAdvertisers(_ value: JSONValue?, advertiserID: String) throws(TikTokAPIError) {
@@ -167,14 +158,16 @@ struct MappingRequest: Sendable {
         return (id, audienceIDs)
     }
 
-    private static func checkAudiences(
-        _ audienceIDs: [String],
-        at location: String,
-        advertiserID: String,
-        audienceExists: (String) -> Bool,
-        refusedAudiences: Set<String>
-    ) throws(TikTokAPIError) {
-        for audienceID in audienceIDs {
+    /// The checks that need the account: every audience named exists for the advertiser and takes
+    /// writes now (40002 otherwise). The first offending element, in body order, is named.
+    /// - Parameters:
+    ///   - audienceExists: whether a Partner audience of that advertiser has this id.
+    ///   - refusedAudiences: audiences that currently refuse writes (answered as 40002).
+    func checkAudiences(audienceExists: (String) -> Bool, refusedAudiences: Set<String>) throws(TikTokAPIError) {
+        var checked: Set<String> = []
+        for assignment in assignments where !checked.contains(assignment.audienceID) {
+            let audienceID = assignment.audienceID
+            let location = "batch_data[\(assignment.user)][\(assignment.position)]"
             guard audienceExists(audienceID) else {
                 throw .param(
                     "\(location).audience_ids: audience \(audienceID) does not exist or does not belong to advertiser \(advertiserID)"
@@ -183,6 +176,7 @@ struct MappingRequest: Sendable {
             guard !refusedAudiences.contains(audienceID) else {
                 throw .param("\(location).audience_ids: audience \(audienceID) cannot be written to now (refused)")
             }
+            checked.insert(audienceID)
         }
     }
 }

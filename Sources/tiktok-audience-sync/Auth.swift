@@ -8,6 +8,8 @@ extension AudienceSyncCommand {
         static let configuration = CommandConfiguration(
             abstract: "Connect a TikTok advertiser account: print the authorization URL, exchange the code, save the token.",
             discussion: """
+                Example: TIKTOK_APP_SECRET=… tiktok-audience-sync auth --app-id 7123456789 --listen 8719
+
                 1. tiktok-audience-sync auth --app-id APP   prints the URL; open it anywhere and grant Audience Management.
                 2. TikTok redirects to your redirect URI with ?auth_code=…; then
                    TIKTOK_APP_SECRET=… tiktok-audience-sync auth --app-id APP --auth-code CODE

@@ -24,6 +24,10 @@ struct SendingFixture {
         options.maxBackoff = .milliseconds(20)
         options.maxAttempts = maxAttempts
         options.maxUsersPerRequest = maxUsers
+        return sender(options, token: token)
+    }
+
+    func sender(_ options: SenderOptions, token: String = "emulator-token") -> Sender {
         let client = TikTokClient(
             baseURL: emulator.baseURL, advertiserID: "7000000000000000001", token: AccessToken(token), http: TikTokClient.sharedHTTPClient,
             timeout: .seconds(5))
@@ -99,6 +103,40 @@ struct SenderTests {
             #expect(await fixture.held("123456") == Set(members[0..<3]))
             #expect(try fixture.ledger.pendingCounts().total == 0)
         }
+    }
+
+    @Test("a 40100 storm (TikTok's requests-per-second limit) slows the sender down instead of failing it")
+    func rateLimitStorm() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try SendingFixture(emulator)
+            await emulator.state.setRequestsPerSecondLimit(8)
+            try apply(delta(members.map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            var options = SenderOptions()
+            options.requestsPerSecond = 200
+            options.maxUsersPerRequest = 1
+            options.initialBackoff = .milliseconds(100)
+            options.maxBackoff = .seconds(1)
+            let report = try await fixture.sender(options).sendPending()
+            #expect(report.failures.isEmpty, "every batch is confirmed in the end: \(report.failures)")
+            #expect(await fixture.held("123456") == Set(members))
+            let refused = report.requests - members.count
+            #expect(refused > 0, "the storm happened: sent at 200/s against a limit of 8/s")
+            #expect(refused < members.count, "the sender slowed down instead of hammering: \(refused) refusals")
+        }
+    }
+
+    @Test("TikTok's rate-limit answers halve the pace; successes win it back a little at a time")
+    func adaptiveRate() async throws {
+        let limiter = RateLimiter(requestsPerSecond: 100)
+        await limiter.rateLimited(pause: .zero)
+        #expect(await limiter.rate == 50)
+        await limiter.rateLimited(pause: .zero)
+        #expect(await limiter.rate == 25)
+        await limiter.succeeded()
+        let afterOne = await limiter.rate
+        #expect(afterOne > 25 && afterOne < 30, "one success does not undo a halving")
+        for _ in 0..<100 { await limiter.succeeded() }
+        #expect(await limiter.rate == 100, "never above the configured requests_per_second")
     }
 
     @Test("an answer lost after TikTok applied the change ends in the right state")

@@ -49,19 +49,31 @@ struct DaemonEndToEndTests {
     @Test("a file written slowly under its final name is applied once, whole")
     func slowWriter() async throws {
         try await TikTokEmulator.withRunning { emulator in
-            let workspace = try Workspace(emulator: emulator, settle: "1.5")
+            // Pauses of 0.4 s between writes, settle_seconds 3. The writer has a thread of its own:
+            // on the shared test pool, other tests' work could stall it past the settle time.
+            let workspace = try Workspace(emulator: emulator, settle: "3")
             let daemon = try startDaemon(workspace)
             let people = hashes("slow", 40)
             let path = workspace.inbox + "/slow.csv"
-            #expect(FileManager.default.createFile(atPath: path, contents: Data("email_hash,segment_id\n".utf8)))
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            for chunk in stride(from: 0, to: 40, by: 8) {
-                try await Task.sleep(for: .milliseconds(400))
-                try handle.seekToEnd()
-                try handle.write(contentsOf: Data(people[chunk..<chunk + 8].map { "\($0),123456\n" }.joined().utf8))
+            // Created in place, not renamed in (FileManager.createFile writes atomically: a rename,
+            // which the daemon rightly takes as a finished upload).
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0o644)
+            try #require(descriptor >= 0)
+            let chunks = ["email_hash,segment_id\n"]
+                + stride(from: 0, to: 40, by: 8).map { people[$0..<$0 + 8].map { "\($0),123456\n" }.joined() }
+            let written = await onOwnThread {
+                var total = 0
+                for (index, chunk) in chunks.enumerated() {
+                    if index > 0 { usleep(400_000) }
+                    total += chunk.utf8CString.withUnsafeBufferPointer { write(descriptor, $0.baseAddress, $0.count - 1) }
+                }
+                close(descriptor)
+                return total
             }
-            try handle.close()
-            #expect(await eventually { await emulator.state.members(of: "123456").count == 40 })
+            #expect(written == chunks.reduce(0) { $0 + $1.utf8.count })
+            let whole = await eventually(timeout: .seconds(30)) { await emulator.state.members(of: "123456").count == 40 }
+            let held = await emulator.state.members(of: "123456").count
+            #expect(whole, "\(held) of 40 members; daemon said: \(daemon.outputSoFar)")
             #expect(workspace.files(under: "state/receipts").count == 1, "applied once")
             #expect(await emulator.state.appliedMappingRequestCount == 1)
             daemon.signal(SIGTERM)
@@ -127,6 +139,35 @@ struct DaemonEndToEndTests {
         }
     }
 
+    @Test("a refused token pauses run with everything pending; a renewed token file resumes it without a restart or signal")
+    func tokenRenewedWhilePaused() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let tokenFile = FileManager.default.temporaryDirectory.path + "/token-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+            try "stale-token-value\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            let workspace = try Workspace(emulator: emulator, tiktokYAML: "  access_token_file: \(tokenFile)")
+            let people = hashes("renew", 40)
+            try workspace.drop("list.csv", "email_hash,segment_id,action\n" + people.map { "\($0),123456,add" }.joined(separator: "\n") + "\n")
+            let notify = try NotifyListener(directory: workspace.root)
+            let daemon = try RunningCommand(
+                ["run", "--config", workspace.configPath], environment: ["NOTIFY_SOCKET": notify.path])
+            #expect(await eventually(timeout: .seconds(15)) { notify.messages.contains { $0.hasPrefix("STATUS=") && $0.contains("token refused") } })
+            #expect(await emulator.state.members(of: "123456").isEmpty)
+            let status = try await runCommand(["status", "--json", "--config", workspace.configPath])
+            #expect(status.status == 75, "paused with work pending")
+            let document = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+            #expect((document?["pending"] as? [String: Any])?["adds"] as? Int == 40, "\(status.stdout)")
+            // What `auth` does: replace the file. No SIGHUP: the paused daemon notices by itself.
+            try "emulator-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            #expect(await eventually(timeout: .seconds(15)) { await emulator.state.members(of: "123456").count == 40 })
+            #expect(Set(await emulator.state.members(of: "123456").map(\.id)) == Set(people))
+            daemon.signal(SIGTERM)
+            let result = await daemon.wait()
+            #expect(result.status == 0, "\(result.output)")
+            #expect(!result.output.contains("stale-token-value") && !result.output.contains("emulator-token"))
+        }
+    }
+
     @Test("SIGHUP picks up a changed partner list without losing work")
     func reloadPartners() async throws {
         try await TikTokEmulator.withRunning { emulator in
@@ -147,5 +188,12 @@ struct DaemonEndToEndTests {
             daemon.signal(SIGTERM)
             #expect(await daemon.wait().status == 0)
         }
+    }
+}
+
+/// Runs `body` on a thread of its own and returns its result without blocking the test pool.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
     }
 }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Testing
 import TikTokEmulator
@@ -58,5 +59,42 @@ struct OperatorCommandsTests {
             #expect(reused.status == 75, "an auth code works once")
             #expect(reused.stderr.contains("valid for one hour and only once"))
         }
+    }
+
+    @Test("auth --listen receives TikTok's redirect on 127.0.0.1, ignores a stray request, and saves the token")
+    func authListen() async throws {
+        var configuration = EmulatorConfiguration()
+        configuration.authCodes = ["code-456": "listened-token-1a2b3c"]
+        try await TikTokEmulator.withRunning(configuration) { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            let tokenPath = workspace.root + "/token"
+            let port = try freeLoopbackPort()
+            let auth = try RunningCommand(
+                ["auth", "--config", workspace.configPath, "--app-id", "emulator-app", "--listen", "\(port)", "--token-file", tokenPath],
+                environment: ["TIKTOK_APP_SECRET": "emulator-secret"])
+            #expect(await eventually(timeout: .seconds(10)) { auth.outputSoFar.contains("Waiting for TikTok's redirect") })
+            let url = auth.outputSoFar.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("https://") }.map(String.init) ?? ""
+            let state = URLComponents(string: url)?.queryItems?.first { $0.name == "state" }?.value ?? ""
+            #expect(!state.isEmpty, "the URL carries a state: \(url)")
+            #expect(url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A\(port)%2F") || url.contains("127.0.0.1:\(port)"), "\(url)")
+
+            let stray = try await get("http://127.0.0.1:\(port)/?auth_code=code-456&state=forged")
+            #expect(stray == 400, "a redirect with another state is refused")
+            #expect(!FileManager.default.fileExists(atPath: tokenPath))
+            let redirect = try await get("http://127.0.0.1:\(port)/?auth_code=code-456&state=\(state)")
+            #expect(redirect == 200)
+            let result = await auth.wait(timeout: .seconds(30))
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.stdout.contains("7000000000000000001"))
+            #expect(!result.output.contains("listened-token-1a2b3c") && !result.output.contains("emulator-secret"))
+            let attributes = try FileManager.default.attributesOfItem(atPath: tokenPath)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+            #expect(try String(contentsOfFile: tokenPath, encoding: .utf8).contains("listened-token-1a2b3c"))
+        }
+    }
+
+    func get(_ url: String) async throws -> UInt {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+        return response.status.code
     }
 }

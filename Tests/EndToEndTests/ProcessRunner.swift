@@ -24,25 +24,28 @@ enum Binary {
     }
 }
 
-/// A started process whose end can be awaited without blocking a thread.
-final class RunningCommand: @unchecked Sendable {
+/// A started process (any executable) whose end can be awaited without blocking a thread; its
+/// standard input is /dev/null, or a pipe kept open until `closeInput()`.
+final class ToolProcess: @unchecked Sendable {
     let process = Process()
     private let stdoutPipe = Pipe()
     private let stderrPipe = Pipe()
+    private let stdinPipe: Pipe?
     private let collected = OutputCollector()
-    private var ended: CheckedContinuation<Void, Never>?
     private let lock = NSLock()
+    private var ended: CheckedContinuation<Void, Never>?
     private var hasEnded = false
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: Binary.path)
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], keepInputOpen: Bool = false) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TIKTOK_") }
+        var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TIKTOK_") && $0.key != "SSH_AUTH_SOCK" }
         merged.merge(environment) { $1 }
         process.environment = merged
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
-        process.standardInput = FileHandle.nullDevice
+        stdinPipe = keepInputOpen ? Pipe() : nil
+        process.standardInput = stdinPipe ?? FileHandle.nullDevice
         let collected = self.collected
         stdoutPipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData, error: false) }
         stderrPipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData, error: true) }
@@ -59,11 +62,22 @@ final class RunningCommand: @unchecked Sendable {
         continuation?.resume()
     }
 
+    var isRunning: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return !hasEnded
+    }
+
+    func signal(_ signal: Int32) {
+        if isRunning { kill(process.processIdentifier, signal) }
+    }
+
     var pid: Int32 { process.processIdentifier }
 
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    func closeInput() { try? stdinPipe?.fileHandleForWriting.close() }
 
-    /// Waits for the process to end and returns its status and output.
+    var outputSoFar: String { collected.stdout + collected.stderr }
+
     func wait() async -> CommandResult {
         await withCheckedContinuation { continuation in
             lock.lock()
@@ -82,8 +96,26 @@ final class RunningCommand: @unchecked Sendable {
         return CommandResult(status: process.terminationStatus, stdout: collected.stdout, stderr: collected.stderr)
     }
 
-    /// The output so far, while the process runs.
-    var outputSoFar: String { collected.stdout + collected.stderr }
+    /// Waits at most `timeout`, then sends SIGTERM, and SIGKILL five seconds later.
+    func wait(timeout: Duration) async -> CommandResult {
+        let watchdog = Task { [self] in
+            try await Task.sleep(for: timeout)
+            signal(SIGTERM)
+            try await Task.sleep(for: .seconds(5))
+            signal(SIGKILL)
+        }
+        defer { watchdog.cancel() }
+        return await wait()
+    }
+}
+
+/// A running `tiktok-audience-sync` (the built executable).
+typealias RunningCommand = ToolProcess
+
+extension ToolProcess {
+    convenience init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        try self.init(Binary.path, arguments, environment: environment)
+    }
 }
 
 final class OutputCollector: @unchecked Sendable {
@@ -101,4 +133,22 @@ final class OutputCollector: @unchecked Sendable {
 
 func runCommand(_ arguments: [String], environment: [String: String] = [:]) async throws -> CommandResult {
     try await RunningCommand(arguments, environment: environment).wait()
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+func freeLoopbackPort() throws -> Int {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address -> Bool in
+            bind(socket, address, length) == 0 && getsockname(socket, address, &length) == 0
+        }
+    }
+    guard bound else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "bind: \(String(cString: strerror(errno)))"]) }
+    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -305,7 +305,7 @@ final class SFTPServer: @unchecked Sendable {
         guard let made = mkdtemp(&template) else { throw SFTPTestError("mkdtemp under \(SFTPTestEnvironment.parent): \(String(cString: strerror(errno)))") }
         workDirectory = String(cString: made)
         chmod(workDirectory, 0o755)
-        port = try Self.freePort()
+        port = try freeLoopbackPort()
         // The daemon's user must reach the inbox, the state directory and the configuration.
         chmod(workspace.root, 0o755)
         do {
@@ -349,24 +349,6 @@ final class SFTPServer: @unchecked Sendable {
         let result = await harness.wait(timeout: .seconds(60))
         try? FileManager.default.removeItem(atPath: workDirectory)
         return result
-    }
-
-    static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw SFTPTestError("socket: \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                bind(descriptor, address, length) == 0 && getsockname(descriptor, address, &length) == 0
-            }
-        }
-        guard bound else { throw SFTPTestError("bind: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// A file to upload, in the work folder, with the given mode (OpenSSH's put sends it along).
@@ -446,89 +428,4 @@ struct DaemonProcess {
 struct SFTPTestError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-// MARK: - Any executable, like RunningCommand
-
-/// A started process (any executable) whose end can be awaited without blocking a thread; its
-/// standard input is /dev/null, or a pipe kept open until `closeInput()`.
-final class ToolProcess: @unchecked Sendable {
-    let process = Process()
-    private let stdoutPipe = Pipe()
-    private let stderrPipe = Pipe()
-    private let stdinPipe: Pipe?
-    private let collected = OutputCollector()
-    private let lock = NSLock()
-    private var ended: CheckedContinuation<Void, Never>?
-    private var hasEnded = false
-
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], keepInputOpen: Bool = false) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TIKTOK_") && $0.key != "SSH_AUTH_SOCK" }
-        merged.merge(environment) { $1 }
-        process.environment = merged
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-        stdinPipe = keepInputOpen ? Pipe() : nil
-        process.standardInput = stdinPipe ?? FileHandle.nullDevice
-        let collected = self.collected
-        stdoutPipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData, error: false) }
-        stderrPipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData, error: true) }
-        process.terminationHandler = { [weak self] _ in self?.finish() }
-        try process.run()
-    }
-
-    private func finish() {
-        lock.lock()
-        hasEnded = true
-        let continuation = ended
-        ended = nil
-        lock.unlock()
-        continuation?.resume()
-    }
-
-    var isRunning: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return !hasEnded
-    }
-
-    func signal(_ signal: Int32) {
-        if isRunning { kill(process.processIdentifier, signal) }
-    }
-
-    func closeInput() { try? stdinPipe?.fileHandleForWriting.close() }
-
-    var outputSoFar: String { collected.stdout + collected.stderr }
-
-    func wait() async -> CommandResult {
-        await withCheckedContinuation { continuation in
-            lock.lock()
-            if hasEnded {
-                lock.unlock()
-                continuation.resume()
-            } else {
-                ended = continuation
-                lock.unlock()
-            }
-        }
-        stdoutPipe.fileHandleForReading.readabilityHandler = nil
-        stderrPipe.fileHandleForReading.readabilityHandler = nil
-        collected.append(stdoutPipe.fileHandleForReading.readDataToEndOfFile(), error: false)
-        collected.append(stderrPipe.fileHandleForReading.readDataToEndOfFile(), error: true)
-        return CommandResult(status: process.terminationStatus, stdout: collected.stdout, stderr: collected.stderr)
-    }
-
-    /// Waits at most `timeout`, then sends SIGTERM, and SIGKILL five seconds later.
-    func wait(timeout: Duration) async -> CommandResult {
-        let watchdog = Task { [self] in
-            try await Task.sleep(for: timeout)
-            signal(SIGTERM)
-            try await Task.sleep(for: .seconds(5))
-            signal(SIGKILL)
-        }
-        defer { watchdog.cancel() }
-        return await wait()
-    }
 }

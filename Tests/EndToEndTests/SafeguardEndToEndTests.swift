@@ -1,3 +1,4 @@
+import AudienceSync
 import Foundation
 import Testing
 import TikTokEmulator
@@ -28,6 +29,49 @@ struct SafeguardEndToEndTests {
             #expect(try await workspace.once().status == 0)
             #expect(Set(await emulator.state.members(of: "123456").map(\.id)) == Set(people[0..<2]))
         }
+    }
+
+    @Test(
+        "the disk filling up mid-file leaves the ledger and the inbox as they were; with space again, the file is applied once",
+        .enabled(if: SmallDisk.canMount, "needs root to mount a small tmpfs"))
+    func diskFull() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            let disk = try SmallDisk(at: workspace.state, megabytes: 1)
+            defer { disk.unmount() }
+            try workspace.drop("first.csv", snapshot("123456", people[0..<5]))
+            #expect(try await workspace.once().status == 0)
+            let statusBefore = try await runCommand(["status", "--json", "--config", workspace.configPath])
+            // 40,000 members need several MiB of ledger: the write fails part-way on the 1 MiB disk.
+            let many = (0..<40_000).map { sha256Hex("disk\($0)@example.com") }
+            try workspace.drop("big.csv", "email_hash,segment_id,action\n" + many.map { "\($0),654321,add" }.joined(separator: "\n") + "\n")
+            let full = try await workspace.once()
+            #expect(full.status == 75, "\(full.output)")
+            #expect(full.output.contains("full") || full.output.contains("space"), "says why: \(full.output)")
+            #expect(workspace.files(under: "inbox") == ["big.csv"], "the file waits in the inbox")
+            #expect(!workspace.files(under: "state").contains { $0.hasPrefix("rejected/") }, "a full disk is not the file's fault")
+            let statusAfter = try await runCommand(["status", "--json", "--config", workspace.configPath])
+            #expect(pendingSection(statusAfter.stdout) == pendingSection(statusBefore.stdout), "the ledger is as it was")
+            #expect(await emulator.state.members(of: "654321").isEmpty)
+            #expect(try Ledger(path: workspace.state + "/ledger.sqlite").integrityCheck() == "ok")
+
+            try disk.resize(megabytes: 64)
+            let again = try await workspace.once()
+            #expect(again.status == 0, "\(again.output)")
+            #expect(Set(await emulator.state.members(of: "654321").map(\.id)) == Set(many))
+            #expect(Set(await emulator.state.members(of: "123456").map(\.id)) == Set(people[0..<5]))
+            #expect(workspace.files(under: "inbox").isEmpty)
+            #expect(workspace.files(under: "state/archive") == ["big.csv", "first.csv"])
+        }
+    }
+
+    /// The "pending" object of `status --json`, as text.
+    func pendingSection(_ json: String) -> String {
+        guard let document = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+            let pending = document["pending"],
+            let data = try? JSONSerialization.data(withJSONObject: pending, options: [.sortedKeys])
+        else { return "unreadable: \(json)" }
+        return String(decoding: data, as: UTF8.self)
     }
 
     @Test("a refused segment is parked and named by status; retry puts it back in line")
@@ -61,4 +105,35 @@ struct SafeguardEndToEndTests {
             #expect(try await runCommand(["status", "--config", workspace.configPath]).status == 0)
         }
     }
+}
+
+/// A tmpfs of a few MiB mounted over a folder: a disk that fills up, for real (ENOSPC).
+struct SmallDisk {
+    let path: String
+
+    static let canMount: Bool = {
+        guard geteuid() == 0 else { return false }
+        let probe = NSTemporaryDirectory() + "audience-sync-mount-probe-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: probe) }
+        guard mount("tmpfs", probe, "tmpfs", 0, "size=64k") == 0 else { return false }
+        umount2(probe, Int32(MNT_DETACH))
+        return true
+    }()
+
+    init(at path: String, megabytes: Int) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        guard mount("tmpfs", path, "tmpfs", 0, "size=\(megabytes)m,mode=0750") == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "mount: \(String(cString: strerror(errno)))"])
+        }
+    }
+
+    func resize(megabytes: Int) throws {
+        guard mount("tmpfs", path, "tmpfs", UInt(MS_REMOUNT), "size=\(megabytes)m") == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "remount: \(String(cString: strerror(errno)))"])
+        }
+    }
+
+    func unmount() { umount2(path, Int32(MNT_DETACH)) }
 }

@@ -125,6 +125,11 @@ struct SystemdUnitTests {
         #expect(manager.fileExists(atPath: stage + "/etc/ssh/sshd_config.d/audience-partners.conf"))
         #expect(manager.fileExists(atPath: stage + "/usr/local/share/doc/tiktok-audience-sync/operations.md"))
         #expect(manager.fileExists(atPath: stage + "/usr/local/share/bash-completion/completions/tiktok-audience-sync"))
+        #expect(manager.fileExists(atPath: stage + "/usr/local/share/zsh/site-functions/_tiktok-audience-sync"))
+        #expect(manager.fileExists(atPath: stage + "/usr/local/share/fish/vendor_completions.d/tiktok-audience-sync.fish"))
+        #expect(
+            manager.contents(atPath: stage + "/usr/local/share/man/man1/tiktok-audience-sync.1")
+                == manager.contents(atPath: DeploymentFixture.repositoryRoot + "/docs/tiktok-audience-sync.1"))
         var isDirectory: ObjCBool = false
         #expect(manager.fileExists(atPath: stage + "/srv/audience-inbox", isDirectory: &isDirectory) && isDirectory.boolValue)
 

@@ -3,8 +3,8 @@ import Logging
 import ServiceLifecycle
 
 /// Sends pending work whenever the intake has applied a file, and retries on a timer while TikTok
-/// refuses or is unreachable. The token is looked up again before every pass, so a renewed token
-/// file or credential is picked up without a restart. On graceful shutdown the requests in flight
+/// refuses or is unreachable. The token is looked up again before every pass, and every 2 s while
+/// paused, so a renewed token file or credential is picked up without a restart. On graceful shutdown the requests in flight
 /// finish and their answers are recorded; nothing new is sent.
 public struct SenderService: Service {
     let settings: DaemonSettings
@@ -33,13 +33,18 @@ public struct SenderService: Service {
         await withGracefulShutdownHandler {
             var wait: Duration = .zero
             var refusals = 0
+            var usedToken: AccessToken?
             while !stopping.isSet && !Task.isCancelled {
-                await bell.wait(timeout: wait)
+                if refusals > 0 {
+                    await waitForBellOrNewToken(wait, refused: usedToken, stopping: stopping)
+                } else {
+                    await bell.wait(timeout: wait)
+                }
                 if stopping.isSet { break }
                 let configuration = settings.current
                 let idle = Duration.milliseconds(Int64(configuration.rescanSeconds * 1000))
                 do {
-                    let outcome = try await sendOnce(configuration, stopping: stopping)
+                    let outcome = try await sendOnce(configuration, stopping: stopping, usedToken: &usedToken)
                     switch outcome {
                     case .settled:
                         refusals = 0
@@ -65,7 +70,35 @@ public struct SenderService: Service {
 
     private enum Outcome { case settled, morePending, refused }
 
-    private func sendOnce(_ configuration: Configuration, stopping: StopFlag) async throws -> Outcome {
+    /// The token a pass would use now (nil: none, or unreadable).
+    private func currentToken(_ configuration: Configuration) -> AccessToken? {
+        (try? TokenSource.resolve(configuration: configuration, environment: environment))?.token
+    }
+
+    /// While TikTok refuses: waits for the bell or `duration`, and also returns as soon as the
+    /// token differs from the one in use when the pause began, so a token renewed by
+    /// `tiktok-audience-sync auth` (or a new credential) is used within seconds, without a restart.
+    private func waitForBellOrNewToken(_ duration: Duration, refused: AccessToken?, stopping: StopFlag) async {
+        let clock = ContinuousClock()
+        let end = clock.now + duration
+        while clock.now < end && !stopping.isSet && !Task.isCancelled {
+            let before = clock.now
+            let slice = min(end - before, Self.tokenCheckInterval)
+            await bell.wait(timeout: slice)
+            if clock.now - before < slice { return }  // rung
+            if currentToken(settings.current)?.value != refused?.value {
+                logger.notice("a new access token is in place; sending again")
+                return
+            }
+        }
+    }
+
+    static let tokenCheckInterval: Duration = .seconds(2)
+
+    private func sendOnce(
+        _ configuration: Configuration, stopping: StopFlag, usedToken: inout AccessToken?
+    ) async throws -> Outcome {
+        usedToken = nil
         guard try ledger.hasPendingWork() else {
             status.sender("idle, 0 pending")
             return .settled
@@ -84,6 +117,7 @@ public struct SenderService: Service {
             return .refused
         }
         resolved.token.register(in: redactor)
+        usedToken = resolved.token
         let pending = try ledger.pendingCounts()
         status.sender("sending: \(pending.total) pending")
         let client = TikTokClient(

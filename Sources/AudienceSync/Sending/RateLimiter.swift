@@ -1,5 +1,5 @@
 /// Spaces requests to at most `rate` per second, and adapts: TikTok's rate-limit answers halve the
-/// pace, each success wins a little of it back (additive increase, multiplicative decrease).
+/// pace, each success wins a little of it back.
 actor RateLimiter {
     private let ceiling: Double
     private(set) var rate: Double
@@ -24,7 +24,9 @@ actor RateLimiter {
         nextSlot = max(nextSlot, clock.now + pause)
     }
 
+    /// Grows 5% a success (plus a small step, so a deep cut recovers): gently enough that a real
+    /// limit far below the configured pace is not overrun again at once.
     func succeeded() {
-        rate = min(ceiling, rate + ceiling / 20)
+        rate = min(ceiling, rate * 1.05 + ceiling / 1000)
     }
 }
