@@ -69,7 +69,8 @@ extension AudienceSyncCommand {
             for receipt in intake.receipts { say(receipt.logLine) }
             for (file, reason) in intake.waiting { say("\(file): left in the inbox: \(reason)") }
             if let send {
-                say("sent \(send.requests) request(s); TikTok confirmed \(send.acknowledged) change(s)")
+                say("sent \(send.requests) request(s); TikTok confirmed \(send.acknowledged) change(s)"
+                    + (send.unanswered > 0 ? "; \(send.unanswered) tries got no answer" : ""))
                 for failure in send.failures {
                     say("  refused: \(failure.action) \(failure.rows) \(failure.identifierType) row(s) for segment(s) \(failure.segments.joined(separator: ",")): \(failure.code.map { "code \($0) " } ?? "")\(failure.message) request_id=\(failure.requestID ?? "-")")
                 }

@@ -85,6 +85,30 @@ struct OnceEndToEndTests {
         }
     }
 
+    @Test("TikTok unreachable: once gives up after one batch's tries instead of every batch's, exits 75, keeps everything pending")
+    func unreachable() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            let closed = "http://127.0.0.1:\(try freeLoopbackPort())/open_api/v1.3"
+            let yaml = try String(contentsOfFile: workspace.configPath, encoding: .utf8)
+            try yaml.replacingOccurrences(of: emulator.baseURL, with: closed)
+                .write(toFile: workspace.configPath, atomically: true, encoding: .utf8)
+            // 100,000 members: 10 batches, 6 tries each if every batch tried on its own.
+            let many = (0..<100_000).map { sha256Hex("away\($0)@example.com") }
+            try workspace.drop("big.csv", "email_hash,segment_id,action\n" + many.map { "\($0),123456,add" }.joined(separator: "\n") + "\n")
+            let result = try await workspace.once()
+            #expect(result.status == 75, "\(result.output)")
+            #expect(result.stderr.contains("did not answer"), "\(result.stderr)")
+            let tries = result.stdout.split(separator: "\n").first { $0.hasPrefix("sent 0 request(s)") }
+                .flatMap { $0.split(separator: ";").last?.split(separator: " ").first }.flatMap { Int($0) }
+            #expect(tries.map { $0 >= 6 && $0 <= 24 } == true, "one batch's 6 tries, and those in flight: \(result.stdout)")
+            let status = try await runCommand(["status", "--json", "--config", workspace.configPath])
+            let document = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+            #expect((document?["pending"] as? [String: Any])?["adds"] as? Int == 100_000)
+            #expect(status.stdout.contains("did not answer"), "status says why sending paused")
+        }
+    }
+
     @Test("the token never appears in any output, receipt, report or the ledger")
     func tokenNeverWritten() async throws {
         let token = "super-secret-token-4711"

@@ -128,7 +128,8 @@ public struct SenderService: Service {
         try SyncEngine(configuration: configuration, ledger: ledger, logger: logger).confirmFiles()
         let left = try ledger.pendingCounts().total
         if let reason = report.pausedReason {
-            status.sender("paused: \(reason.contains("token") ? "token refused" : "TikTok refused access"), \(left) pending")
+            let why = reason.contains("did not answer") ? "TikTok unreachable" : reason.contains("token") ? "token refused" : "TikTok refused access"
+            status.sender("paused: \(why), \(left) pending")
             return .refused
         }
         if !report.failures.isEmpty {

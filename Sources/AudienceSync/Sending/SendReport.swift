@@ -12,7 +12,10 @@ public struct SendFailure: Sendable, Codable, Equatable {
 
 /// What one pass over the pending rows did.
 public struct SendReport: Sendable {
+    /// Requests TikTok answered (whatever the answer).
     public var requests = 0
+    /// Tries that got no answer at all (connection refused or reset, timeout).
+    public var unanswered = 0
     public var acknowledged = 0
     public var failures: [SendFailure] = []
     /// Set when sending stopped for everything (token refused, permission, a body TikTok could not read).
@@ -22,6 +25,7 @@ public struct SendReport: Sendable {
 
     mutating func merge(_ other: SendReport) {
         requests += other.requests
+        unanswered += other.unanswered
         acknowledged += other.acknowledged
         failures += other.failures
         pausedReason = pausedReason ?? other.pausedReason

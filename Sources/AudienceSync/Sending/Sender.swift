@@ -68,7 +68,7 @@ public struct Sender: Sendable {
             for try await done in group { report.merge(done) }
             report.pausedReason = report.pausedReason ?? pause.reason
             if report.pausedReason == PauseSignal.shuttingDown { report.pausedReason = nil }
-            if report.requests > 0 {
+            if report.requests > 0 || report.unanswered > 0 {
                 do {
                     try ledger.recordSendPass(report, now: Int64(clockSeconds()))
                 } catch {
@@ -83,6 +83,7 @@ public struct Sender: Sendable {
     private func deliver(_ batch: MappingBatch, pause: PauseSignal) async -> SendReport {
         var report = SendReport()
         var attempt = 0
+        var transportError: String?
         while true {
             if pause.reason != nil || Task.isCancelled { return report }
             do { try await limiter.acquire() } catch { return report }
@@ -94,11 +95,17 @@ public struct Sender: Sendable {
             } catch let error as TikTokTransportError {
                 answer = nil
                 handling = .retry(.normal)
+                transportError = error.detail
                 logger.warning("no answer from TikTok", metadata: batchMetadata(batch).merging(["error": "\(error.detail)"]) { $1 })
             } catch {
                 return report
             }
-            report.requests += 1
+            if answer != nil {
+                report.requests += 1
+                transportError = nil
+            } else {
+                report.unanswered += 1
+            }
             switch handling {
             case .success, .successWithNote:
                 if case .successWithNote(let note) = handling {
@@ -116,6 +123,15 @@ public struct Sender: Sendable {
                 attempt += 1
                 let delay = backoff(attempt: attempt, pace: pace)
                 if pace == .rateLimited { await limiter.rateLimited(pause: delay) }
+                if attempt >= options.maxAttempts, answer == nil, let transportError {
+                    // Nothing answers: every other batch would wait through the same tries. Stop the
+                    // pass; the rows stay pending for the next one.
+                    let reason = "TikTok did not answer after \(attempt) tries (\(transportError)); sending paused with everything pending. Check network access and tiktok.base_url"
+                    pause.set(reason)
+                    report.failures.append(failure(batch, nil, reason: reason))
+                    logger.critical("sending paused: \(reason)", metadata: batchMetadata(batch))
+                    return report
+                }
                 if attempt >= options.maxAttempts {
                     report.failures.append(failure(batch, answer, reason: "still failing after \(attempt) tries"))
                     logger.error("TikTok kept failing; rows stay pending for the next pass",
