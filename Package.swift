@@ -72,14 +72,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "TestFixtures",
+            dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/TestFixtures"
+        ),
         .testTarget(
             name: "AudienceSyncTests",
-            dependencies: ["AudienceSync", "TikTokEmulator"]
+            dependencies: ["AudienceSync", "TikTokEmulator", "TestFixtures"]
         ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "TikTokEmulator", "AudienceSync", .product(name: "Crypto", package: "swift-crypto"),
+                "TikTokEmulator", "AudienceSync", "TestFixtures",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import AudienceSync
+import TestFixtures
 
 @Suite("Reading audience files")
 struct AudienceFileReaderTests {

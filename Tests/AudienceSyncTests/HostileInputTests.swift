@@ -1,7 +1,7 @@
-import CZlib
 import Crypto
 import Foundation
 import Testing
+import TestFixtures
 
 @testable import AudienceSync
 
@@ -100,7 +100,7 @@ struct HostileInputTests {
         let text = HostileCorpus.bigSnapshot
         let isGzip = change.hasPrefix("gzip")
         // A gzip is read 256 KiB of compressed data at a time; make it big enough to be cut mid-way.
-        let bytes = isGzip ? HostileCorpus.gzip(Array(text.utf8), level: 0) : Array(text.utf8)
+        let bytes = isGzip ? gzip(Array(text.utf8), level: 0) : Array(text.utf8)
         let path = try directory.write(isGzip ? "big.csv.gz" : "big.csv", bytes: bytes)
         try ageFile(path)
         let reader = try AudienceFileReader(path: path)
@@ -185,7 +185,7 @@ struct HostileInputTests {
             print("mknod is not permitted here; the character device case is skipped")
         }
         let socketPath = directory.path + "/socket.csv"
-        if makeSocket(at: socketPath) { entries.append((socketPath, "not a regular file")) }
+        if bindUnixSocket(at: socketPath) { entries.append((socketPath, "not a regular file")) }
         let outsideLink = directory.path + "/outside-link.csv"
         let insideLink = directory.path + "/inside-link.csv"
         let chain = directory.path + "/chain.csv"
@@ -202,7 +202,7 @@ struct HostileInputTests {
         try FileManager.default.createDirectory(atPath: gzFolder, withIntermediateDirectories: false)
         entries.append((gzFolder, "not a regular file"))
 
-        let watcher = try HostileOpenWatcher(paths: entries.map(\.0) + [target, inside])
+        let watcher = try OpenWatcher(paths: entries.map(\.0) + [target, inside])
         // Opening a FIFO, even without blocking, would release a writer waiting on it; opening a
         // device can have effects of its own. inotify sees any open, blocking or not.
         for (path, keyword) in entries {
@@ -224,11 +224,11 @@ struct HostileInputTests {
     @Test("a long line split into thousands of one-byte gzip members is read in bounded time")
     func tinyGzipMembers() throws {
         let directory = try TemporaryDirectory()
-        let one = HostileCorpus.gzip(Array("a".utf8))
-        var bytes = HostileCorpus.gzip(Array("email_hash,segment_id\n".utf8))
+        let one = gzip(Array("a".utf8))
+        var bytes = gzip(Array("email_hash,segment_id\n".utf8))
         bytes.reserveCapacity(bytes.count + one.count * 200_000 + 64)
         for _ in 0..<200_000 { bytes += one }
-        bytes += HostileCorpus.gzip(Array(",123456\n\(sha256Hex("tiny@example.com")),123456\n".utf8))
+        bytes += gzip(Array(",123456\n\(sha256Hex("tiny@example.com")),123456\n".utf8))
         let path = try directory.write("tiny-members.csv.gz", bytes: bytes)
         let started = ContinuousClock.now
         let (summary, changes) = try readAll(path)
@@ -242,15 +242,15 @@ struct HostileInputTests {
         let directory = try TemporaryDirectory()
         let rest = Array("\u{FEFF}email_hash,segment_id\n\(sha256Hex("a@example.com")),123456\n".utf8)
         let plain = try directory.write("plain.csv", bytes: Array("\n".utf8) + rest)
-        let split = try directory.write("split.csv.gz", bytes: HostileCorpus.gzip(Array("\n".utf8)) + HostileCorpus.gzip(rest))
-        let whole = try directory.write("whole.csv.gz", bytes: HostileCorpus.gzip(Array("\n".utf8) + rest))
+        let split = try directory.write("split.csv.gz", bytes: gzip(Array("\n".utf8)) + gzip(rest))
+        let whole = try directory.write("whole.csv.gz", bytes: gzip(Array("\n".utf8) + rest))
         #expect(kind { _ = try readAll(plain) } == .noHeader)
         #expect(kind { _ = try readAll(whole) } == .noHeader)
         #expect(kind { _ = try readAll(split) } == .noHeader, "the same bytes must read the same however gzip split them")
         // And a byte-order mark that gzip members split in two is still one at the start.
         let bom = Array("\u{FEFF}".utf8)
         let pieces = try directory.write(
-            "bom-split.csv.gz", bytes: HostileCorpus.gzip(Array(bom[..<1])) + HostileCorpus.gzip(Array(bom[1...]) + Array(rest[3...])))
+            "bom-split.csv.gz", bytes: gzip(Array(bom[..<1])) + gzip(Array(bom[1...]) + Array(rest[3...])))
         let (summary, changes) = try readAll(pieces)
         #expect(summary.rowsRead == 1 && changes.count == 1)
     }
@@ -319,61 +319,6 @@ private func kind(_ body: () throws -> Void) -> AudienceFileError.Kind? {
 /// Sets a file's modification time an hour back, so that any later write surely changes it.
 private func ageFile(_ path: String) throws {
     try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-3600)], ofItemAtPath: path)
-}
-
-private func makeSocket(at path: String) -> Bool {
-    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { return false }
-    defer { close(descriptor) }
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8)
-    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        raw.copyBytes(from: bytes)
-        raw[bytes.count] = 0
-    }
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    } == 0
-}
-
-/// Tells which of some paths were opened (by anyone) since it started: inotify's IN_OPEN, which
-/// the kernel reports for every open of the inode, FIFOs and device nodes included.
-final class HostileOpenWatcher {
-    private let descriptor: Int32
-    private var watches: [Int32: String] = [:]
-
-    init(paths: [String]) throws {
-        descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        guard descriptor >= 0 else { throw CocoaError(.fileReadUnknown) }
-        for path in paths {
-            // IN_DONT_FOLLOW: watch the link itself, not what it points to.
-            let watch = inotify_add_watch(descriptor, path, UInt32(IN_OPEN) | UInt32(IN_DONT_FOLLOW))
-            if watch >= 0 { watches[watch] = path }
-        }
-    }
-
-    deinit { close(descriptor) }
-
-    func openedPaths() -> [String] {
-        var opened: [String] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count <= 0 { break }
-            var offset = 0
-            while offset + MemoryLayout<inotify_event>.size <= count {
-                let (watch, mask, length) = buffer.withUnsafeBytes { raw in
-                    let event = raw.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
-                    return (event.wd, event.mask, Int(event.len))
-                }
-                if mask & UInt32(IN_OPEN) != 0, let path = watches[watch] { opened.append(path) }
-                offset += MemoryLayout<inotify_event>.size + length
-            }
-        }
-        return opened
-    }
 }
 
 // MARK: - The corpus
@@ -678,25 +623,5 @@ enum HostileCorpus {
                 segment: "123456", member: Member(type: .emailSHA256, digest: digest(index).withUnsafeBytes { Digest32(bytes: $0) }),
                 action: .add, line: Int32(index + 2))
         }
-    }
-
-    /// `bytes` as one gzip member, made in-process with zlib.
-    static func gzip(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
-        var stream = z_stream()
-        precondition(deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK)
-        defer { deflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))) + 64)
-        var input = bytes
-        let status = input.withUnsafeMutableBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { output in
-                stream.next_in = input.baseAddress
-                stream.avail_in = uInt(input.count)
-                stream.next_out = output.baseAddress
-                stream.avail_out = uInt(output.count)
-                return deflate(&stream, Z_FINISH)
-            }
-        }
-        precondition(status == Z_STREAM_END)
-        return Array(output[..<Int(stream.total_out)])
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import AudienceSync
+import TestFixtures
 
 /// Writes `text` as a file and applies it to `ledger`, as intake does.
 @discardableResult

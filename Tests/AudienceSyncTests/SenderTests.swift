@@ -4,6 +4,7 @@ import Logging
 import Testing
 import TikTokEmulator
 @testable import AudienceSync
+import TestFixtures
 
 /// A ledger with pending work, a sender pointed at a live emulator, and helpers to compare.
 struct SendingFixture {

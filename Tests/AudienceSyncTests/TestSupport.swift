@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import Crypto
 @testable import AudienceSync
+import TestFixtures
 
 /// A fresh folder under the system temp directory, removed at the end of the test.
 final class TemporaryDirectory {
@@ -31,9 +31,6 @@ final class TemporaryDirectory {
     }
 }
 
-func sha256Hex(_ text: String) -> String {
-    SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
-}
 
 /// Reads a file and returns (summary, changes as (segment, member hex, action)).
 func readAll(_ path: String, options: ReadingOptions = .init()) throws -> (ReadSummary, [(String, IdentifierType, String, MembershipAction)]) {
@@ -45,25 +42,4 @@ func readAll(_ path: String, options: ReadingOptions = .init()) throws -> (ReadS
     return (summary, changes)
 }
 
-func gzipped(_ text: String) throws -> [UInt8] {
-    let directory = try TemporaryDirectory()
-    let path = try directory.write("plain", text)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-    process.arguments = ["-n", "-k", path]
-    try process.run()
-    process.waitUntilExit()
-    return Array(try Data(contentsOf: URL(fileURLWithPath: path + ".gz")))
-}
-
-/// A small deterministic generator (SplitMix64), so that every run tests the same corpus.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
-}
+func gzipped(_ text: String) throws -> [UInt8] { gzip(text) }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TikTokEmulator
+import TestFixtures
 
 @Suite("run: the daemon against the emulator, with real signals", .serialized)
 struct DaemonEndToEndTests {

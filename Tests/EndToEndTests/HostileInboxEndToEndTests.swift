@@ -1,6 +1,6 @@
-import CZlib
 import Foundation
 import Testing
+import TestFixtures
 import TikTokEmulator
 
 /// The built binary's `once` on an inbox full of things that are not audience files, or not files
@@ -75,7 +75,7 @@ struct HostileInboxEndToEndTests {
             let haveDevice = mknod(device, S_IFCHR | 0o666, dev_t((1 << 8) | 3)) == 0  // like /dev/null
             if haveDevice { hostile.append(("device.csv", "not a regular file")) } else { print("mknod not permitted: no device case") }
             let socketPath = inbox + "/socket.csv"
-            if bindSocket(at: socketPath) { hostile.append(("socket.csv", "not a regular file")) }
+            if bindUnixSocket(at: socketPath) { hostile.append(("socket.csv", "not a regular file")) }
             // Symlinks: to a valid file inside the inbox, to one outside it, to a folder outside it
             // (which must not be walked as a partner folder), and one that dangles.
             let secret = outside + "/secret.csv"
@@ -87,7 +87,7 @@ struct HostileInboxEndToEndTests {
             for name in ["link-inside.csv", "link-outside.csv", "linked-partner", "dangling.csv"] {
                 hostile.append((name, "symbolic link"))
             }
-            let watcher = InboxOpenWatcher(paths: [fifo, device, socketPath, secret, outside])
+            let watcher = try OpenWatcher(paths: [fifo, device, socketPath, secret, outside])
 
             let command = try RunningCommand(
                 ["once", "--config", workspace.configPath], environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"])
@@ -131,80 +131,5 @@ struct HostileInboxEndToEndTests {
             }
             #expect(workspace.files(under: "inbox").isEmpty, "left in the inbox: \(workspace.files(under: "inbox"))")
         }
-    }
-}
-
-private func gzip(_ text: String) -> [UInt8] { gzip(Array(text.utf8)) }
-
-private func gzip(_ bytes: [UInt8]) -> [UInt8] {
-    var stream = z_stream()
-    precondition(deflateInit2_(&stream, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK)
-    defer { deflateEnd(&stream) }
-    var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))) + 64)
-    var input = bytes
-    let status = input.withUnsafeMutableBufferPointer { input in
-        output.withUnsafeMutableBufferPointer { output in
-            stream.next_in = input.baseAddress
-            stream.avail_in = uInt(input.count)
-            stream.next_out = output.baseAddress
-            stream.avail_out = uInt(output.count)
-            return deflate(&stream, Z_FINISH)
-        }
-    }
-    precondition(status == Z_STREAM_END)
-    return Array(output[..<Int(stream.total_out)])
-}
-
-/// Leaves a bound UNIX socket file at `path` (the descriptor is closed; the file stays).
-private func bindSocket(at path: String) -> Bool {
-    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { return false }
-    defer { close(descriptor) }
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8)
-    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        raw.copyBytes(from: bytes)
-        raw[bytes.count] = 0
-    }
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    } == 0
-}
-
-/// Which of some paths anyone opened since it started (inotify IN_OPEN, reported for every open of
-/// the inode, FIFOs and device nodes included; the watch follows the inode when it is renamed).
-private final class InboxOpenWatcher {
-    private let descriptor: Int32
-    private var watches: [Int32: String] = [:]
-    private var seen: [String] = []
-
-    init(paths: [String]) {
-        descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        for path in paths where descriptor >= 0 {
-            let watch = inotify_add_watch(descriptor, path, UInt32(IN_OPEN) | UInt32(IN_DONT_FOLLOW))
-            if watch >= 0 { watches[watch] = path }
-        }
-    }
-
-    deinit { if descriptor >= 0 { close(descriptor) } }
-
-    func openedPaths() -> [String] {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while descriptor >= 0 {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count <= 0 { break }
-            var offset = 0
-            while offset + MemoryLayout<inotify_event>.size <= count {
-                let (watch, mask, length) = buffer.withUnsafeBytes { raw in
-                    let event = raw.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
-                    return (event.wd, event.mask, Int(event.len))
-                }
-                if mask & UInt32(IN_OPEN) != 0, let path = watches[watch] { seen.append(path) }
-                offset += MemoryLayout<inotify_event>.size + length
-            }
-        }
-        return seen
     }
 }

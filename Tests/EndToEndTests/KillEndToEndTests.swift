@@ -2,25 +2,16 @@ import AudienceSync
 import Foundation
 import Testing
 import TikTokEmulator
+import TestFixtures
 
 /// A small deterministic generator, so a failing kill schedule can be replayed from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("kill -9 anywhere: nothing lost, nothing applied twice", .serialized)
 struct KillEndToEndTests {
     @Test("SIGKILL at 20 random moments of once and run, restarting each time, ends exact")
     func killAnywhere() async throws {
         let seed = UInt64(ProcessInfo.processInfo.environment["KILL_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64.max)
-        var random = SplitMix64(state: seed)
+        var random = SeededRandom(state: seed)
         var configuration = EmulatorConfiguration()
         configuration.latency = .milliseconds(40)
         try await TikTokEmulator.withRunning(configuration) { emulator in

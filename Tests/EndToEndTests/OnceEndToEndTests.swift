@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TikTokEmulator
+import TestFixtures
 
 @Suite("once: the built executable against the emulator", .serialized)
 struct OnceEndToEndTests {

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Testing
 import TikTokEmulator
+import TestFixtures
 
 @Suite("Operator commands: check and auth, with the built executable", .serialized)
 struct OperatorCommandsTests {

@@ -33,6 +33,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestFixtures
 import TikTokEmulator
 
 @Suite(

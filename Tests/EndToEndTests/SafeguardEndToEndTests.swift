@@ -2,6 +2,7 @@ import AudienceSync
 import Foundation
 import Testing
 import TikTokEmulator
+import TestFixtures
 
 @Suite("Safeguards and operator commands, with the built executable", .serialized)
 struct SafeguardEndToEndTests {

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import TikTokEmulator
 
@@ -64,8 +63,4 @@ final class Workspace {
         if let token { environment["TIKTOK_ACCESS_TOKEN"] = token }
         return try await runCommand(["once", "--config", configPath] + extraArguments, environment: environment)
     }
-}
-
-func sha256Hex(_ text: String) -> String {
-    SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
 }
