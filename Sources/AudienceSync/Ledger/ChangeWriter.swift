@@ -18,9 +18,6 @@ public struct ChangeWriter {
     private var slots: [Slot?] = []
     private var sweptRemovals: [Int64: Int] = [:]
 
-    /// Segments that received at least one valid row: only these does a snapshot replace.
-    var touchedSegments: Set<SegmentID> { Set(slots.compactMap { $0?.segment }) }
-
     /// Per segment, the rows whose desired state changed.
     var changes: [String: SegmentChange] {
         var result: [String: SegmentChange] = [:]
@@ -104,8 +101,9 @@ public struct ChangeWriter {
         }
     }
 
-    /// A snapshot is the whole membership of each segment it names: members it left out go.
-    /// Checks the removal limit for every named segment first (one scan), then removes (one scan).
+    /// A snapshot is the whole membership of each segment it names with at least one valid row
+    /// (a file of bad rows never empties a segment): members it left out go. Checks the removal
+    /// limit for every named segment first (one scan), then removes (one scan).
     mutating func sweepSnapshot() throws {
         let named = Dictionary(slots.compactMap { $0.map { ($0.row, $0.segment) } }) { first, _ in first }
         let rows = named.keys.sorted()

@@ -22,12 +22,12 @@ final class SpillFile {
     /// Creates the file in `directory` (the state directory: on disk, where the ledger is).
     init(directory: String) throws {
         var template = Array((directory + "/.plan-spill-XXXXXX").utf8CString)
-        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let descriptor = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
         guard descriptor >= 0 else {
             throw PlanningError(
                 "cannot create a temporary file in \(directory) to sort a large file: \(String(cString: strerror(errno))); check that the directory exists and is writable")
         }
-        _ = template.withUnsafeBufferPointer { unlink($0.baseAddress!) }
+        _ = template.withUnsafeBufferPointer { buffer in buffer.baseAddress.map { unlink($0) } }
         self.descriptor = descriptor
     }
 
@@ -36,9 +36,10 @@ final class SpillFile {
     /// Appends one sorted run.
     func append(_ changes: UnsafeBufferPointer<MemberChange>) throws {
         let bytes = UnsafeRawBufferPointer(changes)
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
         var written = 0
         while written < bytes.count {
-            let result = pwrite(descriptor, bytes.baseAddress! + written, bytes.count - written, off_t(end + written))
+            let result = pwrite(descriptor, base + written, bytes.count - written, off_t(end + written))
             if result < 0 && errno == EINTR { continue }
             guard result > 0 else {
                 throw PlanningError(
@@ -53,12 +54,12 @@ final class SpillFile {
     /// Reads up to `buffer.count` records of run `run`, starting at its record `first`.
     func read(run: Run, from first: Int, into buffer: UnsafeMutableBufferPointer<MemberChange>) throws -> Int {
         let count = min(buffer.count, run.count - first)
-        guard count > 0 else { return 0 }
-        let raw = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[..<(count * Self.recordSize)])
+        let raw = UnsafeMutableRawBufferPointer(buffer)
+        guard count > 0, let base = raw.baseAddress else { return 0 }
+        let length = count * Self.recordSize
         var done = 0
-        while done < raw.count {
-            let result = pread(
-                descriptor, raw.baseAddress! + done, raw.count - done, off_t(run.offset + first * Self.recordSize + done))
+        while done < length {
+            let result = pread(descriptor, base + done, length - done, off_t(run.offset + first * Self.recordSize + done))
             if result < 0 && errno == EINTR { continue }
             guard result > 0 else {
                 throw PlanningError("cannot read back the temporary sort file: \(String(cString: strerror(errno)))")
