@@ -22,8 +22,9 @@ extension AudienceSyncCommand {
             let configuration = context.configuration
             let lock = try context.lockStateDirectory()
             defer { withExtendedLifetime(lock) {} }
-            let ledger = try context.openLedger()
             let notifier = SystemdNotifier()
+            notifier.extendStartup(by: .seconds(3600), status: "opening the ledger (upgrading it if an older version wrote it)")
+            let ledger = try context.openLedger()
             let status = DaemonStatus(notifier: notifier)
             let settings = DaemonSettings(configuration)
             let inboxBell = Doorbell()

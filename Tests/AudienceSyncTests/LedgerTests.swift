@@ -149,7 +149,8 @@ struct LedgerTests {
             text += "\(member),\(segment),\(Bool.random(using: &generator) ? "add" : "remove")\n"
         }
         var outcomes: [([String], [String: SegmentChange])] = []
-        for chunkSize in [1, 7, 250, 10_000] {
+        // (chunk size, records the merge holds): the last two make the merge refill its blocks.
+        for (chunkSize, mergeMemory) in [(1, 131_072), (7, 131_072), (250, 131_072), (10_000, 131_072), (250, 8), (1_000, 3)] {
             let directory = try TemporaryDirectory()
             let ledger = try freshLedger(directory)
             try apply("email_hash,segment_id,action\n\(members[0]),1,add\n\(members[1]),2,add\n", to: ledger, in: directory)
@@ -157,7 +158,9 @@ struct LedgerTests {
             let path = try directory.write("big.csv", text)
             let reader = try AudienceFileReader(path: path)
             let result = try ledger.applyFile(fingerprint: try reader.fingerprint(), name: "big", size: reader.size) { writer in
-                try Planner(chunkSize: chunkSize, spillDirectory: directory.path).plan(reader, into: &writer)
+                var planner = Planner(chunkSize: chunkSize, spillDirectory: directory.path)
+                planner.mergeMemoryRecords = mergeMemory
+                return try planner.plan(reader, into: &writer)
             }
             outcomes.append((try pendingDescription(ledger), result.changes))
         }

@@ -126,6 +126,31 @@ struct SenderTests {
         }
     }
 
+    @Test("one batch that never gets an answer while others do is that batch's failure, not a pause of all sending")
+    func oneUnansweredBatch() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try SendingFixture(emulator)
+            try apply(delta(members[0..<3].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            // The first request goes through; every try of the second loses its connection.
+            await emulator.state.enqueue([.delay(.zero)] + Array(repeating: .applyThenDropConnection, count: 6))
+            var options = SenderOptions()
+            options.maxUsersPerRequest = 1
+            options.maxInFlight = 1
+            options.initialBackoff = .milliseconds(1)
+            options.maxBackoff = .milliseconds(5)
+            let report = try await fixture.sender(options).sendPending()
+            #expect(report.pausedReason == nil, "TikTok answered other requests: \(report.pausedReason ?? "")")
+            #expect(report.failures.count == 1)
+            #expect(report.unanswered == 6)
+            #expect(report.acknowledged == 2, "the batches after the failing one were still sent")
+            #expect(try fixture.ledger.pendingCounts().total == 1)
+            let again = try await fixture.sender(options).sendPending()
+            #expect(again.failures.isEmpty)
+            #expect(try fixture.ledger.pendingCounts().total == 0)
+            #expect(await fixture.held("123456") == Set(members[0..<3]))
+        }
+    }
+
     @Test("TikTok's rate-limit answers halve the pace; successes win it back a little at a time")
     func adaptiveRate() async throws {
         let limiter = RateLimiter(requestsPerSecond: 100)

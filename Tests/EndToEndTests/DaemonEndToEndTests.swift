@@ -33,6 +33,10 @@ struct DaemonEndToEndTests {
             let notify = try NotifyListener(directory: workspace.root)
             let daemon = try startDaemon(workspace, notify: notify, extraEnvironment: ["WATCHDOG_USEC": "300000"])
             #expect(await eventually { notify.messages.contains("READY=1") })
+            let extended = notify.messages.firstIndex { $0.hasPrefix("EXTEND_TIMEOUT_USEC=") }
+            let ready = notify.messages.firstIndex(of: "READY=1")
+            #expect(extended.flatMap { first in ready.map { first < $0 } } == true,
+                    "asks for start-up time before opening (and perhaps upgrading) the ledger")
             let people = hashes("renamed", 3)
             try upload(workspace, "acme/list.csv", "email_hash,segment_id\n" + people.map { "\($0),123456" }.joined(separator: "\n") + "\n")
             // settle_seconds is 30: only the rename can make this fast.

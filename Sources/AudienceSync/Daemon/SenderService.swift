@@ -98,7 +98,6 @@ public struct SenderService: Service {
     private func sendOnce(
         _ configuration: Configuration, stopping: StopFlag, usedToken: inout AccessToken?
     ) async throws -> Outcome {
-        usedToken = nil
         guard try ledger.hasPendingWork() else {
             status.sender("idle, 0 pending")
             return .settled
@@ -107,11 +106,13 @@ public struct SenderService: Service {
         do {
             resolved = try TokenSource.resolve(configuration: configuration, environment: environment)
         } catch {
+            usedToken = nil
             status.sender("paused: \(error)")
             logger.critical("sending paused: \(error)")
             return .refused
         }
         guard let resolved else {
+            usedToken = nil
             status.sender("paused: no access token")
             logger.critical("sending paused: no access token; set the systemd credential tiktok-access-token, TIKTOK_ACCESS_TOKEN or tiktok.access_token_file")
             return .refused

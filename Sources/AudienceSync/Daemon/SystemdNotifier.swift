@@ -8,6 +8,11 @@ public struct SystemdNotifier: Sendable {
 
     public func ready(status: String) { send("READY=1\nSTATUS=\(status)") }
     public func status(_ text: String) { send("STATUS=\(text)") }
+    /// Asks systemd for more start-up time: opening a ledger written by an older version rewrites
+    /// it once (minutes for tens of millions of members), longer than TimeoutStartSec's 90 s.
+    public func extendStartup(by duration: Duration, status text: String) {
+        send("EXTEND_TIMEOUT_USEC=\(duration.components.seconds * 1_000_000)\nSTATUS=\(text)")
+    }
     public func watchdog() { send("WATCHDOG=1") }
     public func stopping() { send("STOPPING=1\nSTATUS=stopping: finishing the request in flight") }
 

@@ -15,6 +15,8 @@ public struct Planner: Sendable {
     public var chunkSize: Int
     /// Where chunks are spilled when a file does not fit in one; the state directory in production.
     public var spillDirectory: String
+    /// Changes held in memory while merging spilled chunks, shared by all of them (~7 MiB).
+    var mergeMemoryRecords = 131_072
 
     public init(chunkSize: Int = 131_072, spillDirectory: String = Planner.defaultSpillDirectory) {
         self.chunkSize = max(chunkSize, 1)
@@ -49,7 +51,7 @@ public struct Planner: Sendable {
         }
         if !chunk.isEmpty { try chunk.withUnsafeBufferPointer { try spill.append($0) } }
         chunk = []
-        let merger = try RunMerger(spill)
+        let merger = try RunMerger(spill, memoryRecords: mergeMemoryRecords)
         try merger.merge { try writer.apply($0, segments: segments, isDelta: isDelta) }
         return summary
     }

@@ -16,17 +16,20 @@ final class RunMerger {
     private var cursors: [Cursor] = []
     /// Indices into `cursors`, a binary min-heap by each cursor's head.
     private var heap: [Int] = []
-    static let blockRecords = 2_048
     static let outputRecords = 16_384
 
-    init(_ spill: SpillFile) throws {
+    /// `memoryRecords` is shared by the runs' read blocks, so memory stays the same however many
+    /// runs a large file makes (more runs: smaller blocks, more reads).
+    init(_ spill: SpillFile, memoryRecords: Int) throws {
         self.spill = spill
-        for run in spill.runs where run.count > 0 {
-            var cursor = Cursor(run: run, block: .allocate(capacity: Self.blockRecords))
-            cursor.count = try spill.read(run: run, from: 0, into: cursor.block)
-            cursor.nextRecord = cursor.count
-            cursors.append(cursor)
-            heap.append(cursors.count - 1)
+        let runs = spill.runs.filter { $0.count > 0 }
+        let blockRecords = max(1, memoryRecords / max(1, runs.count))
+        for run in runs {
+            cursors.append(Cursor(run: run, block: .allocate(capacity: blockRecords)))
+            let index = cursors.count - 1
+            cursors[index].count = try spill.read(run: run, from: 0, into: cursors[index].block)
+            cursors[index].nextRecord = cursors[index].count
+            heap.append(index)
             siftUp(heap.count - 1)
         }
     }

@@ -27,6 +27,7 @@ final class SpillFile {
             throw PlanningError(
                 "cannot create a temporary file in \(directory) to sort a large file: \(String(cString: strerror(errno))); check that the directory exists and is writable")
         }
+        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         _ = template.withUnsafeBufferPointer { buffer in buffer.baseAddress.map { unlink($0) } }
         self.descriptor = descriptor
     }
@@ -42,8 +43,8 @@ final class SpillFile {
             let result = pwrite(descriptor, base + written, bytes.count - written, off_t(end + written))
             if result < 0 && errno == EINTR { continue }
             guard result > 0 else {
-                throw PlanningError(
-                    "cannot write the temporary sort file: \(String(cString: strerror(errno))); free some space in the state directory")
+                let reason = result < 0 ? String(cString: strerror(errno)) : "nothing was written"
+                throw PlanningError("cannot write the temporary sort file: \(reason); free some space in the state directory")
             }
             written += result
         }

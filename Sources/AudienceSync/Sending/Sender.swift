@@ -84,6 +84,7 @@ public struct Sender: Sendable {
         var report = SendReport()
         var attempt = 0
         var transportError: String?
+        var everAnswered = false
         while true {
             if pause.reason != nil || Task.isCancelled { return report }
             do { try await limiter.acquire() } catch { return report }
@@ -102,7 +103,8 @@ public struct Sender: Sendable {
             }
             if answer != nil {
                 report.requests += 1
-                transportError = nil
+                everAnswered = true
+                pause.noteAnswer()
             } else {
                 report.unanswered += 1
             }
@@ -123,9 +125,10 @@ public struct Sender: Sendable {
                 attempt += 1
                 let delay = backoff(attempt: attempt, pace: pace)
                 if pace == .rateLimited { await limiter.rateLimited(pause: delay) }
-                if attempt >= options.maxAttempts, answer == nil, let transportError {
-                    // Nothing answers: every other batch would wait through the same tries. Stop the
-                    // pass; the rows stay pending for the next one.
+                if attempt >= options.maxAttempts, !everAnswered, !pause.anyAnswer, let transportError {
+                    // Nothing has answered in this whole pass: every other batch would wait through
+                    // the same tries. Stop the pass; the rows stay pending for the next one. (One
+                    // batch that never gets through while others do is an ordinary failure.)
                     let reason = "TikTok did not answer after \(attempt) tries (\(transportError)); sending paused with everything pending. Check network access and tiktok.base_url"
                     pause.set(reason)
                     report.failures.append(failure(batch, nil, reason: reason))
@@ -236,6 +239,7 @@ public struct Sender: Sendable {
 /// Set once when sending must stop for every batch.
 final class PauseSignal: Sendable {
     private let state = Mutex<String?>(nil)
+    private let answered = Atomic<Bool>(false)
     private let shouldStop: @Sendable () -> Bool
 
     init(shouldStop: @escaping @Sendable () -> Bool) {
@@ -249,6 +253,10 @@ final class PauseSignal: Sendable {
     }
 
     func set(_ reason: String) { state.withLock { if $0 == nil { $0 = reason } } }
+
+    /// Whether TikTok answered any request of this pass (whatever it said).
+    var anyAnswer: Bool { answered.load(ordering: .relaxed) }
+    func noteAnswer() { answered.store(true, ordering: .relaxed) }
 
     static let shuttingDown = "shutting down"
 }
