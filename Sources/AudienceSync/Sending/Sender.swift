@@ -84,7 +84,6 @@ public struct Sender: Sendable {
         var report = SendReport()
         var attempt = 0
         var transportError: String?
-        var everAnswered = false
         while true {
             if pause.reason != nil || Task.isCancelled { return report }
             do { try await limiter.acquire() } catch { return report }
@@ -103,7 +102,6 @@ public struct Sender: Sendable {
             }
             if answer != nil {
                 report.requests += 1
-                everAnswered = true
                 pause.noteAnswer()
             } else {
                 report.unanswered += 1
@@ -125,7 +123,7 @@ public struct Sender: Sendable {
                 attempt += 1
                 let delay = backoff(attempt: attempt, pace: pace)
                 if pace == .rateLimited { await limiter.rateLimited(pause: delay) }
-                if attempt >= options.maxAttempts, !everAnswered, !pause.anyAnswer, let transportError {
+                if attempt >= options.maxAttempts, !pause.anyAnswer, let transportError {
                     // Nothing has answered in this whole pass: every other batch would wait through
                     // the same tries. Stop the pass; the rows stay pending for the next one. (One
                     // batch that never gets through while others do is an ordinary failure.)
