@@ -172,6 +172,38 @@ struct LedgerTests {
         #expect(_isPOD(MemberChange.self), "sorted runs are spilled as raw bytes")
     }
 
+    @Test("a snapshot removing more than the limit is held whole; at the limit it applies", arguments: [5, 4])
+    func snapshotRemovalLimit(kept: Int) throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        let members = (0..<10).map { sha256Hex("limit\($0)@example.com") }
+        try apply("email_hash,segment_id\n" + members.map { "\($0),7" }.joined(separator: "\n") + "\n", to: ledger, in: directory)
+        try acknowledgeAll(ledger)
+        let newcomer = sha256Hex("newcomer@example.com")
+        let text = "email_hash,segment_id\n" + (members.prefix(kept) + [newcomer]).map { "\($0),7" }.joined(separator: "\n") + "\n"
+        let path = try directory.write("smaller.csv", text)
+        let reader = try AudienceFileReader(path: path)
+        let applyIt = {
+            try ledger.applyFile(fingerprint: try reader.fingerprint(), name: "smaller.csv", size: reader.size, maximumRemovalPercent: 50) { writer in
+                try Planner(chunkSize: 2, spillDirectory: directory.path).plan(reader, into: &writer)
+            }
+        }
+        if kept == 5 {
+            let result = try applyIt()
+            #expect(result.changes["7"] == SegmentChange(adds: 1, removes: 5), "5 of 10 leave: exactly the limit")
+            #expect(try ledger.pendingCounts().total == 6)
+        } else {
+            #expect {
+                try applyIt()
+            } throws: { error in
+                (error as? SnapshotHeld).map { $0.members == 10 && $0.removals == 6 && $0.segment == "7" } ?? false
+            }
+            #expect(try ledger.pendingCounts().total == 0, "nothing of a held file is applied")
+            #expect(try ledger.confirmedCounts() == ["7": 10])
+            #expect(try ledger.recentFiles(limit: 10).count == 1)
+        }
+    }
+
     @Test("a dry run reports the change and writes nothing")
     func dryRun() throws {
         let directory = try TemporaryDirectory()

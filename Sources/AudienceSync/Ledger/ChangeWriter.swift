@@ -13,6 +13,8 @@ public struct ChangeWriter {
         var segment: SegmentID
         var row: Int64
         var change = SegmentChange()
+        /// Snapshot rows naming a member the segment already had.
+        var keptMembers = 0
     }
     /// By the segment's number in the reader's list.
     private var slots: [Slot?] = []
@@ -96,47 +98,41 @@ public struct ChangeWriter {
                 snapshotUpsert.bind(3, change.member.digest)
                 snapshotUpsert.bind(4, generation)
                 defer { snapshotUpsert.reset() }
-                if try snapshotUpsert.step(), snapshotUpsert.int(0) == generation { slots[index]?.change.adds += 1 }
+                guard try snapshotUpsert.step() else { continue }
+                if snapshotUpsert.int(0) == generation {
+                    slots[index]?.change.adds += 1
+                } else {
+                    slots[index]?.keptMembers += 1
+                }
             }
         }
     }
 
     /// A snapshot is the whole membership of each segment it names with at least one valid row
-    /// (a file of bad rows never empties a segment): members it left out go. Checks the removal
-    /// limit for every named segment first (one scan), then removes (one scan).
+    /// (a file of bad rows never empties a segment): members it left out go, in one scan. Then the
+    /// removal limit: a segment that would lose too much throws `SnapshotHeld`, and the file's
+    /// transaction, sweep included, is rolled back.
     mutating func sweepSnapshot() throws {
-        let named = Dictionary(slots.compactMap { $0.map { ($0.row, $0.segment) } }) { first, _ in first }
-        let rows = named.keys.sorted()
+        let rows = slots.compactMap { $0?.row }
         guard !rows.isEmpty else { return }
-        let list = rows.map(String.init).joined(separator: ",")
-        if let limit = maximumRemovalPercent {
-            // After the snapshot's own rows: members before = members not newly added by this file;
-            // leaving = members this file did not name.
-            let census = try ledger.connection.prepare(
-                """
-                SELECT segment, sum(NOT (seen = ?1 AND generation = ?1)), sum(seen <> ?1)
-                FROM membership WHERE desired = 1 AND segment IN (\(list)) GROUP BY segment ORDER BY segment
-                """)
-            defer { census.reset() }
-            census.bind(1, generation)
-            while try census.step() {
-                let before = Int(census.int(1))
-                let leaving = Int(census.int(2))
-                if before > 0, Double(leaving) * 100 > Double(before) * limit, let segment = named[census.int(0)] {
-                    throw SnapshotHeld(segment: segment.rawValue, members: before, removals: leaving, limitPercent: limit)
-                }
-            }
-        }
         let sweep = try ledger.connection.prepare(
             """
             UPDATE membership SET desired = 0, generation = ?1
-            WHERE desired = 1 AND seen <> ?1 AND segment IN (\(list))
+            WHERE desired = 1 AND seen <> ?1 AND segment IN (\(rows.map(String.init).joined(separator: ",")))
             RETURNING segment
             """)
         defer { sweep.reset() }
         sweep.bind(1, generation)
         while try sweep.step() {
             sweptRemovals[sweep.int(0), default: 0] += 1
+        }
+        guard let limit = maximumRemovalPercent else { return }
+        for case let slot? in slots {
+            let leaving = sweptRemovals[slot.row] ?? 0
+            let before = leaving + slot.keptMembers
+            if before > 0, Double(leaving) * 100 > Double(before) * limit {
+                throw SnapshotHeld(segment: slot.segment.rawValue, members: before, removals: leaving, limitPercent: limit)
+            }
         }
     }
 }
