@@ -29,10 +29,8 @@ extension AudienceSyncCommand {
                     say("\(file): same bytes as \(known.name), already \(known.outcome.rawValue): it would change nothing")
                     return
                 }
-                let result = try ledger.applyFile(
-                    fingerprint: fingerprint, name: file, size: reader.size, dryRun: true
-                ) { writer in
-                    try Planner(spillDirectory: context.configuration.stateDirectory).plan(reader, into: &writer)
+                let result = try ledger.previewFile { preview in
+                    try Planner(spillDirectory: context.configuration.stateDirectory).plan(reader, into: &preview)
                 }
                 progress.finish()
                 let summary = result.summary

@@ -8,7 +8,10 @@ import TestFixtures
 func apply(_ text: String, to ledger: Ledger, in directory: TemporaryDirectory, name: String = UUID().uuidString + ".csv", dryRun: Bool = false) throws -> FileApplyResult {
     let path = try directory.write(name, text)
     let reader = try AudienceFileReader(path: path)
-    return try ledger.applyFile(fingerprint: try reader.fingerprint(), name: name, size: reader.size, dryRun: dryRun) { writer in
+    if dryRun {
+        return try ledger.previewFile { preview in try Planner(chunkSize: 3).plan(reader, into: &preview) }
+    }
+    return try ledger.applyFile(fingerprint: try reader.fingerprint(), name: name, size: reader.size) { writer in
         try Planner(chunkSize: 3).plan(reader, into: &writer)
     }
 }
@@ -157,11 +160,15 @@ struct LedgerTests {
             try acknowledgeAll(ledger)
             let path = try directory.write("big.csv", text)
             let reader = try AudienceFileReader(path: path)
+            let preview = try ledger.previewFile { preview in
+                try Planner(chunkSize: chunkSize, spillDirectory: directory.path).plan(reader, into: &preview)
+            }
             let result = try ledger.applyFile(fingerprint: try reader.fingerprint(), name: "big", size: reader.size) { writer in
                 var planner = Planner(chunkSize: chunkSize, spillDirectory: directory.path)
                 planner.mergeMemoryRecords = mergeMemory
                 return try planner.plan(reader, into: &writer)
             }
+            #expect(preview.changes == result.changes, "plan's preview says what applying does")
             outcomes.append((try pendingDescription(ledger), result.changes))
         }
         #expect(outcomes[0].0.count > 20, "the file makes real work")
@@ -202,6 +209,29 @@ struct LedgerTests {
             #expect(try ledger.confirmedCounts() == ["7": 10])
             #expect(try ledger.recentFiles(limit: 10).count == 1)
         }
+    }
+
+    @Test("plan's preview of a snapshot says what applying it does", arguments: [1, 2, 3])
+    func snapshotPreviewMatchesApply(seed: UInt64) throws {
+        var random = SeededRandom(state: seed)
+        let people = (0..<60).map { sha256Hex("preview\($0)@example.com") }
+        let directory = try TemporaryDirectory()
+        let ledger = try freshLedger(directory)
+        var base = "email_hash,segment_id,action\n"
+        for person in people where Bool.random(using: &random) {
+            base += "\(person),\(Int.random(in: 1...3, using: &random)),\(Bool.random(using: &random) ? "add" : "remove")\n"
+        }
+        try apply(base, to: ledger, in: directory)
+        try acknowledgeAll(ledger)
+        var snapshot = "email_hash,segment_id\n"
+        for person in people where Int.random(in: 0..<3, using: &random) == 0 {
+            snapshot += "\(person),\(Int.random(in: 1...2, using: &random))\n"
+        }
+        snapshot += "\(people[0]),4\n"
+        let preview = try apply(snapshot, to: ledger, in: directory, dryRun: true)
+        let applied = try apply(snapshot, to: ledger, in: directory)
+        #expect(!applied.changes.isEmpty)
+        #expect(preview.changes == applied.changes)
     }
 
     @Test("a dry run reports the change and writes nothing")

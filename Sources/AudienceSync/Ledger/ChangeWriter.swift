@@ -1,6 +1,6 @@
 /// Writes one file's member changes into desired membership, inside the file's transaction.
 /// Counts, per segment, the rows whose desired state actually changed.
-public struct ChangeWriter {
+public struct ChangeWriter: ChangeSink {
     private let ledger: LedgerConnection
     private let generation: Int64
     private let deltaUpsert: Statement

@@ -65,9 +65,8 @@ extension Ledger {
 
     /// Applies a file's member changes to desired membership and records the file, in one transaction.
     /// `write` streams the changes (sorted in chunks) into the writer and returns what reading found.
-    /// With `dryRun` everything is rolled back: the result says what the file would change.
     public func applyFile(
-        fingerprint: Digest32, name: String, size: Int64, dryRun: Bool = false, maximumRemovalPercent: Double? = nil,
+        fingerprint: Digest32, name: String, size: Int64, maximumRemovalPercent: Double? = nil,
         _ write: (inout ChangeWriter) throws -> ReadSummary
     ) throws -> FileApplyResult {
         try withConnection { ledger in
@@ -85,11 +84,23 @@ extension Ledger {
                 return result
             }
             do {
-                return try dryRun ? ledger.connection.rolledBack(body) : ledger.connection.transaction(body)
+                return try ledger.connection.transaction(body)
             } catch {
                 try? ledger.reloadSegments()
                 throw error
             }
+        }
+    }
+
+    /// What a file would change, computed by reading the ledger only (for `plan`).
+    public func previewFile(_ read: (inout ChangePreview) throws -> ReadSummary) throws -> FileApplyResult {
+        try withConnection { ledger in
+            // One read transaction: the file is compared with one consistent state of the ledger.
+            try ledger.connection.execute("BEGIN")
+            defer { try? ledger.connection.execute("ROLLBACK") }
+            var preview = try ChangePreview(ledger: ledger)
+            let summary = try read(&preview)
+            return FileApplyResult(summary: summary, changes: try preview.changes(isDelta: summary.isDelta), generation: 0)
         }
     }
 

@@ -75,4 +75,7 @@ final class LedgerConnection {
     }
 
     func audienceID(forRow row: Int64) -> String? { audienceIDs[row] }
+
+    /// The ledger's row for a segment it already knows (nil: none yet), creating nothing.
+    func knownSegmentRow(for segment: SegmentID) -> Int64? { segmentRows[segment.rawValue] }
 }

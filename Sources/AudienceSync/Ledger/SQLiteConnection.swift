@@ -61,13 +61,6 @@ final class SQLiteConnection {
             throw error
         }
     }
-
-    /// Runs `body` in a transaction that is always rolled back: for dry runs.
-    func rolledBack<R>(_ body: () throws -> R) throws -> R {
-        try execute("BEGIN IMMEDIATE")
-        defer { try? execute("ROLLBACK") }
-        return try body()
-    }
 }
 
 /// A prepared statement, reset after each use. Bind indexes are 1-based, as in SQLite.

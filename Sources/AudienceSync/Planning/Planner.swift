@@ -29,7 +29,7 @@ public struct Planner: Sendable {
     }
 
     /// Reads `reader` and writes its changes; returns what reading found.
-    public func plan(_ reader: AudienceFileReader, into writer: inout ChangeWriter) throws -> ReadSummary {
+    public func plan<Sink: ChangeSink>(_ reader: AudienceFileReader, into writer: inout Sink) throws -> ReadSummary {
         var chunk: [MemberChange] = []
         chunk.reserveCapacity(chunkSize)
         var spill: SpillFile?
