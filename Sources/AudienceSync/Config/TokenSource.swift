@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 
 /// Finds the access token: `TIKTOK_ACCESS_TOKEN`, then the systemd credential
 /// `tiktok-access-token` (`$CREDENTIALS_DIRECTORY`), then `tiktok.access_token_file`.
@@ -37,19 +36,8 @@ public enum TokenSource {
 /// Saves a token where `tiktok.access_token_file` (or the operator) says, readable by its owner only.
 public enum TokenStore {
     public static func save(_ secret: String, to path: String) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else {
-            throw ConfigurationError(file: path, key: "tiktok.access_token_file", "cannot write \(path): \(String(cString: strerror(errno)))")
-        }
-        let bytes = Array((secret + "\n").utf8)
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        fchmod(descriptor, 0o600)
-        let synced = fsync(descriptor) == 0
-        close(descriptor)
-        guard written == bytes.count, synced, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw ConfigurationError(file: path, key: "tiktok.access_token_file", "cannot write \(path): \(String(cString: strerror(errno)))")
+        if let reason = AtomicFile.write(Array((secret + "\n").utf8), to: path, mode: 0o600) {
+            throw ConfigurationError(file: path, key: "tiktok.access_token_file", "cannot write \(path): \(reason)")
         }
     }
 }

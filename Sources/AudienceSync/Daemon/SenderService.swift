@@ -4,8 +4,8 @@ import ServiceLifecycle
 
 /// Sends pending work whenever the intake has applied a file, and retries on a timer while TikTok
 /// refuses or is unreachable. The token is looked up again before every pass, and every 2 s while
-/// paused, so a renewed token file or credential is picked up without a restart. On graceful shutdown the requests in flight
-/// finish and their answers are recorded; nothing new is sent.
+/// paused, so a renewed token file or credential is picked up without a restart. On graceful
+/// shutdown the requests in flight finish and their answers are recorded; nothing new is sent.
 public struct SenderService: Service {
     let settings: DaemonSettings
     let ledger: Ledger
@@ -128,9 +128,8 @@ public struct SenderService: Service {
         let report = try await sender.sendPending(shouldStop: { stopping.isSet })
         try SyncEngine(configuration: configuration, ledger: ledger, logger: logger).confirmFiles()
         let left = try ledger.pendingCounts().total
-        if let reason = report.pausedReason {
-            let why = reason.contains("did not answer") ? "TikTok unreachable" : reason.contains("token") ? "token refused" : "TikTok refused access"
-            status.sender("paused: \(why), \(left) pending")
+        if let pause = report.pause {
+            status.sender("paused: \(pause.kind.rawValue), \(left) pending")
             return .refused
         }
         if !report.failures.isEmpty {

@@ -44,19 +44,8 @@ public struct FileMover: Sendable {
     public func write(_ contents: [UInt8], to relativePath: String, mode: mode_t = 0o640) throws {
         let path = stateDirectory + "/" + relativePath
         try makeDirectories(String(path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")))
-        // A dot-name, so a partner listing its receipts never sees a half-written one.
-        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
-        let temporary = String(path[..<slash]) + "." + String(path[slash...]) + ".tmp-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard descriptor >= 0 else {
-            throw InboxError(path: path, "cannot write: \(String(cString: strerror(errno)))")
-        }
-        let written = contents.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-        let synced = fsync(descriptor) == 0
-        close(descriptor)
-        guard written == contents.count, synced, rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
+        // Dot-named until complete: a partner listing its receipts never sees a half-written one.
+        if let reason = AtomicFile.write(contents, to: path, mode: mode) {
             throw InboxError(path: path, "cannot write: \(reason)")
         }
     }

@@ -3,13 +3,7 @@
 public struct ChangePreview: ChangeSink {
     private let ledger: LedgerConnection
     private let lookup: Statement
-    private struct Slot {
-        var segment: SegmentID
-        var row: Int64?
-        var change = SegmentChange()
-        var keptMembers = 0
-    }
-    private var slots: [Slot?] = []
+    private var tally = SegmentTally()
 
     init(ledger: LedgerConnection) throws {
         self.ledger = ledger
@@ -30,40 +24,29 @@ public struct ChangePreview: ChangeSink {
     public mutating func apply(_ batch: UnsafeBufferPointer<MemberChange>, segments: [SegmentID], isDelta: Bool) throws {
         for change in batch {
             let index = Int(change.segment)
-            if index >= slots.count { slots.append(contentsOf: repeatElement(nil, count: index + 1 - slots.count)) }
-            if slots[index] == nil {
-                slots[index] = Slot(segment: segments[index], row: ledger.knownSegmentRow(for: segments[index]))
-            }
-            let before = try desired(change, segmentRow: slots[index]?.row)
+            let before = try desired(change, segmentRow: tally.row(index, segments, lookUp: ledger.knownSegmentRow(for:)))
             switch (isDelta, change.action) {
             case (false, _):
-                if before == 1 { slots[index]?.keptMembers += 1 } else { slots[index]?.change.adds += 1 }
+                if before == 1 { tally.entries[index]?.keptMembers += 1 } else { tally.entries[index]?.change.adds += 1 }
             case (true, .add):
-                if before != 1 { slots[index]?.change.adds += 1 }
+                if before != 1 { tally.entries[index]?.change.adds += 1 }
             case (true, .remove):
                 // A remove of a member never seen is still sent; one that only undoes an add of the
                 // same file removes nothing that was not there.
-                if before == 1 || (before == nil && !change.removesOnlyIfPresent) { slots[index]?.change.removes += 1 }
+                if before == 1 || (before == nil && !change.removesOnlyIfPresent) { tally.entries[index]?.change.removes += 1 }
             }
         }
     }
 
     /// Per segment, what the file would change; a snapshot also removes the members it left out.
     func changes(isDelta: Bool) throws -> [String: SegmentChange] {
+        guard !isDelta else { return tally.changes { _ in 0 } }
         var members: [Int64: Int] = [:]
-        let rows = slots.compactMap { $0?.row }
-        if !isDelta && !rows.isEmpty {
-            let census = try ledger.connection.prepare(
-                "SELECT segment FROM membership WHERE desired = 1 AND segment IN (\(rows.map(String.init).joined(separator: ",")))")
-            defer { census.reset() }
-            while try census.step() { members[census.int(0), default: 0] += 1 }
+        let rows = tally.rowList
+        if !rows.isEmpty {
+            members = try ledger.count(
+                ledger.connection.prepare("SELECT segment FROM membership WHERE desired = 1 AND segment IN (\(rows))")) { $0.int(0) }
         }
-        var result: [String: SegmentChange] = [:]
-        for case let slot? in slots {
-            var change = slot.change
-            if !isDelta, let row = slot.row { change.removes += (members[row] ?? 0) - slot.keptMembers }
-            if change.adds + change.removes > 0 { result[slot.segment.rawValue] = change }
-        }
-        return result
+        return tally.changes { entry in entry.row.map { (members[$0] ?? 0) - entry.keptMembers } ?? 0 }
     }
 }

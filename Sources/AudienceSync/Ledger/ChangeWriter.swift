@@ -8,27 +8,12 @@ public struct ChangeWriter: ChangeSink {
     private let removeIfPresent: Statement
     /// A snapshot may remove at most this share of a segment's members; nil: no limit.
     var maximumRemovalPercent: Double?
-    /// A segment the file named: its ledger row and the rows whose desired state changed.
-    private struct Slot {
-        var segment: SegmentID
-        var row: Int64
-        var change = SegmentChange()
-        /// Snapshot rows naming a member the segment already had.
-        var keptMembers = 0
-    }
-    /// By the segment's number in the reader's list.
-    private var slots: [Slot?] = []
+    private var tally = SegmentTally()
     private var sweptRemovals: [Int64: Int] = [:]
 
     /// Per segment, the rows whose desired state changed.
     var changes: [String: SegmentChange] {
-        var result: [String: SegmentChange] = [:]
-        for case let slot? in slots {
-            var change = slot.change
-            change.removes += sweptRemovals[slot.row] ?? 0
-            if change.adds + change.removes > 0 { result[slot.segment.rawValue] = change }
-        }
-        return result
+        tally.changes { entry in entry.row.flatMap { sweptRemovals[$0] } ?? 0 }
     }
 
     init(ledger: LedgerConnection, generation: Int64) throws {
@@ -60,28 +45,20 @@ public struct ChangeWriter: ChangeSink {
             """)
     }
 
-    /// The ledger's row for the file's segment number `index`, created on first sight.
-    private mutating func row(_ index: Int, _ segments: [SegmentID]) throws -> Int64 {
-        if index < slots.count, let slot = slots[index] { return slot.row }
-        if index >= slots.count { slots.append(contentsOf: repeatElement(nil, count: index + 1 - slots.count)) }
-        let row = try ledger.segmentRow(for: segments[index])
-        slots[index] = Slot(segment: segments[index], row: row)
-        return row
-    }
-
     /// Applies changes, each (segment, member) at most once; the order only matters for speed:
     /// in (identifier type, identifier, segment) order the table is written sequentially.
     public mutating func apply(_ batch: UnsafeBufferPointer<MemberChange>, segments: [SegmentID], isDelta: Bool) throws {
         for change in batch {
             let index = Int(change.segment)
-            let segmentRow = try row(index, segments)
+            // Segment rows are created on first sight, so there is always one.
+            guard let segmentRow = try tally.row(index, segments, lookUp: ledger.segmentRow(for:)) else { continue }
             if isDelta && change.removesOnlyIfPresent {
                 removeIfPresent.bind(1, segmentRow)
                 removeIfPresent.bind(2, Int64(change.member.type.rawValue))
                 removeIfPresent.bind(3, change.member.digest)
                 removeIfPresent.bind(4, generation)
                 try removeIfPresent.run()
-                slots[index]?.change.removes += ledger.connection.changes
+                tally.entries[index]?.change.removes += ledger.connection.changes
             } else if isDelta {
                 deltaUpsert.bind(1, segmentRow)
                 deltaUpsert.bind(2, Int64(change.member.type.rawValue))
@@ -90,7 +67,7 @@ public struct ChangeWriter: ChangeSink {
                 deltaUpsert.bind(5, generation)
                 try deltaUpsert.run()
                 if ledger.connection.changes > 0 {
-                    if change.action == .add { slots[index]?.change.adds += 1 } else { slots[index]?.change.removes += 1 }
+                    if change.action == .add { tally.entries[index]?.change.adds += 1 } else { tally.entries[index]?.change.removes += 1 }
                 }
             } else {
                 snapshotUpsert.bind(1, segmentRow)
@@ -100,9 +77,9 @@ public struct ChangeWriter: ChangeSink {
                 defer { snapshotUpsert.reset() }
                 guard try snapshotUpsert.step() else { continue }
                 if snapshotUpsert.int(0) == generation {
-                    slots[index]?.change.adds += 1
+                    tally.entries[index]?.change.adds += 1
                 } else {
-                    slots[index]?.keptMembers += 1
+                    tally.entries[index]?.keptMembers += 1
                 }
             }
         }
@@ -113,25 +90,22 @@ public struct ChangeWriter: ChangeSink {
     /// removal limit: a segment that would lose too much throws `SnapshotHeld`, and the file's
     /// transaction, sweep included, is rolled back.
     mutating func sweepSnapshot() throws {
-        let rows = slots.compactMap { $0?.row }
+        let rows = tally.rowList
         guard !rows.isEmpty else { return }
         let sweep = try ledger.connection.prepare(
             """
             UPDATE membership SET desired = 0, generation = ?1
-            WHERE desired = 1 AND seen <> ?1 AND segment IN (\(rows.map(String.init).joined(separator: ",")))
+            WHERE desired = 1 AND seen <> ?1 AND segment IN (\(rows))
             RETURNING segment
             """)
-        defer { sweep.reset() }
         sweep.bind(1, generation)
-        while try sweep.step() {
-            sweptRemovals[sweep.int(0), default: 0] += 1
-        }
+        sweptRemovals = try ledger.count(sweep) { $0.int(0) }
         guard let limit = maximumRemovalPercent else { return }
-        for case let slot? in slots {
-            let leaving = sweptRemovals[slot.row] ?? 0
-            let before = leaving + slot.keptMembers
+        for case let entry? in tally.entries {
+            let leaving = entry.row.flatMap { sweptRemovals[$0] } ?? 0
+            let before = leaving + entry.keptMembers
             if before > 0, Double(leaving) * 100 > Double(before) * limit {
-                throw SnapshotHeld(segment: slot.segment.rawValue, members: before, removals: leaving, limitPercent: limit)
+                throw SnapshotHeld(segment: entry.segment.rawValue, members: before, removals: leaving, limitPercent: limit)
             }
         }
     }

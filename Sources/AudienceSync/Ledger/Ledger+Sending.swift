@@ -107,8 +107,7 @@ extension Ledger {
     }
 
     /// Pending adds and removes, in total and per segment; parked segments are not counted here
-    /// (see ``parkedSegments()``). Counted here rather than by SQL's GROUP BY, which would sort
-    /// every pending row first.
+    /// (see ``parkedSegments()``).
     public func pendingCounts() throws -> PendingCounts {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare(
@@ -116,18 +115,16 @@ extension Ledger {
                 SELECT segment, desired FROM membership INDEXED BY membership_pending
                 WHERE desired IS NOT acked AND segment NOT IN (SELECT segment FROM parked_segment)
                 """)
-            defer { statement.reset() }
-            var adds: [Int64: Int] = [:]
-            var removes: [Int64: Int] = [:]
-            while try statement.step() {
-                if statement.int(1) == 1 { adds[statement.int(0), default: 0] += 1 } else { removes[statement.int(0), default: 0] += 1 }
-            }
             var counts = PendingCounts()
-            for row in Set(adds.keys).union(removes.keys) {
-                let change = SegmentChange(adds: adds[row] ?? 0, removes: removes[row] ?? 0)
-                counts.adds += change.adds
-                counts.removes += change.removes
-                counts.bySegment[ledger.audienceID(forRow: row) ?? "?"] = change
+            for (key, count) in try ledger.count(statement, by: { [$0.int(0), $0.int(1)] }) {
+                let segment = ledger.audienceID(forRow: key[0]) ?? "?"
+                if key[1] == 1 {
+                    counts.adds += count
+                    counts.bySegment[segment, default: SegmentChange()].adds += count
+                } else {
+                    counts.removes += count
+                    counts.bySegment[segment, default: SegmentChange()].removes += count
+                }
             }
             return counts
         }
@@ -137,11 +134,10 @@ extension Ledger {
     public func confirmedCounts() throws -> [String: Int] {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare("SELECT segment FROM membership WHERE acked = 1")
-            defer { statement.reset() }
-            var byRow: [Int64: Int] = [:]
-            while try statement.step() { byRow[statement.int(0), default: 0] += 1 }
             var counts: [String: Int] = [:]
-            for (row, count) in byRow { counts[ledger.audienceID(forRow: row) ?? "?"] = count }
+            for (row, count) in try ledger.count(statement, by: { $0.int(0) }) {
+                counts[ledger.audienceID(forRow: row) ?? "?"] = count
+            }
             return counts
         }
     }

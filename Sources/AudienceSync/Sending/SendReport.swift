@@ -10,6 +10,19 @@ public struct SendFailure: Sendable, Codable, Equatable {
     public var requestID: String?
 }
 
+/// Why a pass stopped sending anything more: what kind of stop, and what to tell the operator.
+public struct SendPause: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case tokenRefused = "token refused"
+        case accessRefused = "TikTok refused access"
+        case bodyRejected = "TikTok could not read a request"
+        case unreachable = "TikTok unreachable"
+    }
+
+    public var kind: Kind
+    public var message: String
+}
+
 /// What one pass over the pending rows did.
 public struct SendReport: Sendable {
     /// Requests TikTok answered (whatever the answer).
@@ -18,8 +31,10 @@ public struct SendReport: Sendable {
     public var unanswered = 0
     public var acknowledged = 0
     public var failures: [SendFailure] = []
-    /// Set when sending stopped for everything (token refused, permission, a body TikTok could not read).
-    public var pausedReason: String?
+    /// Set when sending stopped for everything (token refused, permission, a body TikTok could not
+    /// read, no answer at all).
+    public var pause: SendPause?
+    public var pausedReason: String? { pause?.message }
 
     public init() {}
 
@@ -28,6 +43,6 @@ public struct SendReport: Sendable {
         unanswered += other.unanswered
         acknowledged += other.acknowledged
         failures += other.failures
-        pausedReason = pausedReason ?? other.pausedReason
+        pause = pause ?? other.pause
     }
 }

@@ -51,23 +51,22 @@ public struct Sender: Sendable {
                 group.addTask { await deliver(batch, pause: pause) }
                 running += 1
             }
-            reading: while pause.reason == nil {
+            reading: while !pause.stopsSending {
                 let (rows, next) = try ledger.pendingRows(after: cursor, limit: options.readAhead)
                 for row in rows {
                     for batch in packer.add(row) {
                         try await launch(batch)
-                        if pause.reason != nil { break reading }
+                        if pause.stopsSending { break reading }
                     }
                 }
                 cursor = next
                 if rows.count < options.readAhead { break }
             }
-            if pause.reason == nil {
+            if !pause.stopsSending {
                 for batch in packer.finish() { try await launch(batch) }
             }
             for try await done in group { report.merge(done) }
-            report.pausedReason = report.pausedReason ?? pause.reason
-            if report.pausedReason == PauseSignal.shuttingDown { report.pausedReason = nil }
+            report.pause = report.pause ?? pause.pause
             if report.requests > 0 || report.unanswered > 0 {
                 do {
                     try ledger.recordSendPass(report, now: Int64(clockSeconds()))
@@ -85,7 +84,7 @@ public struct Sender: Sendable {
         var attempt = 0
         var transportError: String?
         while true {
-            if pause.reason != nil || Task.isCancelled { return report }
+            if pause.stopsSending || Task.isCancelled { return report }
             do { try await limiter.acquire() } catch { return report }
             let handling: AnswerHandling
             let answer: TikTokAnswer?
@@ -127,10 +126,12 @@ public struct Sender: Sendable {
                     // Nothing has answered in this whole pass: every other batch would wait through
                     // the same tries. Stop the pass; the rows stay pending for the next one. (One
                     // batch that never gets through while others do is an ordinary failure.)
-                    let reason = "TikTok did not answer after \(attempt) tries (\(transportError)); sending paused with everything pending. Check network access and tiktok.base_url"
-                    pause.set(reason)
-                    report.failures.append(failure(batch, nil, reason: reason))
-                    logger.critical("sending paused: \(reason)", metadata: batchMetadata(batch))
+                    let stop = SendPause(
+                        kind: .unreachable,
+                        message: "TikTok did not answer after \(attempt) tries (\(transportError)); sending paused with everything pending. Check network access and tiktok.base_url")
+                    pause.set(stop)
+                    report.failures.append(failure(batch, nil, reason: stop.message))
+                    logger.critical("sending paused: \(stop.message)", metadata: batchMetadata(batch))
                     return report
                 }
                 if attempt >= options.maxAttempts {
@@ -153,10 +154,10 @@ public struct Sender: Sendable {
                 report.merge(await deliver(second, pause: pause))
                 return report
             case .tokenRefused, .configurationRefused, .bodyRejected:
-                let reason = pauseReason(handling, answer)
-                pause.set(reason)
-                report.failures.append(failure(batch, answer, reason: reason))
-                logger.critical("sending paused: \(reason)", metadata: batchMetadata(batch, answer))
+                let stop = pauseFor(handling, answer)
+                pause.set(stop)
+                report.failures.append(failure(batch, answer, reason: stop.message))
+                logger.critical("sending paused: \(stop.message)", metadata: batchMetadata(batch, answer))
                 return report
             case .permanentForBatch:
                 let segments = batch.segments
@@ -195,15 +196,21 @@ public struct Sender: Sendable {
         return ceiling * Double.random(in: 0.5...1.0)
     }
 
-    private func pauseReason(_ handling: AnswerHandling, _ answer: TikTokAnswer?) -> String {
+    private func pauseFor(_ handling: AnswerHandling, _ answer: TikTokAnswer?) -> SendPause {
         let said = answer?.summary ?? "no answer"
         switch handling {
         case .tokenRefused:
-            return "TikTok refused the access token (\(said)); renew it (tiktok-audience-sync auth) and everything pending will be sent"
+            return SendPause(
+                kind: .tokenRefused,
+                message: "TikTok refused the access token (\(said)); renew it (tiktok-audience-sync auth) and everything pending will be sent")
         case .configurationRefused:
-            return "TikTok refused access for advertiser \(client.advertiserID) (\(said)); check tiktok.advertiser_id and the app's permissions"
+            return SendPause(
+                kind: .accessRefused,
+                message: "TikTok refused access for advertiser \(client.advertiserID) (\(said)); check tiktok.advertiser_id and the app's permissions")
         default:
-            return "TikTok could not read a request body (\(said)); this is a bug in tiktok-audience-sync, please report it"
+            return SendPause(
+                kind: .bodyRejected,
+                message: "TikTok could not read a request body (\(said)); this is a bug in tiktok-audience-sync, please report it")
         }
     }
 
@@ -236,7 +243,7 @@ public struct Sender: Sendable {
 
 /// Set once when sending must stop for every batch.
 final class PauseSignal: Sendable {
-    private let state = Mutex<String?>(nil)
+    private let state = Mutex<SendPause?>(nil)
     private let answered = Atomic<Bool>(false)
     private let shouldStop: @Sendable () -> Bool
 
@@ -244,17 +251,15 @@ final class PauseSignal: Sendable {
         self.shouldStop = shouldStop
     }
 
-    /// Why sending stopped; "shutting down" when asked to stop from outside.
-    var reason: String? {
-        if let reason = state.withLock({ $0 }) { return reason }
-        return shouldStop() ? PauseSignal.shuttingDown : nil
-    }
+    /// Why sending stopped for everything; nil when it did not (or only because of a shutdown).
+    var pause: SendPause? { state.withLock { $0 } }
 
-    func set(_ reason: String) { state.withLock { if $0 == nil { $0 = reason } } }
+    /// Whether no new request may start: paused, or asked to stop from outside.
+    var stopsSending: Bool { pause != nil || shouldStop() }
+
+    func set(_ pause: SendPause) { state.withLock { if $0 == nil { $0 = pause } } }
 
     /// Whether TikTok answered any request of this pass (whatever it said).
     var anyAnswer: Bool { answered.load(ordering: .relaxed) }
     func noteAnswer() { answered.store(true, ordering: .relaxed) }
-
-    static let shuttingDown = "shutting down"
 }
