@@ -25,7 +25,8 @@ func pendingDescription(_ ledger: Ledger) throws -> [String] {
 
 /// Acknowledges every pending row, as if TikTok had answered code 0.
 func acknowledgeAll(_ ledger: Ledger) throws {
-    try ledger.markAcknowledged(try ledger.pendingRows(after: nil, limit: 100_000).0)
+    let epoch = try ledger.sendingEpoch()
+    try ledger.markAcknowledged(try ledger.pendingRows(after: nil, limit: 100_000).0, readIn: epoch)
 }
 
 @Suite("Ledger: desired versus acknowledged")
@@ -106,10 +107,11 @@ struct LedgerTests {
         let directory = try TemporaryDirectory()
         let ledger = try freshLedger(directory)
         try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        let epoch = try ledger.sendingEpoch()
         let inFlight = try ledger.pendingRows(after: nil, limit: 10).0
         try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
         try apply("email_hash,segment_id,action\n\(a),1,add\n\(c),9,add\n", to: ledger, in: directory)
-        #expect(try ledger.markAcknowledged(inFlight) == 0)
+        #expect(try ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
         #expect(try pendingDescription(ledger) == ["add 1 \(a.prefix(6))", "add 9 \(c.prefix(6))"])
     }
 
@@ -118,10 +120,11 @@ struct LedgerTests {
         let directory = try TemporaryDirectory()
         let ledger = try freshLedger(directory)
         try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        let epoch = try ledger.sendingEpoch()
         let inFlight = try ledger.pendingRows(after: nil, limit: 10).0
         try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
         #expect(try pendingDescription(ledger) == [], "before the answer, the remove cancels the unsent add")
-        #expect(try ledger.markAcknowledged(inFlight) == 0)
+        #expect(try ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
         #expect(try pendingDescription(ledger) == ["remove 1 \(a.prefix(6))"], "TikTok got the add: the remove must be sent")
     }
 

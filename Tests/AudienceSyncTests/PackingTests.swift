@@ -6,7 +6,7 @@ struct PackingTests {
     func row(_ index: Int, _ segment: String, _ action: MembershipAction = .add, type: IdentifierType = .emailSHA256) -> PendingRow {
         PendingRow(
             member: Member(type: type, digest: Digest32(w0: 0, w1: 0, w2: 0, w3: UInt64(index))), segmentRow: Int64(segment) ?? 0,
-            audienceID: segment, action: action, generation: 1)
+            audienceID: segment, action: action, generation: 1, seq: Int64(index))
     }
 
     @Test("one identifier carries every segment it joins: a member of five segments costs one slot")
@@ -18,6 +18,20 @@ struct PackingTests {
         #expect(batches.count == 1)
         #expect(batches[0].users.count == 1)
         #expect(batches[0].users[0].audienceIDs == ["1", "2", "3", "4", "5"])
+    }
+
+    @Test("an identifier waiting in two files' changes still takes one slot")
+    func packingAcrossFiles() {
+        var packer = BatchPacker(maxUsers: 10_000)
+        var batches: [MappingBatch] = []
+        // The outbox holds each file's changes in key order, one file after the other.
+        for index in 0..<3 { batches += packer.add(row(index, "1")) }
+        for index in 0..<3 { batches += packer.add(row(index, "2")) }
+        batches += packer.finish()
+        #expect(batches.count == 1)
+        #expect(batches[0].users.count == 3)
+        #expect(batches[0].users.allSatisfy { $0.audienceIDs == ["1", "2"] })
+        #expect(batches[0].rows.count == 6)
     }
 
     @Test("at most 10,000 users per request; requests are the minimum")

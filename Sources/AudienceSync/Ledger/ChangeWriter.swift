@@ -1,11 +1,13 @@
-/// Writes one file's member changes into desired membership, inside the file's transaction.
-/// Counts, per segment, the rows whose desired state actually changed.
+/// Writes one file's member changes into desired membership, inside the file's transaction, and
+/// puts each row it changes on the outbox. Counts, per segment, the rows whose desired state
+/// actually changed.
 public struct ChangeWriter: ChangeSink {
     private let ledger: LedgerConnection
     private let generation: Int64
     private let deltaUpsert: Statement
     private let snapshotUpsert: Statement
     private let removeIfPresent: Statement
+    private var outbox: OutboxAppender
     /// A snapshot may remove at most this share of a segment's members; nil: no limit.
     var maximumRemovalPercent: Double?
     private var tally = SegmentTally()
@@ -22,12 +24,13 @@ public struct ChangeWriter: ChangeSink {
         let connection = ledger.connection
         // A new row from an add starts as "not at TikTok" (acked 0), so add-then-remove cancels out;
         // a new row from a remove starts unknown (acked NULL), so the delete is still sent.
+        // A changed row is matched to its outbox row by generation again (outbox_seq NULL).
         deltaUpsert = try connection.prepare(
             """
             INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen)
             VALUES (?2, ?3, ?1, ?4, CASE WHEN ?4 = 1 THEN 0 END, ?5, ?5)
             ON CONFLICT DO UPDATE SET desired = excluded.desired, generation = excluded.generation,
-                                      seen = excluded.seen
+                                      seen = excluded.seen, outbox_seq = NULL
             WHERE desired <> excluded.desired
             """)
         snapshotUpsert = try connection.prepare(
@@ -35,18 +38,22 @@ public struct ChangeWriter: ChangeSink {
             INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen)
             VALUES (?2, ?3, ?1, 1, 0, ?4, ?4)
             ON CONFLICT DO UPDATE SET desired = 1, seen = excluded.seen,
-                generation = CASE WHEN desired = 1 THEN generation ELSE excluded.generation END
+                generation = CASE WHEN desired = 1 THEN generation ELSE excluded.generation END,
+                outbox_seq = CASE WHEN desired = 1 THEN outbox_seq END
             RETURNING generation
             """)
         removeIfPresent = try connection.prepare(
             """
-            UPDATE membership SET desired = 0, generation = ?4, seen = ?4
+            UPDATE membership SET desired = 0, generation = ?4, seen = ?4, outbox_seq = NULL
             WHERE id_type = ?2 AND identifier = ?3 AND segment = ?1 AND desired <> 0
             """)
+        outbox = try OutboxAppender(connection: connection, generation: generation)
     }
 
     /// Applies changes, each (segment, member) at most once; the order only matters for speed:
     /// in (identifier type, identifier, segment) order the table is written sequentially.
+    /// Every changed row goes on the outbox; one whose change only cancelled an unsent one is
+    /// not pending, and the sender drops it when it meets it.
     public mutating func apply(_ batch: UnsafeBufferPointer<MemberChange>, segments: [SegmentID], isDelta: Bool) throws {
         for change in batch {
             let index = Int(change.segment)
@@ -58,7 +65,8 @@ public struct ChangeWriter: ChangeSink {
                 removeIfPresent.bind(3, change.member.digest)
                 removeIfPresent.bind(4, generation)
                 try removeIfPresent.run()
-                tally.entries[index]?.change.removes += ledger.connection.changes
+                guard ledger.connection.changes > 0 else { continue }
+                tally.entries[index]?.change.removes += 1
             } else if isDelta {
                 deltaUpsert.bind(1, segmentRow)
                 deltaUpsert.bind(2, Int64(change.member.type.rawValue))
@@ -66,23 +74,28 @@ public struct ChangeWriter: ChangeSink {
                 deltaUpsert.bind(4, Int64(change.action.rawValue))
                 deltaUpsert.bind(5, generation)
                 try deltaUpsert.run()
-                if ledger.connection.changes > 0 {
-                    if change.action == .add { tally.entries[index]?.change.adds += 1 } else { tally.entries[index]?.change.removes += 1 }
-                }
+                guard ledger.connection.changes > 0 else { continue }
+                if change.action == .add { tally.entries[index]?.change.adds += 1 } else { tally.entries[index]?.change.removes += 1 }
             } else {
                 snapshotUpsert.bind(1, segmentRow)
                 snapshotUpsert.bind(2, Int64(change.member.type.rawValue))
                 snapshotUpsert.bind(3, change.member.digest)
                 snapshotUpsert.bind(4, generation)
-                defer { snapshotUpsert.reset() }
-                guard try snapshotUpsert.step() else { continue }
-                if snapshotUpsert.int(0) == generation {
-                    tally.entries[index]?.change.adds += 1
-                } else {
+                let changedNow = try snapshotUpsert.step() && snapshotUpsert.int(0) == generation
+                snapshotUpsert.reset()
+                guard changedNow else {
                     tally.entries[index]?.keptMembers += 1
+                    continue
                 }
+                tally.entries[index]?.change.adds += 1
             }
+            try outbox.append(change.member, segmentRow: segmentRow)
         }
+    }
+
+    /// Writes what is still buffered for the outbox; the file's transaction needs it before it ends.
+    mutating func flush() throws {
+        try outbox.flush()
     }
 
     /// A snapshot is the whole membership of each segment it names with at least one valid row
@@ -91,10 +104,21 @@ public struct ChangeWriter: ChangeSink {
     /// transaction, sweep included, is rolled back.
     mutating func sweepSnapshot() throws {
         let rows = tally.rowList
+        try outbox.flush()
         guard !rows.isEmpty else { return }
+        // Members TikTok holds (or may hold) become pending removals: onto the outbox, in key order.
+        let queue = try ledger.connection.prepare(
+            """
+            INSERT INTO outbox (id_type, identifier, segment, generation)
+            SELECT id_type, identifier, segment, ?1 FROM membership
+            WHERE desired = 1 AND seen <> ?1 AND segment IN (\(rows)) AND acked IS NOT 0
+            ORDER BY id_type, identifier, segment
+            """)
+        queue.bind(1, generation)
+        try queue.run()
         let sweep = try ledger.connection.prepare(
             """
-            UPDATE membership SET desired = 0, generation = ?1
+            UPDATE membership SET desired = 0, generation = ?1, outbox_seq = NULL
             WHERE desired = 1 AND seen <> ?1 AND segment IN (\(rows))
             RETURNING segment
             """)

@@ -75,6 +75,7 @@ extension Ledger {
                 var writer = try ChangeWriter(ledger: ledger, generation: generation)
                 writer.maximumRemovalPercent = maximumRemovalPercent
                 let summary = try write(&writer)
+                try writer.flush()
                 if !summary.isDelta {
                     try writer.sweepSnapshot()
                 }
@@ -210,8 +211,7 @@ extension Ledger {
     public func confirmSettledFiles(now: Int64) throws -> [(fingerprint: Digest32, receipt: String?)] {
         try withConnection { ledger in
             try ledger.connection.transaction {
-                let oldest = try ledger.connection.prepare(
-                    "SELECT min(generation) FROM membership INDEXED BY membership_pending WHERE desired IS NOT acked")
+                let oldest = try ledger.connection.prepare("SELECT min(o.generation) FROM \(liveOutbox)")
                 let boundary = try oldest.step() ? (oldest.optionalInt(0) ?? Int64.max) : Int64.max
                 oldest.reset()
                 let settled = try ledger.connection.prepare(

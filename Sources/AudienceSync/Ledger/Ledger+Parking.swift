@@ -57,21 +57,30 @@ extension Ledger {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare(
                 """
-                SELECT s.audience_id, p.code, p.message, p.request_id, p.parked_at,
-                    (SELECT count(*) FROM membership m INDEXED BY membership_pending
-                     WHERE m.desired IS NOT m.acked AND m.segment = p.segment AND m.desired = 1),
-                    (SELECT count(*) FROM membership m INDEXED BY membership_pending
-                     WHERE m.desired IS NOT m.acked AND m.segment = p.segment AND m.desired = 0)
+                SELECT s.audience_id, p.code, p.message, p.request_id, p.parked_at, p.segment
                 FROM parked_segment p JOIN segment s ON s.id = p.segment ORDER BY s.audience_id
                 """)
-            defer { statement.reset() }
             var result: [ParkedSegment] = []
+            var rows: [Int64] = []
             while try statement.step() {
                 result.append(
                     ParkedSegment(
                         segment: statement.string(0), code: statement.optionalInt(1).map { Int($0) },
-                        message: statement.string(2), requestID: statement.optionalString(3), parkedAt: statement.int(4),
-                        adds: Int(statement.int(5)), removes: Int(statement.int(6))))
+                        message: statement.string(2), requestID: statement.optionalString(3), parkedAt: statement.int(4)))
+                rows.append(statement.int(5))
+            }
+            statement.reset()
+            guard !rows.isEmpty else { return result }
+            // One walk over the outbox for every parked segment's waiting rows.
+            let waiting = try ledger.count(
+                ledger.connection.prepare(
+                    """
+                    SELECT o.segment, m.desired FROM \(liveOutbox)
+                    WHERE o.segment IN (SELECT segment FROM parked_segment)
+                    """)) { [$0.int(0), $0.int(1)] }
+            for (index, row) in rows.enumerated() {
+                result[index].adds = waiting[[row, 1]] ?? 0
+                result[index].removes = waiting[[row, 0]] ?? 0
             }
             return result
         }

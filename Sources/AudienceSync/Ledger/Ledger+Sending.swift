@@ -6,13 +6,19 @@ public struct PendingRow: Sendable, Equatable {
     public var action: MembershipAction
     /// The generation read with the row: the ack only lands if no newer file changed it since.
     public var generation: Int64
+    /// The row's place on the outbox.
+    public var seq: Int64
 }
 
-/// Where a walk over the pending rows has got to (their index order).
+/// Where a walk over the outbox has got to.
 public struct PendingCursor: Sendable, Equatable {
-    var type: UInt8
-    var digest: Digest32
-    var segmentRow: Int64
+    var seq: Int64
+}
+
+/// See ``Ledger/sendingEpoch()``.
+public struct SendingEpoch: Sendable, Equatable {
+    var generation: Int64
+    var parked: String
 }
 
 public struct PendingCounts: Sendable, Codable, Equatable {
@@ -23,83 +29,93 @@ public struct PendingCounts: Sendable, Codable, Equatable {
 }
 
 extension Ledger {
-    /// The next pending rows after `cursor`, in (identifier type, identifier, segment) order.
-    public func pendingRows(after cursor: PendingCursor?, limit: Int) throws -> ([PendingRow], PendingCursor?) {
+    /// The outbox's last row number now: a sending pass reads no further, so that a change
+    /// planned while it runs waits for the next pass instead of racing one in flight.
+    public func outboxEnd() throws -> PendingCursor {
         try withConnection { ledger in
+            let statement = try ledger.connection.prepare("SELECT coalesce(max(seq), 0) FROM outbox")
+            defer { statement.reset() }
+            return PendingCursor(seq: try statement.step() ? statement.int(0) : 0)
+        }
+    }
+
+    /// The next pending rows after `cursor` (up to `end`), in outbox order: the order planning
+    /// wrote them, which is (identifier type, identifier, segment) order within each file. Dead
+    /// outbox rows it meets are dropped on the way.
+    public func pendingRows(after cursor: PendingCursor?, through end: PendingCursor? = nil, limit: Int) throws -> ([PendingRow], PendingCursor?) {
+        try withConnection { ledger in
+            let parked = try ledger.parkedSegmentRows()
+            // The test of `liveOutbox`, made in Swift: cheaper than in SQL for every row.
             let statement = try ledger.connection.prepare(
                 """
-                SELECT id_type, identifier, segment, desired, generation
-                FROM membership INDEXED BY membership_pending
-                WHERE desired IS NOT acked AND (id_type, identifier, segment) > (?1, ?2, ?3)
-                  AND segment NOT IN (SELECT segment FROM parked_segment)
-                ORDER BY id_type, identifier, segment
-                LIMIT ?4
+                SELECT o.seq, o.id_type, o.identifier, o.segment, o.generation,
+                       m.desired, m.acked, m.generation, m.outbox_seq
+                FROM outbox o LEFT JOIN membership m
+                    ON m.id_type = o.id_type AND m.identifier = o.identifier AND m.segment = o.segment
+                WHERE o.seq > ?1 AND o.seq <= ?2
+                ORDER BY o.seq
                 """)
-            defer { statement.reset() }
-            statement.bind(1, Int64(cursor?.type ?? 0))
-            statement.bind(2, cursor?.digest ?? Digest32(w0: 0, w1: 0, w2: 0, w3: 0))
-            statement.bind(3, cursor?.segmentRow ?? -1)
-            statement.bind(4, limit)
+            statement.bind(1, cursor?.seq ?? 0)
+            statement.bind(2, end?.seq ?? Int64.max)
             var rows: [PendingRow] = []
             rows.reserveCapacity(limit)
+            var dead: [Int64] = []
             var last = cursor
-            while try statement.step() {
-                guard let type = IdentifierType(rawValue: UInt8(clamping: statement.int(0))),
-                    let digest = statement.digest(1)
-                else { throw LedgerError(.corrupt, path: ledger.connection.path, "a membership row has a bad identifier") }
-                let segmentRow = statement.int(2)
-                last = PendingCursor(type: type.rawValue, digest: digest, segmentRow: segmentRow)
+            while rows.count < limit, try statement.step() {
+                let seq = statement.int(0)
+                last = PendingCursor(seq: seq)
+                let desired = statement.optionalInt(5)
+                let namesThisRow = statement.isNull(8) ? statement.int(7) == statement.int(4) : statement.int(8) == seq
+                guard let desired, desired != statement.optionalInt(6), namesThisRow else {
+                    dead.append(seq)
+                    continue
+                }
+                let segmentRow = statement.int(3)
+                if parked.contains(segmentRow) { continue }  // waits for `retry`
+                guard let type = IdentifierType(rawValue: UInt8(clamping: statement.int(1))),
+                    let digest = statement.digest(2)
+                else { throw LedgerError(.corrupt, path: ledger.connection.path, "an outbox row has a bad identifier") }
                 guard let audienceID = ledger.audienceID(forRow: segmentRow) else { continue }
                 rows.append(
                     PendingRow(
                         member: Member(type: type, digest: digest), segmentRow: segmentRow, audienceID: audienceID,
-                        action: statement.int(3) == 1 ? .add : .remove, generation: statement.int(4)))
+                        action: desired == 1 ? .add : .remove, generation: statement.int(7), seq: seq))
             }
+            statement.reset()
+            try ledger.dropFromOutbox(dead)
             return (rows, last)
         }
     }
 
-    /// Records TikTok's confirmation of `rows`, in one transaction. A row that a newer file changed
-    /// since it was read keeps its new wish and stays pending. Returns how many rows were settled.
+    /// What decides which rows are pending, as of now: the file generation and the parked segments.
+    /// While it stays the same, only confirmations change the ledger's pending rows.
+    public func sendingEpoch() throws -> SendingEpoch {
+        try withConnection { ledger in try ledger.sendingEpoch() }
+    }
+
+    /// Records TikTok's confirmation of `rows`, in one transaction, and takes them off the outbox.
+    /// A row that a newer file changed since it was read keeps its new wish and stays pending.
+    /// `epoch`: the ``sendingEpoch()`` from before the rows were read; while it holds, a batch is
+    /// settled by one statement over its key range instead of row by row.
+    /// Returns how many rows were settled.
     @discardableResult
-    public func markAcknowledged(_ rows: [PendingRow]) throws -> Int {
-        try withConnection { ledger in
+    public func markAcknowledged(_ rows: [PendingRow], readIn epoch: SendingEpoch? = nil) throws -> Int {
+        guard !rows.isEmpty else { return 0 }
+        return try withConnection { ledger in
             try ledger.connection.transaction {
-                let confirmAdd = try ledger.connection.prepare(
-                    """
-                    UPDATE membership SET acked = 1
-                    WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND generation = ?4 AND desired = 1
-                    """)
-                // A confirmed removal leaves nothing worth keeping: desired 0 and acked 0.
-                let confirmRemove = try ledger.connection.prepare(
-                    """
-                    DELETE FROM membership
-                    WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND generation = ?4 AND desired = 0
-                    """)
-                // A newer file changed the row while the request was in flight, to the opposite wish:
-                // TikTok now holds what was sent, so record that, and the new wish stays pending.
-                let recordSent = try ledger.connection.prepare(
-                    """
-                    UPDATE membership SET acked = ?4
-                    WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND desired <> ?4
-                    """)
+                // Off the outbox first: a row ``settleEach(_:)`` queues again may be given one of
+                // these numbers again (SQLite reuses the highest free one).
+                try ledger.dropFromOutbox(rows.map(\.seq))
+                let unchanged = try epoch == ledger.sendingEpoch()
                 var settled = 0
-                for row in rows {
-                    let statement = row.action == .add ? confirmAdd : confirmRemove
-                    statement.bind(1, row.segmentRow)
-                    statement.bind(2, Int64(row.member.type.rawValue))
-                    statement.bind(3, row.member.digest)
-                    statement.bind(4, row.generation)
-                    try statement.run()
-                    if ledger.connection.changes > 0 {
-                        settled += 1
-                        continue
+                var groups: [String: [PendingRow]] = [:]
+                for row in rows { groups["\(row.action.rawValue)/\(row.member.type.rawValue)", default: []].append(row) }
+                for group in groups.values {
+                    if unchanged, let count = try ledger.settleAsRange(group) {
+                        settled += count
+                    } else {
+                        settled += try ledger.settleEach(group)
                     }
-                    recordSent.bind(1, row.segmentRow)
-                    recordSent.bind(2, Int64(row.member.type.rawValue))
-                    recordSent.bind(3, row.member.digest)
-                    recordSent.bind(4, Int64(row.action.rawValue))
-                    try recordSent.run()
                 }
                 return settled
             }
@@ -112,8 +128,8 @@ extension Ledger {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare(
                 """
-                SELECT segment, desired FROM membership INDEXED BY membership_pending
-                WHERE desired IS NOT acked AND segment NOT IN (SELECT segment FROM parked_segment)
+                SELECT o.segment, m.desired FROM \(liveOutbox)
+                WHERE o.segment NOT IN (SELECT segment FROM parked_segment)
                 """)
             var counts = PendingCounts()
             for (key, count) in try ledger.count(statement, by: { [$0.int(0), $0.int(1)] }) {
@@ -149,8 +165,7 @@ extension Ledger {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare(
                 """
-                SELECT 1 FROM membership INDEXED BY membership_pending
-                WHERE desired IS NOT acked AND segment NOT IN (SELECT segment FROM parked_segment) LIMIT 1
+                SELECT 1 FROM \(liveOutbox) WHERE o.segment NOT IN (SELECT segment FROM parked_segment) LIMIT 1
                 """)
             defer { statement.reset() }
             return try statement.step()
@@ -168,5 +183,114 @@ extension Ledger {
             while try statement.step() { result.append(statement.string(0)) }
             return result
         }
+    }
+}
+
+extension LedgerConnection {
+    func parkedSegmentRows() throws -> Set<Int64> {
+        let statement = try connection.prepare("SELECT segment FROM parked_segment")
+        defer { statement.reset() }
+        var rows: Set<Int64> = []
+        while try statement.step() { rows.insert(statement.int(0)) }
+        return rows
+    }
+
+    func sendingEpoch() throws -> SendingEpoch {
+        let statement = try connection.prepare(
+            """
+            SELECT coalesce((SELECT value FROM setting WHERE key = 'generation'), 0),
+                   coalesce((SELECT group_concat(segment) FROM (SELECT segment FROM parked_segment ORDER BY segment)), '')
+            """)
+        defer { statement.reset() }
+        guard try statement.step() else { throw connection.error(0, "reading the sending epoch returned nothing") }
+        return SendingEpoch(generation: statement.int(0), parked: statement.string(1))
+    }
+
+    /// Settles a batch of one action and identifier type with one statement over its key range,
+    /// which walks the table in order instead of seeking each row. Only while the sending epoch
+    /// is the one the rows were read in: then every row is as it was read, and the statement
+    /// touching exactly as many rows as the batch has means it touched exactly the batch's rows.
+    /// If it touched more (a row of another file's run in the same range that is still waiting),
+    /// it is undone and nil returned, for ``settleEach(_:)``.
+    func settleAsRange(_ rows: [PendingRow]) throws -> Int? {
+        guard let first = rows.first else { return 0 }
+        var low = (digest: first.member.digest, segment: first.segmentRow)
+        var high = low
+        for row in rows.dropFirst() {
+            let key = (digest: row.member.digest, segment: row.segmentRow)
+            if (key.digest, key.segment) < (low.digest, low.segment) { low = key }
+            if (key.digest, key.segment) > (high.digest, high.segment) { high = key }
+        }
+        let isAdd = first.action == .add
+        // A confirmed removal leaves nothing worth keeping: the row goes.
+        let statement = try connection.prepare(
+            """
+            \(isAdd ? "UPDATE membership SET acked = 1" : "DELETE FROM membership")
+            WHERE (id_type, identifier, segment) BETWEEN (?1, ?2, ?3) AND (?1, ?4, ?5)
+              AND desired = ?6 AND acked IS NOT ?6 AND generation <= ?7
+              AND segment NOT IN (SELECT segment FROM parked_segment)
+            """)
+        statement.bind(1, Int64(first.member.type.rawValue))
+        statement.bind(2, low.digest)
+        statement.bind(3, low.segment)
+        statement.bind(4, high.digest)
+        statement.bind(5, high.segment)
+        statement.bind(6, isAdd ? 1 : 0)
+        statement.bind(7, rows.map(\.generation).max() ?? 0)
+        try connection.execute("SAVEPOINT settle_range")
+        try statement.run()
+        if connection.changes == rows.count {
+            try connection.execute("RELEASE settle_range")
+            return rows.count
+        }
+        try connection.execute("ROLLBACK TO settle_range; RELEASE settle_range")
+        return nil
+    }
+
+    /// Settles rows one by one, guarded by the generation each was read with.
+    func settleEach(_ rows: [PendingRow]) throws -> Int {
+        let confirmAdd = try connection.prepare(
+            """
+            UPDATE membership SET acked = 1
+            WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND generation = ?4 AND desired = 1
+            """)
+        let confirmRemove = try connection.prepare(
+            """
+            DELETE FROM membership
+            WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND generation = ?4 AND desired = 0
+            """)
+        var settled = 0
+        for row in rows {
+            let statement = row.action == .add ? confirmAdd : confirmRemove
+            statement.bind(1, row.segmentRow)
+            statement.bind(2, Int64(row.member.type.rawValue))
+            statement.bind(3, row.member.digest)
+            statement.bind(4, row.generation)
+            try statement.run()
+            if connection.changes > 0 {
+                settled += 1
+            } else {
+                try recordSent(row)
+            }
+        }
+        return settled
+    }
+
+    /// A newer file changed the row while the request was in flight, to the opposite wish: TikTok
+    /// now holds what was sent, so record that, and the new wish goes back on the outbox.
+    private func recordSent(_ row: PendingRow) throws {
+        let update = try connection.prepare(
+            """
+            UPDATE membership SET acked = ?4
+            WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3 AND desired <> ?4
+            RETURNING generation
+            """)
+        update.bind(1, Int64(row.member.type.rawValue))
+        update.bind(2, row.member.digest)
+        update.bind(3, row.segmentRow)
+        update.bind(4, Int64(row.action.rawValue))
+        let generation = try update.step() ? update.int(0) : nil
+        update.reset()
+        if let generation { try requeue(row.member, segmentRow: row.segmentRow, generation: generation) }
     }
 }

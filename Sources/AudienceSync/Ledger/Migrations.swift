@@ -123,6 +123,29 @@ enum Migrations {
                 WHERE desired IS NOT acked;
             """
         ),
+        (
+            "keep the pending work in an outbox instead of an index",
+            """
+            -- The sender's work list, appended in the order planning writes (key order within a file).
+            -- An outbox row is live while its membership row is pending and names it: by outbox_seq
+            -- when that is set, else by generation. The others are left from wishes cancelled,
+            -- superseded or confirmed, and are dropped when the sender meets them. Confirming a
+            -- batch deletes its rows at sequential positions, where the partial index cost a B-tree
+            -- delete per row (measured: Benchmarks/README.md).
+            ALTER TABLE membership ADD COLUMN outbox_seq INTEGER;
+            CREATE TABLE outbox (
+                seq INTEGER PRIMARY KEY,
+                id_type INTEGER NOT NULL,
+                identifier BLOB NOT NULL,
+                segment INTEGER NOT NULL,
+                generation INTEGER NOT NULL
+            ) STRICT;
+            INSERT INTO outbox (id_type, identifier, segment, generation)
+                SELECT id_type, identifier, segment, generation FROM membership INDEXED BY membership_pending
+                WHERE desired IS NOT acked ORDER BY id_type, identifier, segment;
+            DROP INDEX membership_pending;
+            """
+        ),
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

@@ -27,56 +27,67 @@ public struct MappingBatch: Sendable {
     /// Two batches of about half the users each; one identifier's rows stay together.
     func halves() -> (MappingBatch, MappingBatch) {
         let middle = users.count / 2
-        let splitDigest = users[middle].digest
-        let rowSplit = rows.firstIndex { $0.member.digest == splitDigest } ?? rows.count
         var first = MappingBatch(action: action, type: type)
         var second = first
         first.users = Array(users[..<middle])
         second.users = Array(users[middle...])
-        first.rows = Array(rows[..<rowSplit])
-        second.rows = Array(rows[rowSplit...])
+        let inFirst = Set(first.users.map(\.digest))
+        for row in rows {
+            if inFirst.contains(row.member.digest) { first.rows.append(row) } else { second.rows.append(row) }
+        }
         return (first, second)
     }
 }
 
-/// Packs pending rows, which arrive in (type, identifier, segment) order, into as few requests as
-/// the 10,000-users limit allows. Pure: no I/O.
+/// Packs pending rows into as few requests as the 10,000-users limit allows: one identifier
+/// carries every segment it is being added to (or removed from), also when its rows come from
+/// different files. Pure: no I/O.
 public struct BatchPacker {
+    private struct Open {
+        var batch: MappingBatch
+        /// Where each identifier sits in `batch.users`.
+        var slots: [Digest32: Int] = [:]
+    }
+
+    private struct Kind: Hashable {
+        var action: MembershipAction
+        var type: IdentifierType
+    }
+
     private let maxUsers: Int
-    /// The open add and remove batches of the identifier type being read.
-    private var adds: MappingBatch?
-    private var removes: MappingBatch?
+    private var open: [Kind: Open] = [:]
 
     public init(maxUsers: Int = 10_000) {
         self.maxUsers = maxUsers
     }
 
-    /// Adds one row; returns the batches it filled (ready to send).
+    /// Adds one row; returns the batch it filled, if any (ready to send).
     public mutating func add(_ row: PendingRow) -> [MappingBatch] {
+        let kind = Kind(action: row.action, type: row.member.type)
         var ready: [MappingBatch] = []
-        // Rows come sorted by type: batches of an earlier type will get nothing more.
-        if let open = adds ?? removes, open.type != row.member.type {
-            ready = finish()
-        }
-        var batch = (row.action == .add ? adds.take() : removes.take())
-            ?? MappingBatch(action: row.action, type: row.member.type)
-        if let last = batch.users.last, last.digest == row.member.digest {
-            batch.users[batch.users.count - 1].audienceIDs.append(row.audienceID)
+        var current = open.removeValue(forKey: kind) ?? Open(batch: MappingBatch(action: row.action, type: row.member.type))
+        if let slot = current.slots[row.member.digest] {
+            current.batch.users[slot].audienceIDs.append(row.audienceID)
         } else {
-            if batch.users.count == maxUsers {
-                ready.append(batch)
-                batch = MappingBatch(action: row.action, type: row.member.type)
-                batch.users.reserveCapacity(maxUsers)
+            if current.batch.users.count == maxUsers {
+                ready.append(current.batch)
+                current = Open(batch: MappingBatch(action: row.action, type: row.member.type))
             }
-            batch.users.append(TikTokClient.User(digest: row.member.digest, audienceIDs: [row.audienceID]))
+            if current.batch.users.isEmpty {
+                current.batch.users.reserveCapacity(maxUsers)
+                current.slots.reserveCapacity(maxUsers)
+            }
+            current.slots[row.member.digest] = current.batch.users.count
+            current.batch.users.append(TikTokClient.User(digest: row.member.digest, audienceIDs: [row.audienceID]))
         }
-        batch.rows.append(row)
-        if row.action == .add { adds = batch } else { removes = batch }
+        current.batch.rows.append(row)
+        open[kind] = current
         return ready
     }
 
     /// The batches still open at the end of the pending rows.
     public mutating func finish() -> [MappingBatch] {
-        [adds.take(), removes.take()].compactMap { $0 }
+        defer { open.removeAll() }
+        return open.values.map(\.batch).sorted { ($0.type.rawValue, $0.action.rawValue) < ($1.type.rawValue, $1.action.rawValue) }
     }
 }

@@ -43,16 +43,19 @@ public struct Sender: Sendable {
             var running = 0
             var packer = BatchPacker(maxUsers: options.maxUsersPerRequest)
             var cursor: PendingCursor?
+            // Each row at most once per pass: what is planned meanwhile waits for the next pass.
+            let end = try ledger.outboxEnd()
+            let epoch = try ledger.sendingEpoch()
             func launch(_ batch: MappingBatch) async throws {
                 if running >= options.maxInFlight, let done = try await group.next() {
                     report.merge(done)
                     running -= 1
                 }
-                group.addTask { await deliver(batch, pause: pause) }
+                group.addTask { await deliver(batch, epoch: epoch, pause: pause) }
                 running += 1
             }
             reading: while !pause.stopsSending {
-                let (rows, next) = try ledger.pendingRows(after: cursor, limit: options.readAhead)
+                let (rows, next) = try ledger.pendingRows(after: cursor, through: end, limit: options.readAhead)
                 for row in rows {
                     for batch in packer.add(row) {
                         try await launch(batch)
@@ -79,7 +82,7 @@ public struct Sender: Sendable {
     }
 
     /// Sends one batch until it is confirmed or there is no point in going on.
-    private func deliver(_ batch: MappingBatch, pause: PauseSignal) async -> SendReport {
+    private func deliver(_ batch: MappingBatch, epoch: SendingEpoch, pause: PauseSignal) async -> SendReport {
         var report = SendReport()
         var attempt = 0
         var transportError: String?
@@ -112,7 +115,7 @@ public struct Sender: Sendable {
                 }
                 await limiter.succeeded()
                 do {
-                    report.acknowledged += try ledger.markAcknowledged(batch.rows)
+                    report.acknowledged += try ledger.markAcknowledged(batch.rows, readIn: epoch)
                 } catch {
                     logger.error("could not record TikTok's confirmation; the rows will be sent again",
                                  metadata: ["error": "\(error)"])
@@ -150,8 +153,8 @@ public struct Sender: Sendable {
                 }
                 logger.notice("TikTok found the batch too large; splitting it", metadata: batchMetadata(batch, answer))
                 let (first, second) = batch.halves()
-                report.merge(await deliver(first, pause: pause))
-                report.merge(await deliver(second, pause: pause))
+                report.merge(await deliver(first, epoch: epoch, pause: pause))
+                report.merge(await deliver(second, epoch: epoch, pause: pause))
                 return report
             case .tokenRefused, .configurationRefused, .bodyRejected:
                 let stop = pauseFor(handling, answer)
@@ -166,8 +169,8 @@ public struct Sender: Sendable {
                     logger.notice("TikTok refused a batch spanning \(segments.count) segments; narrowing it down",
                                   metadata: batchMetadata(batch, answer))
                     let (first, second) = batch.splitBySegments()
-                    report.merge(await deliver(first, pause: pause))
-                    report.merge(await deliver(second, pause: pause))
+                    report.merge(await deliver(first, epoch: epoch, pause: pause))
+                    report.merge(await deliver(second, epoch: epoch, pause: pause))
                     return report
                 }
                 let refused = failure(batch, answer, reason: "TikTok refused the segment")

@@ -1,0 +1,103 @@
+/// The outbox is the sender's work list: a row per change planning made, appended in the order it
+/// wrote them (key order within a file). A membership row has at most one *live* outbox row: one
+/// naming it while it is pending, matched by generation, or by `outbox_seq` once a confirmation
+/// racing a newer file queued it again. Every other outbox row is dead for good (its wish was
+/// cancelled, superseded or confirmed) and is dropped when the sender meets it.
+let liveOutbox = """
+    outbox o JOIN membership m
+        ON m.id_type = o.id_type AND m.identifier = o.identifier AND m.segment = o.segment
+        AND m.desired IS NOT m.acked AND (m.outbox_seq = o.seq OR (m.outbox_seq IS NULL AND m.generation = o.generation))
+    """
+
+/// Appends to the outbox in multi-row statements: a statement per row cost as much as the
+/// membership write itself.
+struct OutboxAppender {
+    private static let rowsPerStatement = 256
+    private let connection: SQLiteConnection
+    private let generation: Int64
+    private let many: Statement
+    private let one: Statement
+    private var buffered: [(member: Member, segmentRow: Int64)] = []
+
+    init(connection: SQLiteConnection, generation: Int64) throws {
+        self.connection = connection
+        self.generation = generation
+        let values = Array(repeating: "(?, ?, ?, \(generation))", count: Self.rowsPerStatement).joined(separator: ", ")
+        many = try connection.prepare("INSERT INTO outbox (id_type, identifier, segment, generation) VALUES \(values)")
+        one = try connection.prepare("INSERT INTO outbox (id_type, identifier, segment, generation) VALUES (?1, ?2, ?3, ?4)")
+        buffered.reserveCapacity(Self.rowsPerStatement)
+    }
+
+    mutating func append(_ member: Member, segmentRow: Int64) throws {
+        buffered.append((member, segmentRow))
+        if buffered.count == Self.rowsPerStatement { try flush() }
+    }
+
+    mutating func flush() throws {
+        defer { buffered.removeAll(keepingCapacity: true) }
+        if buffered.count == Self.rowsPerStatement {
+            for (index, entry) in buffered.enumerated() {
+                let base = Int32(index * 3)
+                many.bind(base + 1, Int64(entry.member.type.rawValue))
+                many.bind(base + 2, entry.member.digest)
+                many.bind(base + 3, entry.segmentRow)
+            }
+            try many.run()
+            return
+        }
+        for entry in buffered {
+            one.bind(1, Int64(entry.member.type.rawValue))
+            one.bind(2, entry.member.digest)
+            one.bind(3, entry.segmentRow)
+            one.bind(4, generation)
+            try one.run()
+        }
+    }
+}
+
+extension LedgerConnection {
+    /// Deletes outbox rows, a run of consecutive numbers at a time.
+    func dropFromOutbox(_ seqs: [Int64]) throws {
+        guard !seqs.isEmpty else { return }
+        let statement = try connection.prepare("DELETE FROM outbox WHERE seq BETWEEN ?1 AND ?2")
+        let sorted = seqs.sorted()
+        var start = sorted[0]
+        var end = start
+        func flush() throws {
+            statement.bind(1, start)
+            statement.bind(2, end)
+            try statement.run()
+        }
+        for seq in sorted.dropFirst() {
+            if seq == end + 1 {
+                end = seq
+            } else {
+                try flush()
+                start = seq
+                end = seq
+            }
+        }
+        try flush()
+    }
+
+    /// Puts a membership row back on the outbox under a number of its own, which from now on is
+    /// the only outbox row that stands for it.
+    func requeue(_ member: Member, segmentRow: Int64, generation: Int64) throws {
+        let append = try connection.prepare(
+            "INSERT INTO outbox (id_type, identifier, segment, generation) VALUES (?1, ?2, ?3, ?4) RETURNING seq")
+        append.bind(1, Int64(member.type.rawValue))
+        append.bind(2, member.digest)
+        append.bind(3, segmentRow)
+        append.bind(4, generation)
+        guard try append.step() else { throw connection.error(0, "outbox insert returned nothing") }
+        let seq = append.int(0)
+        append.reset()
+        let link = try connection.prepare(
+            "UPDATE membership SET outbox_seq = ?4 WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3")
+        link.bind(1, Int64(member.type.rawValue))
+        link.bind(2, member.digest)
+        link.bind(3, segmentRow)
+        link.bind(4, seq)
+        try link.run()
+    }
+}
