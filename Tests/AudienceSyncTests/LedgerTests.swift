@@ -276,8 +276,8 @@ struct LedgerTests {
         #expect(throws: LedgerError.self) { _ = try freshLedger(directory) }
     }
 
-    @Test("a ledger written by the previous schema keeps every member, wish and confirmation")
-    func migratesFromSecondSchema() throws {
+    @Test("a ledger written by an older schema keeps every member, wish and confirmation")
+    func migratesFromOlderSchema() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path + "/ledger.sqlite"
         let old = try SQLiteConnection(path: path)

@@ -1,0 +1,129 @@
+import Testing
+@testable import AudienceSync
+import TestFixtures
+
+/// The outbox: the pending work as the sender walks it.
+@Suite("Outbox: the sender's work list")
+struct OutboxTests {
+    let a = sha256Hex("a@example.com")
+    let b = sha256Hex("b@example.com")
+    let c = sha256Hex("c@example.com")
+    let d = sha256Hex("d@example.com")
+
+    func outboxRows(_ ledger: Ledger) throws -> Int {
+        try ledger.withConnection { ledger in
+            let statement = try ledger.connection.prepare("SELECT count(*) FROM outbox")
+            defer { statement.reset() }
+            return try statement.step() ? Int(statement.int(0)) : -1
+        }
+    }
+
+    func walk(_ ledger: Ledger, through end: PendingCursor? = nil) throws -> [PendingRow] {
+        try ledger.pendingRows(after: nil, through: end, limit: 1000).0
+    }
+
+    @Test("wishes cancelled before sending leave nothing behind once the sender has passed")
+    func cancelledWishesAreDropped() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        try apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n", to: ledger, in: directory)
+        try apply("email_hash,segment_id,action\n\(a),1,remove\n\(b),1,remove\n", to: ledger, in: directory)
+        #expect(try walk(ledger).isEmpty)
+        #expect(try outboxRows(ledger) == 0)
+        #expect(try ledger.pendingCounts().total == 0)
+    }
+
+    @Test("a member changed by several files is sent once, with its last wish")
+    func supersededWishesAreSentOnce() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        // A remove of a member never seen is sent; the add after it replaces it.
+        try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
+        try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        try apply("email_hash,segment_id,action\n\(a),1,remove\n\(a),2,add\n", to: ledger, in: directory)
+        let rows = try walk(ledger)
+        #expect(rows.map { "\($0.action) \($0.audienceID)" }.sorted() == ["add 2", "remove 1"])
+        #expect(try outboxRows(ledger) == 2)
+    }
+
+    @Test("what a file plans while a pass runs waits for the next pass")
+    func passReadsOnlyWhatWasQueuedBeforeIt() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        try apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n", to: ledger, in: directory)
+        let end = try ledger.outboxEnd()
+        try apply("email_hash,segment_id,action\n\(c),1,add\n\(a),1,remove\n", to: ledger, in: directory)
+        #expect(try walk(ledger, through: end).map(\.member.digest.hex) == [b], "a's add was cancelled; c waits")
+        #expect(try walk(ledger).map(\.member.digest.hex) == [b, c], "the next pass takes both")
+    }
+
+    @Test("confirming one file's batch never settles another file's waiting rows in the same key range")
+    func rangeConfirmationStaysWithinTheBatch() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        let keys = [a, b, c, d].sorted()
+        try apply("email_hash,segment_id,action\n\(keys[0]),1,add\n\(keys[2]),1,add\n", to: ledger, in: directory)
+        try apply("email_hash,segment_id,action\n\(keys[1]),1,add\n\(keys[3]),1,add\n", to: ledger, in: directory)
+        let epoch = try ledger.sendingEpoch()
+        let rows = try walk(ledger)
+        #expect(rows.count == 4)
+        // The second file's rows span keys[1]...keys[3], which holds the first file's keys[2].
+        let second = rows.filter { [keys[1], keys[3]].contains($0.member.digest.hex) }
+        #expect(try ledger.markAcknowledged(second, readIn: epoch) == 2)
+        #expect(try pendingDescription(ledger) == ["add 1 \(keys[0].prefix(6))", "add 1 \(keys[2].prefix(6))"])
+        let first = rows.filter { [keys[0], keys[2]].contains($0.member.digest.hex) }
+        #expect(try ledger.markAcknowledged(first, readIn: epoch) == 2)
+        #expect(try ledger.pendingCounts().total == 0)
+        #expect(try ledger.confirmedCounts() == ["1": 4])
+        #expect(try outboxRows(ledger) == 0)
+    }
+
+    @Test("a confirmation arriving after a newer file is checked row by row, not by range")
+    func newerFileMeansRowByRow() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        let keys = [a, b, c].sorted()
+        // keys[1] waits from an earlier file (say, its batch failed); the batch is keys[0] and keys[2].
+        try apply("email_hash,segment_id,action\n\(keys[1]),1,add\n", to: ledger, in: directory)
+        try apply("email_hash,segment_id,action\n\(keys[0]),1,add\n\(keys[2]),1,add\n", to: ledger, in: directory)
+        let epoch = try ledger.sendingEpoch()
+        let batch = try walk(ledger).filter { $0.member.digest.hex != keys[1] }
+        try apply("email_hash,segment_id,action\n\(keys[2]),1,remove\n", to: ledger, in: directory)
+        // By range, keys[1] (never sent) would stand in for keys[2] (changed since): same count.
+        #expect(try ledger.markAcknowledged(batch, readIn: epoch) == 1)
+        #expect(try pendingDescription(ledger) == ["add 1 \(keys[1].prefix(6))", "remove 1 \(keys[2].prefix(6))"])
+    }
+
+    @Test("a segment parked while its batch was out is not confirmed by the range")
+    func parkingDuringAPassFallsBackToRows() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        try apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n\(a),2,add\n\(b),2,add\n", to: ledger, in: directory)
+        let epoch = try ledger.sendingEpoch()
+        let rows = try walk(ledger)
+        try ledger.park(segment: "2", code: 40002, message: "refused", requestID: "r-1", now: 0)
+        // Only segment 1's rows were confirmed (segment 2 was refused in another request).
+        let confirmed = rows.filter { $0.audienceID == "1" }
+        #expect(try ledger.markAcknowledged(confirmed, readIn: epoch) == 2)
+        #expect(try ledger.parkedSegments().first?.adds == 2)
+        try ledger.unpark()
+        #expect(try pendingDescription(ledger) == ["add 2 \(a.prefix(6))", "add 2 \(b.prefix(6))"].sorted())
+    }
+
+    @Test("a confirmation racing a newer file queues the member again, once")
+    func requeuedOnce() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        let epoch = try ledger.sendingEpoch()
+        let inFlight = try walk(ledger)
+        try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
+        #expect(try ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
+        let again = try walk(ledger)
+        #expect(again.map { "\($0.action) \($0.audienceID)" } == ["remove 1"])
+        #expect(try ledger.markAcknowledged(again, readIn: try ledger.sendingEpoch()) == 1)
+        #expect(try ledger.pendingCounts().total == 0)
+        #expect(try ledger.confirmedCounts() == [:])
+        #expect(try outboxRows(ledger) == 0)
+    }
+}
