@@ -2,7 +2,7 @@
 """Reference timings for planning: SQLite bulk upserts of an audience file's keys, and nothing else.
 
 What is timed is SQLite's own work, done by the sqlite3 command-line shell (no language binding in
-the loop): on a fresh database with the ledger's schema and pragmas (WAL, synchronous FULL, 16 MiB
+the loop): on a fresh database with the ledger's schema and pragmas (16 KiB pages, WAL, synchronous FULL, 16 MiB
 page cache, STRICT, WITHOUT ROWID), one transaction, one statement that upserts every row with the
 ledger's delta upsert (ChangeWriter.deltaUpsert), then COMMIT. The rows come from an attached
 source table in the order asked for; building that source (parsing the CSV, hex → 32-byte BLOB,
@@ -16,8 +16,10 @@ per 2M rows of binding overhead before SQLite does any B-tree work, which would 
   --order chunked:N     sorted in chunks of N rows, chunks in file order (what Planner did before it
                         merged its sorted chunks)
   --order file          file order (random keys)
-  --pending-index       also maintain the ledger's partial (covering) index over pending rows
-                        (id_type, identifier, segment, desired, acked, generation) WHERE desired IS NOT acked
+  --pending-index       also maintain the partial (covering) index over pending rows that ledgers
+                        before schema step 4 had: (id_type, identifier, segment, desired, acked,
+                        generation) WHERE desired IS NOT acked
+  --outbox              also append every row to the outbox, in the same key order, as planning does
   --cache-mib M         page cache size (default 16, the ledger's)
 
 Prints one line: `insert+commit SECONDS s (ROWS rows, ORDER, index yes/no, ...)`.
@@ -38,8 +40,16 @@ CREATE TABLE membership (
     acked INTEGER CHECK (acked IN (0, 1)),
     generation INTEGER NOT NULL,
     seen INTEGER NOT NULL,
+    outbox_seq INTEGER,
     PRIMARY KEY (id_type, identifier, segment)
 ) STRICT, WITHOUT ROWID;
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY,
+    id_type INTEGER NOT NULL,
+    identifier BLOB NOT NULL,
+    segment INTEGER NOT NULL,
+    generation INTEGER NOT NULL
+) STRICT;
 """
 PENDING_INDEX = """
 CREATE INDEX membership_pending ON membership (id_type, identifier, segment, desired, acked, generation)
@@ -49,8 +59,13 @@ CREATE INDEX membership_pending ON membership (id_type, identifier, segment, des
 UPSERT = """
 INSERT INTO membership (segment, id_type, identifier, desired, acked, generation, seen)
 SELECT segment, 1, identifier, desired, CASE WHEN desired = 1 THEN 0 END, 1, 1 FROM src.keys WHERE true ORDER BY rowid
-ON CONFLICT DO UPDATE SET desired = excluded.desired, generation = excluded.generation, seen = excluded.seen
+ON CONFLICT DO UPDATE SET desired = excluded.desired, generation = excluded.generation, seen = excluded.seen,
+    outbox_seq = NULL
 WHERE desired <> excluded.desired;
+"""
+OUTBOX = """
+INSERT INTO outbox (id_type, identifier, segment, generation)
+SELECT 1, identifier, segment, 1 FROM src.keys ORDER BY rowid;
 """
 
 
@@ -97,6 +112,7 @@ def main():
     parser.add_argument("--db", required=True, help="the database to create (deleted afterwards)")
     parser.add_argument("--order", default="sorted")
     parser.add_argument("--pending-index", action="store_true")
+    parser.add_argument("--outbox", action="store_true")
     parser.add_argument("--cache-mib", type=int, default=16)
     parser.add_argument("--sqlite3", default="sqlite3", help="the sqlite3 shell to run")
     args = parser.parse_args()
@@ -110,11 +126,11 @@ def main():
 
     unlink(args.db)
     script = (
-        "PRAGMA journal_mode = WAL;\nPRAGMA synchronous = FULL;\n"
+        "PRAGMA page_size = 16384;\nPRAGMA journal_mode = WAL;\nPRAGMA synchronous = FULL;\n"
         f"PRAGMA cache_size = -{args.cache_mib * 1024};\n"
         + SCHEMA + (PENDING_INDEX if args.pending_index else "")
         + f"ATTACH '{source}' AS src;\n"
-        + ".timer on\nBEGIN;\n" + UPSERT + "COMMIT;\n"
+        + ".timer on\nBEGIN;\n" + UPSERT + (OUTBOX if args.outbox else "") + "COMMIT;\n"
     )
     result = subprocess.run([args.sqlite3, args.db], input=script, capture_output=True, text=True)
     unlink(args.db)
@@ -124,7 +140,7 @@ def main():
     times = [float(t) for t in re.findall(r"Run Time: real ([0-9.]+)", result.stdout)]
     version = subprocess.run([args.sqlite3, "--version"], capture_output=True, text=True).stdout.split()[0]
     print(f"insert+commit {sum(times):.2f} s ({rows} rows, {args.order}, "
-          f"index {'yes' if args.pending_index else 'no'}, cache {args.cache_mib} MiB, sqlite3 shell {version})")
+          f"index {'yes' if args.pending_index else 'no'}, outbox {'yes' if args.outbox else 'no'}, cache {args.cache_mib} MiB, sqlite3 shell {version})")
     return 0
 
 

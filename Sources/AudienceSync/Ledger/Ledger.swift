@@ -12,8 +12,12 @@ public final class Ledger: Sendable {
     public init(path: String) throws {
         self.path = path
         let connection = try SQLiteConnection(path: path)
+        // 16 KiB pages for a new ledger (an existing one keeps its own): planning's key-ordered
+        // writes and the sender's range confirmations then touch a quarter as many pages as with
+        // SQLite's default 4 KiB (2M rows: 5.3 s → 3.6 s, Benchmarks/README.md).
         try connection.execute(
             """
+            PRAGMA page_size = 16384;
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = FULL;
             PRAGMA busy_timeout = 10000;

@@ -45,8 +45,24 @@ public struct MappingBatch: Sendable {
 public struct BatchPacker {
     private struct Open {
         var batch: MappingBatch
-        /// Where each identifier sits in `batch.users`.
-        var slots: [Digest32: Int] = [:]
+        /// Where each identifier sits in `batch.users`; built only once rows stop arriving in key
+        /// order (a second file's changes), as until then an identifier can only be the last one.
+        var slots: [Digest32: Int]?
+
+        mutating func slot(of digest: Digest32) -> Int? {
+            guard let last = batch.users.last?.digest else { return nil }
+            if slots == nil {
+                if last == digest { return batch.users.count - 1 }
+                if last < digest { return nil }
+                slots = Dictionary(batch.users.enumerated().map { ($1.digest, $0) }, uniquingKeysWith: { first, _ in first })
+            }
+            return slots?[digest]
+        }
+
+        mutating func appendUser(_ user: TikTokClient.User) {
+            slots?[user.digest] = batch.users.count
+            batch.users.append(user)
+        }
     }
 
     private struct Kind: Hashable {
@@ -65,20 +81,16 @@ public struct BatchPacker {
     public mutating func add(_ row: PendingRow) -> [MappingBatch] {
         let kind = Kind(action: row.action, type: row.member.type)
         var ready: [MappingBatch] = []
-        var current = open.removeValue(forKey: kind) ?? Open(batch: MappingBatch(action: row.action, type: row.member.type))
-        if let slot = current.slots[row.member.digest] {
+        var current = open.removeValue(forKey: kind) ?? Open(batch: MappingBatch(action: row.action, type: row.member.type), slots: nil)
+        if let slot = current.slot(of: row.member.digest) {
             current.batch.users[slot].audienceIDs.append(row.audienceID)
         } else {
             if current.batch.users.count == maxUsers {
                 ready.append(current.batch)
-                current = Open(batch: MappingBatch(action: row.action, type: row.member.type))
+                current = Open(batch: MappingBatch(action: row.action, type: row.member.type), slots: nil)
             }
-            if current.batch.users.isEmpty {
-                current.batch.users.reserveCapacity(maxUsers)
-                current.slots.reserveCapacity(maxUsers)
-            }
-            current.slots[row.member.digest] = current.batch.users.count
-            current.batch.users.append(TikTokClient.User(digest: row.member.digest, audienceIDs: [row.audienceID]))
+            if current.batch.users.isEmpty { current.batch.users.reserveCapacity(maxUsers) }
+            current.appendUser(TikTokClient.User(digest: row.member.digest, audienceIDs: [row.audienceID]))
         }
         current.batch.rows.append(row)
         open[kind] = current
