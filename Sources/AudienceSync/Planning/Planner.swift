@@ -7,7 +7,7 @@ import Darwin
 /// Plans one audience file into the ledger: reads it as a stream and hands the ledger's writer
 /// every (segment, member) change once, in ledger key order (identifier type, identifier, segment).
 ///
-/// Why sorted: SQLite writes a table and its pending index sequentially when keys arrive in order,
+/// Why sorted: SQLite writes the membership table sequentially when keys arrive in order,
 /// several times faster than in file order (Benchmarks/README.md). A file larger than one chunk is
 /// sorted in chunks that are spilled to a temporary file and merged back (an external merge sort),
 /// so memory stays flat whatever the file size and the ledger still sees one ordered stream.
