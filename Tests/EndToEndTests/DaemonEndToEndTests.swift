@@ -54,9 +54,10 @@ struct DaemonEndToEndTests {
     @Test("a file written slowly under its final name is applied once, whole")
     func slowWriter() async throws {
         try await TikTokEmulator.withRunning { emulator in
-            // Pauses of 0.4 s between writes, settle_seconds 3. The writer has a thread of its own:
-            // on the shared test pool, other tests' work could stall it past the settle time.
-            let workspace = try Workspace(emulator: emulator, settle: "3")
+            // Pauses of 0.4 s between writes, settle_seconds 8. The writer has a thread of its own:
+            // on the shared test pool, other tests' work could stall it past the settle time (with
+            // 3 s it was once read half-way during a full parallel run, under other tests' disk load).
+            let workspace = try Workspace(emulator: emulator, settle: "8")
             let daemon = try startDaemon(workspace)
             let people = hashes("slow", 40)
             let path = workspace.inbox + "/slow.csv"
@@ -79,7 +80,7 @@ struct DaemonEndToEndTests {
             let whole = await eventually(timeout: .seconds(30)) { await emulator.state.members(of: "123456").count == 40 }
             let held = await emulator.state.members(of: "123456").count
             #expect(whole, "\(held) of 40 members; daemon said: \(daemon.outputSoFar)")
-            #expect(workspace.files(under: "state/receipts").count == 1, "applied once")
+            #expect(workspace.files(under: "state/receipts").count == 1, "applied once: \(workspace.files(under: "state/receipts")); daemon said: \(daemon.outputSoFar)")
             #expect(await emulator.state.appliedMappingRequestCount == 1)
             daemon.signal(SIGTERM)
             #expect(await daemon.wait().status == 0)

@@ -5,6 +5,10 @@ public struct ChangeWriter: ChangeSink {
     private let ledger: LedgerConnection
     private let generation: Int64
     private let deltaUpsert: Statement
+    private let insertNew: Statement
+    private let updateExisting: Statement
+    /// Rows to go before trying an insert first again, after one found its row already there.
+    private var upsertsBeforeProbe = 0
     private let snapshotUpsert: Statement
     private let removeIfPresent: Statement
     private var outbox: OutboxAppender
@@ -33,6 +37,19 @@ public struct ChangeWriter: ChangeSink {
                                       seen = excluded.seen, outbox_seq = NULL
             WHERE desired <> excluded.desired
             """)
+        // A row this file creates is pending, which the outbox records, so the sender need not
+        // look it up; telling a creation from a change takes an insert that may find the row there.
+        insertNew = try connection.prepare(
+            """
+            INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen)
+            VALUES (?2, ?3, ?1, ?4, CASE WHEN ?4 = 1 THEN 0 END, ?5, ?5)
+            ON CONFLICT DO NOTHING
+            """)
+        updateExisting = try connection.prepare(
+            """
+            UPDATE membership SET desired = ?4, generation = ?5, seen = ?5, outbox_seq = NULL
+            WHERE id_type = ?2 AND identifier = ?3 AND segment = ?1 AND desired <> ?4
+            """)
         snapshotUpsert = try connection.prepare(
             """
             INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen)
@@ -40,7 +57,7 @@ public struct ChangeWriter: ChangeSink {
             ON CONFLICT DO UPDATE SET desired = 1, seen = excluded.seen,
                 generation = CASE WHEN desired = 1 THEN generation ELSE excluded.generation END,
                 outbox_seq = CASE WHEN desired = 1 THEN outbox_seq END
-            RETURNING generation
+            RETURNING generation, desired IS NOT acked
             """)
         removeIfPresent = try connection.prepare(
             """
@@ -56,6 +73,7 @@ public struct ChangeWriter: ChangeSink {
     /// not pending, and the sender drops it when it meets it.
     public mutating func apply(_ batch: UnsafeBufferPointer<MemberChange>, segments: [SegmentID], isDelta: Bool) throws {
         for change in batch {
+            var knownPending = false
             let index = Int(change.segment)
             // Segment rows are created on first sight, so there is always one.
             guard let segmentRow = try tally.row(index, segments, lookUp: ledger.segmentRow(for:)) else { continue }
@@ -68,13 +86,8 @@ public struct ChangeWriter: ChangeSink {
                 guard ledger.connection.changes > 0 else { continue }
                 tally.entries[index]?.change.removes += 1
             } else if isDelta {
-                deltaUpsert.bind(1, segmentRow)
-                deltaUpsert.bind(2, Int64(change.member.type.rawValue))
-                deltaUpsert.bind(3, change.member.digest)
-                deltaUpsert.bind(4, Int64(change.action.rawValue))
-                deltaUpsert.bind(5, generation)
-                try deltaUpsert.run()
-                guard ledger.connection.changes > 0 else { continue }
+                guard let created = try writeDelta(change, segmentRow: segmentRow) else { continue }
+                knownPending = created
                 if change.action == .add { tally.entries[index]?.change.adds += 1 } else { tally.entries[index]?.change.removes += 1 }
             } else {
                 snapshotUpsert.bind(1, segmentRow)
@@ -82,15 +95,46 @@ public struct ChangeWriter: ChangeSink {
                 snapshotUpsert.bind(3, change.member.digest)
                 snapshotUpsert.bind(4, generation)
                 let changedNow = try snapshotUpsert.step() && snapshotUpsert.int(0) == generation
+                let pending = snapshotUpsert.int(1) == 1
                 snapshotUpsert.reset()
                 guard changedNow else {
                     tally.entries[index]?.keptMembers += 1
                     continue
                 }
                 tally.entries[index]?.change.adds += 1
+                guard pending else { continue }
+                knownPending = true
             }
-            try outbox.append(change.member, segmentRow: segmentRow)
+            try outbox.append(
+                .init(member: change.member, segmentRow: segmentRow, desired: change.action == .add || !isDelta, knownPending: knownPending))
         }
+    }
+
+    /// Writes one delta row; nil when it changed nothing, else whether it created the row.
+    /// Tries the insert first while the file's rows are new to the ledger (a first load, a new
+    /// segment); once one finds its row there, goes by upsert for a while (files that change
+    /// existing members), then tries again.
+    private mutating func writeDelta(_ change: MemberChange, segmentRow: Int64) throws -> Bool? {
+        func bind(_ statement: Statement) {
+            statement.bind(1, segmentRow)
+            statement.bind(2, Int64(change.member.type.rawValue))
+            statement.bind(3, change.member.digest)
+            statement.bind(4, Int64(change.action.rawValue))
+            statement.bind(5, generation)
+        }
+        if upsertsBeforeProbe > 0 {
+            upsertsBeforeProbe -= 1
+            bind(deltaUpsert)
+            try deltaUpsert.run()
+            return ledger.connection.changes > 0 ? false : nil
+        }
+        bind(insertNew)
+        try insertNew.run()
+        if ledger.connection.changes > 0 { return true }
+        upsertsBeforeProbe = 64
+        bind(updateExisting)
+        try updateExisting.run()
+        return ledger.connection.changes > 0 ? false : nil
     }
 
     /// Writes what is still buffered for the outbox; the file's transaction needs it before it ends.
@@ -109,8 +153,8 @@ public struct ChangeWriter: ChangeSink {
         // Members TikTok holds (or may hold) become pending removals: onto the outbox, in key order.
         let queue = try ledger.connection.prepare(
             """
-            INSERT INTO outbox (id_type, identifier, segment, generation)
-            SELECT id_type, identifier, segment, ?1 FROM membership
+            INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)
+            SELECT id_type, identifier, segment, ?1, 0, 1 FROM membership
             WHERE desired = 1 AND seen <> ?1 AND segment IN (\(rows)) AND acked IS NOT 0
             ORDER BY id_type, identifier, segment
             """)

@@ -45,15 +45,16 @@ extension Ledger {
     public func pendingRows(after cursor: PendingCursor?, through end: PendingCursor? = nil, limit: Int) throws -> ([PendingRow], PendingCursor?) {
         try withConnection { ledger in
             let parked = try ledger.parkedSegmentRows()
-            // The test of `liveOutbox`, made in Swift: cheaper than in SQL for every row.
+            let latest = try ledger.sendingEpoch().generation
             let statement = try ledger.connection.prepare(
                 """
-                SELECT o.seq, o.id_type, o.identifier, o.segment, o.generation,
-                       m.desired, m.acked, m.generation, m.outbox_seq
-                FROM outbox o LEFT JOIN membership m
-                    ON m.id_type = o.id_type AND m.identifier = o.identifier AND m.segment = o.segment
-                WHERE o.seq > ?1 AND o.seq <= ?2
-                ORDER BY o.seq
+                SELECT seq, id_type, identifier, segment, generation, desired, known_pending FROM outbox
+                WHERE seq > ?1 AND seq <= ?2 ORDER BY seq
+                """)
+            let membership = try ledger.connection.prepare(
+                """
+                SELECT desired, acked, generation, outbox_seq FROM membership
+                WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3
                 """)
             statement.bind(1, cursor?.seq ?? 0)
             statement.bind(2, end?.seq ?? Int64.max)
@@ -64,22 +65,33 @@ extension Ledger {
             while rows.count < limit, try statement.step() {
                 let seq = statement.int(0)
                 last = PendingCursor(seq: seq)
-                let desired = statement.optionalInt(5)
-                let namesThisRow = statement.isNull(8) ? statement.int(7) == statement.int(4) : statement.int(8) == seq
-                guard let desired, desired != statement.optionalInt(6), namesThisRow else {
-                    dead.append(seq)
-                    continue
-                }
                 let segmentRow = statement.int(3)
-                if parked.contains(segmentRow) { continue }  // waits for `retry`
                 guard let type = IdentifierType(rawValue: UInt8(clamping: statement.int(1))),
                     let digest = statement.digest(2)
                 else { throw LedgerError(.corrupt, path: ledger.connection.path, "an outbox row has a bad identifier") }
+                var desired = statement.int(5)
+                var generation = statement.int(4)
+                if statement.int(6) == 0 || generation != latest {
+                    // The membership row may have changed since it was queued: the test of `liveOutbox`.
+                    membership.bind(1, Int64(type.rawValue))
+                    membership.bind(2, digest)
+                    membership.bind(3, segmentRow)
+                    defer { membership.reset() }
+                    let namesThisRow = try membership.step()
+                        && (membership.isNull(3) ? membership.int(2) == generation : membership.int(3) == seq)
+                    guard namesThisRow, membership.int(0) != membership.optionalInt(1) else {
+                        dead.append(seq)
+                        continue
+                    }
+                    desired = membership.int(0)
+                    generation = membership.int(2)
+                }
+                if parked.contains(segmentRow) { continue }  // waits for `retry`
                 guard let audienceID = ledger.audienceID(forRow: segmentRow) else { continue }
                 rows.append(
                     PendingRow(
                         member: Member(type: type, digest: digest), segmentRow: segmentRow, audienceID: audienceID,
-                        action: desired == 1 ? .add : .remove, generation: statement.int(7), seq: seq))
+                        action: desired == 1 ? .add : .remove, generation: generation, seq: seq))
             }
             statement.reset()
             try ledger.dropFromOutbox(dead)
@@ -291,6 +303,7 @@ extension LedgerConnection {
         update.bind(4, Int64(row.action.rawValue))
         let generation = try update.step() ? update.int(0) : nil
         update.reset()
-        if let generation { try requeue(row.member, segmentRow: row.segmentRow, generation: generation) }
+        // The new wish is the opposite of what was sent.
+        if let generation { try requeue(row.member, segmentRow: row.segmentRow, generation: generation, desired: row.action == .remove) }
     }
 }

@@ -138,10 +138,15 @@ enum Migrations {
                 id_type INTEGER NOT NULL,
                 identifier BLOB NOT NULL,
                 segment INTEGER NOT NULL,
-                generation INTEGER NOT NULL
+                generation INTEGER NOT NULL,
+                desired INTEGER NOT NULL CHECK (desired IN (0, 1)),
+                -- 1: the row was pending when queued. Then, while no newer file has been applied
+                -- (generation is still the ledger's latest), it still is, and the sender need not
+                -- look at membership (confirming it deletes this row in the same transaction).
+                known_pending INTEGER NOT NULL CHECK (known_pending IN (0, 1))
             ) STRICT;
-            INSERT INTO outbox (id_type, identifier, segment, generation)
-                SELECT id_type, identifier, segment, generation FROM membership INDEXED BY membership_pending
+            INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)
+                SELECT id_type, identifier, segment, generation, desired, 0 FROM membership INDEXED BY membership_pending
                 WHERE desired IS NOT acked ORDER BY id_type, identifier, segment;
             DROP INDEX membership_pending;
             """

@@ -12,46 +12,47 @@ let liveOutbox = """
 /// Appends to the outbox in multi-row statements: a statement per row cost as much as the
 /// membership write itself.
 struct OutboxAppender {
+    struct Entry {
+        var member: Member
+        var segmentRow: Int64
+        var desired: Bool
+        var knownPending: Bool
+    }
+
     private static let rowsPerStatement = 256
-    private let connection: SQLiteConnection
     private let generation: Int64
     private let many: Statement
     private let one: Statement
-    private var buffered: [(member: Member, segmentRow: Int64)] = []
+    private var buffered: [Entry] = []
 
     init(connection: SQLiteConnection, generation: Int64) throws {
-        self.connection = connection
         self.generation = generation
-        let values = Array(repeating: "(?, ?, ?, \(generation))", count: Self.rowsPerStatement).joined(separator: ", ")
-        many = try connection.prepare("INSERT INTO outbox (id_type, identifier, segment, generation) VALUES \(values)")
-        one = try connection.prepare("INSERT INTO outbox (id_type, identifier, segment, generation) VALUES (?1, ?2, ?3, ?4)")
+        let columns = "INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)"
+        let values = Array(repeating: "(?, ?, ?, \(generation), ?, ?)", count: Self.rowsPerStatement).joined(separator: ", ")
+        many = try connection.prepare("\(columns) VALUES \(values)")
+        one = try connection.prepare("\(columns) VALUES (?, ?, ?, \(generation), ?, ?)")
         buffered.reserveCapacity(Self.rowsPerStatement)
     }
 
-    mutating func append(_ member: Member, segmentRow: Int64) throws {
-        buffered.append((member, segmentRow))
+    mutating func append(_ entry: Entry) throws {
+        buffered.append(entry)
         if buffered.count == Self.rowsPerStatement { try flush() }
     }
 
     mutating func flush() throws {
         defer { buffered.removeAll(keepingCapacity: true) }
-        if buffered.count == Self.rowsPerStatement {
-            for (index, entry) in buffered.enumerated() {
-                let base = Int32(index * 3)
-                many.bind(base + 1, Int64(entry.member.type.rawValue))
-                many.bind(base + 2, entry.member.digest)
-                many.bind(base + 3, entry.segmentRow)
-            }
-            try many.run()
-            return
+        let full = buffered.count == Self.rowsPerStatement
+        for (index, entry) in buffered.enumerated() {
+            let statement = full ? many : one
+            let base = full ? Int32(index * 5) : 0
+            statement.bind(base + 1, Int64(entry.member.type.rawValue))
+            statement.bind(base + 2, entry.member.digest)
+            statement.bind(base + 3, entry.segmentRow)
+            statement.bind(base + 4, entry.desired ? 1 : 0)
+            statement.bind(base + 5, entry.knownPending ? 1 : 0)
+            if !full { try statement.run() }
         }
-        for entry in buffered {
-            one.bind(1, Int64(entry.member.type.rawValue))
-            one.bind(2, entry.member.digest)
-            one.bind(3, entry.segmentRow)
-            one.bind(4, generation)
-            try one.run()
-        }
+        if full { try many.run() }
     }
 }
 
@@ -82,13 +83,17 @@ extension LedgerConnection {
 
     /// Puts a membership row back on the outbox under a number of its own, which from now on is
     /// the only outbox row that stands for it.
-    func requeue(_ member: Member, segmentRow: Int64, generation: Int64) throws {
+    func requeue(_ member: Member, segmentRow: Int64, generation: Int64, desired: Bool) throws {
         let append = try connection.prepare(
-            "INSERT INTO outbox (id_type, identifier, segment, generation) VALUES (?1, ?2, ?3, ?4) RETURNING seq")
+            """
+            INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)
+            VALUES (?1, ?2, ?3, ?4, ?5, 0) RETURNING seq
+            """)
         append.bind(1, Int64(member.type.rawValue))
         append.bind(2, member.digest)
         append.bind(3, segmentRow)
         append.bind(4, generation)
+        append.bind(5, desired ? 1 : 0)
         guard try append.step() else { throw connection.error(0, "outbox insert returned nothing") }
         let seq = append.int(0)
         append.reset()
