@@ -46,6 +46,27 @@ struct OutboxTests {
         #expect(try outboxRows(ledger) == 2)
     }
 
+    @Test("a file mixing new members with known ones counts and queues each change once")
+    func mixedNewAndKnownMembers() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        let known = (0..<1000).map { sha256Hex("known\($0)") }
+        let fresh = (0..<600).map { sha256Hex("fresh\($0)") }
+        try apply("email_hash,segment_id,action\n" + known.map { "\($0),1,add\n" }.joined(), to: ledger, in: directory)
+        try acknowledgeAll(ledger)
+        // Interleaved in key order: unchanged adds, removes of known members, adds of new ones.
+        var rows = known.prefix(700).map { "\($0),1,add\n" } + known.suffix(300).map { "\($0),1,remove\n" }
+        rows += fresh.map { "\($0),1,add\n" }
+        let result = try apply("email_hash,segment_id,action\n" + rows.shuffled().joined(), to: ledger, in: directory)
+        #expect(result.changes["1"] == SegmentChange(adds: 600, removes: 300))
+        let pending = try walk(ledger)
+        #expect(pending.count == 900)
+        #expect(Set(pending.map(\.member.digest.hex)) == Set(fresh + known.suffix(300)))
+        #expect(try outboxRows(ledger) == 900)
+        try acknowledgeAll(ledger)
+        #expect(try ledger.confirmedCounts() == ["1": 1300])
+    }
+
     @Test("what a file plans while a pass runs waits for the next pass")
     func passReadsOnlyWhatWasQueuedBeforeIt() throws {
         let directory = try TemporaryDirectory()

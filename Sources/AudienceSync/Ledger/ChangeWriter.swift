@@ -4,11 +4,7 @@
 public struct ChangeWriter: ChangeSink {
     private let ledger: LedgerConnection
     private let generation: Int64
-    private let deltaUpsert: Statement
-    private let insertNew: Statement
-    private let updateExisting: Statement
-    /// Rows to go before trying an insert first again, after one found its row already there.
-    private var upsertsBeforeProbe = 0
+    private var delta: DeltaWriter
     private let snapshotUpsert: Statement
     private let removeIfPresent: Statement
     private var outbox: OutboxAppender
@@ -26,30 +22,7 @@ public struct ChangeWriter: ChangeSink {
         self.ledger = ledger
         self.generation = generation
         let connection = ledger.connection
-        // A new row from an add starts as "not at TikTok" (acked 0), so add-then-remove cancels out;
-        // a new row from a remove starts unknown (acked NULL), so the delete is still sent.
-        // A changed row is matched to its outbox row by generation again (outbox_seq NULL).
-        deltaUpsert = try connection.prepare(
-            """
-            INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen)
-            VALUES (?2, ?3, ?1, ?4, CASE WHEN ?4 = 1 THEN 0 END, ?5, ?5)
-            ON CONFLICT DO UPDATE SET desired = excluded.desired, generation = excluded.generation,
-                                      seen = excluded.seen, outbox_seq = NULL
-            WHERE desired <> excluded.desired
-            """)
-        // A row this file creates is pending, which the outbox records, so the sender need not
-        // look it up; telling a creation from a change takes an insert that may find the row there.
-        insertNew = try connection.prepare(
-            """
-            INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen)
-            VALUES (?2, ?3, ?1, ?4, CASE WHEN ?4 = 1 THEN 0 END, ?5, ?5)
-            ON CONFLICT DO NOTHING
-            """)
-        updateExisting = try connection.prepare(
-            """
-            UPDATE membership SET desired = ?4, generation = ?5, seen = ?5, outbox_seq = NULL
-            WHERE id_type = ?2 AND identifier = ?3 AND segment = ?1 AND desired <> ?4
-            """)
+        delta = try DeltaWriter(connection: connection, generation: generation)
         snapshotUpsert = try connection.prepare(
             """
             INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen)
@@ -78,6 +51,7 @@ public struct ChangeWriter: ChangeSink {
             // Segment rows are created on first sight, so there is always one.
             guard let segmentRow = try tally.row(index, segments, lookUp: ledger.segmentRow(for:)) else { continue }
             if isDelta && change.removesOnlyIfPresent {
+                try recordDeltaWrites(flushing: true)  // keeps the outbox in key order
                 removeIfPresent.bind(1, segmentRow)
                 removeIfPresent.bind(2, Int64(change.member.type.rawValue))
                 removeIfPresent.bind(3, change.member.digest)
@@ -86,9 +60,9 @@ public struct ChangeWriter: ChangeSink {
                 guard ledger.connection.changes > 0 else { continue }
                 tally.entries[index]?.change.removes += 1
             } else if isDelta {
-                guard let created = try writeDelta(change, segmentRow: segmentRow) else { continue }
-                knownPending = created
-                if change.action == .add { tally.entries[index]?.change.adds += 1 } else { tally.entries[index]?.change.removes += 1 }
+                try delta.add(change, segmentRow: segmentRow)
+                if delta.written.count >= 4096 { try recordDeltaWrites(flushing: false) }
+                continue
             } else {
                 snapshotUpsert.bind(1, segmentRow)
                 snapshotUpsert.bind(2, Int64(change.member.type.rawValue))
@@ -110,35 +84,25 @@ public struct ChangeWriter: ChangeSink {
         }
     }
 
-    /// Writes one delta row; nil when it changed nothing, else whether it created the row.
-    /// Tries the insert first while the file's rows are new to the ledger (a first load, a new
-    /// segment); once one finds its row there, goes by upsert for a while (files that change
-    /// existing members), then tries again.
-    private mutating func writeDelta(_ change: MemberChange, segmentRow: Int64) throws -> Bool? {
-        func bind(_ statement: Statement) {
-            statement.bind(1, segmentRow)
-            statement.bind(2, Int64(change.member.type.rawValue))
-            statement.bind(3, change.member.digest)
-            statement.bind(4, Int64(change.action.rawValue))
-            statement.bind(5, generation)
+    /// Counts and queues what the delta writer has written.
+    private mutating func recordDeltaWrites(flushing: Bool) throws {
+        if flushing { try delta.flush() }
+        for written in delta.drain() {
+            let index = Int(written.change.segment)
+            if written.change.action == .add {
+                tally.entries[index]?.change.adds += 1
+            } else {
+                tally.entries[index]?.change.removes += 1
+            }
+            try outbox.append(
+                .init(member: written.change.member, segmentRow: written.segmentRow, desired: written.change.action == .add,
+                      knownPending: written.created))
         }
-        if upsertsBeforeProbe > 0 {
-            upsertsBeforeProbe -= 1
-            bind(deltaUpsert)
-            try deltaUpsert.run()
-            return ledger.connection.changes > 0 ? false : nil
-        }
-        bind(insertNew)
-        try insertNew.run()
-        if ledger.connection.changes > 0 { return true }
-        upsertsBeforeProbe = 64
-        bind(updateExisting)
-        try updateExisting.run()
-        return ledger.connection.changes > 0 ? false : nil
     }
 
-    /// Writes what is still buffered for the outbox; the file's transaction needs it before it ends.
+    /// Writes what is still buffered; the file's transaction needs it before it ends.
     mutating func flush() throws {
+        try recordDeltaWrites(flushing: true)
         try outbox.flush()
     }
 
