@@ -115,6 +115,35 @@ struct OutboxTests {
         #expect(try pendingDescription(ledger) == ["add 1 \(keys[1].prefix(6))", "remove 1 \(keys[2].prefix(6))"])
     }
 
+    @Test("a confirmation racing a snapshot of the latest file leaves the member queued once")
+    func requeueAfterSnapshotIsSentOnce() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        // A remove of a member the ledger never saw is sent...
+        try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
+        let epoch = try ledger.sendingEpoch()
+        let inFlight = try walk(ledger)
+        // ...while a snapshot that names it is applied; then TikTok confirms the remove.
+        try apply("email_hash,segment_id\n\(a),1\n", to: ledger, in: directory)
+        #expect(try ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
+        let again = try walk(ledger)
+        #expect(again.map { "\($0.action) \($0.audienceID)" } == ["add 1"], "one add, not two")
+        #expect(try ledger.markAcknowledged(again, readIn: try ledger.sendingEpoch()) == 1)
+        #expect(try walk(ledger).isEmpty)
+        #expect(try ledger.confirmedCounts() == ["1": 1])
+    }
+
+    @Test("a segment parked, put back and parked again while a batch was out still goes row by row")
+    func parkingTwiceChangesTheEpoch() throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        try ledger.park(segment: "2", code: 40002, message: "refused", requestID: "r-1", now: 0)
+        let epoch = try ledger.sendingEpoch()
+        try ledger.unpark(segment: "2")
+        try ledger.park(segment: "2", code: 40002, message: "refused", requestID: "r-2", now: 1)
+        #expect(try ledger.sendingEpoch() != epoch)
+    }
+
     @Test("a segment parked while its batch was out is not confirmed by the range")
     func parkingDuringAPassFallsBackToRows() throws {
         let directory = try TemporaryDirectory()

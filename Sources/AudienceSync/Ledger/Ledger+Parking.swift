@@ -31,7 +31,10 @@ extension Ledger {
             statement.bind(3, message)
             statement.bind(4, requestID)
             statement.bind(5, now)
-            try statement.run()
+            try ledger.connection.transaction {
+                try statement.run()
+                try ledger.countParkingChange()
+            }
         }
     }
 
@@ -47,6 +50,7 @@ extension Ledger {
                     statement.bind(1, entry.segment)
                     try statement.run()
                 }
+                if !parked.isEmpty { try ledger.countParkingChange() }
             }
         }
         return parked.reduce(0) { $0 + $1.adds + $1.removes }

@@ -18,7 +18,7 @@ public struct PendingCursor: Sendable, Equatable {
 /// See ``Ledger/sendingEpoch()``.
 public struct SendingEpoch: Sendable, Equatable {
     var generation: Int64
-    var parked: String
+    var parking: Int64
 }
 
 public struct PendingCounts: Sendable, Codable, Equatable {
@@ -99,8 +99,9 @@ extension Ledger {
         }
     }
 
-    /// What decides which rows are pending, as of now: the file generation and the parked segments.
-    /// While it stays the same, only confirmations change the ledger's pending rows.
+    /// What decides which rows are pending, as of now: the file generation (also moved on when a
+    /// confirmation requeues a row) and the count of parkings. While it stays the same, only
+    /// confirmations change the ledger's pending rows.
     public func sendingEpoch() throws -> SendingEpoch {
         try withConnection { ledger in try ledger.sendingEpoch() }
     }
@@ -211,11 +212,18 @@ extension LedgerConnection {
         let statement = try connection.prepare(
             """
             SELECT coalesce((SELECT value FROM setting WHERE key = 'generation'), 0),
-                   coalesce((SELECT group_concat(segment) FROM (SELECT segment FROM parked_segment ORDER BY segment)), '')
+                   coalesce((SELECT value FROM setting WHERE key = 'parking'), 0)
             """)
         defer { statement.reset() }
         guard try statement.step() else { throw connection.error(0, "reading the sending epoch returned nothing") }
-        return SendingEpoch(generation: statement.int(0), parked: statement.string(1))
+        return SendingEpoch(generation: statement.int(0), parking: statement.int(1))
+    }
+
+    /// Counts parkings and unparkings, so that parking a segment again after `retry` still
+    /// changes the sending epoch.
+    func countParkingChange() throws {
+        try connection.execute(
+            "INSERT INTO setting (key, value) VALUES ('parking', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1")
     }
 
     /// Settles a batch of one action and identifier type with one statement over its key range,

@@ -82,8 +82,11 @@ extension LedgerConnection {
     }
 
     /// Puts a membership row back on the outbox under a number of its own, which from now on is
-    /// the only outbox row that stands for it.
+    /// the only outbox row that stands for it. It also moves the generation counter on: an outbox
+    /// row the latest file queued for this member as known pending (a snapshot's add, say) no
+    /// longer stands for it, and the sender must not take it on trust.
     func requeue(_ member: Member, segmentRow: Int64, generation: Int64, desired: Bool) throws {
+        _ = try nextGeneration()
         let append = try connection.prepare(
             """
             INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)
