@@ -140,9 +140,9 @@ enum Migrations {
                 segment INTEGER NOT NULL,
                 generation INTEGER NOT NULL,
                 desired INTEGER NOT NULL CHECK (desired IN (0, 1)),
-                -- 1: the row was pending when queued. Then, while no newer file has been applied
-                -- (generation is still the ledger's latest), it still is, and the sender need not
-                -- look at membership (confirming it deletes this row in the same transaction).
+                -- 1: the row was pending when queued. Then, while the generation counter has not
+                -- moved on (no newer file, no requeue), it still is, and the sender need not look
+                -- at membership (confirming it deletes this row in the same transaction).
                 known_pending INTEGER NOT NULL CHECK (known_pending IN (0, 1))
             ) STRICT;
             INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)
