@@ -42,8 +42,9 @@ public struct ChangeWriter: ChangeSink {
 
     /// Applies changes, each (segment, member) at most once; the order only matters for speed:
     /// in (identifier type, identifier, segment) order the table is written sequentially.
-    /// Every changed row goes on the outbox; one whose change only cancelled an unsent one is
-    /// not pending, and the sender drops it when it meets it.
+    /// Every delta row that changed goes on the outbox, marked known pending if the file created
+    /// it; one whose change only cancelled an unsent one is not pending, and the sender drops it
+    /// when it meets it. A snapshot's rows go on it only when pending.
     public mutating func apply(_ batch: UnsafeBufferPointer<MemberChange>, segments: [SegmentID], isDelta: Bool) throws {
         for change in batch {
             var knownPending = false
