@@ -211,7 +211,7 @@ extension Ledger {
     public func confirmSettledFiles(now: Int64) throws -> [(fingerprint: Digest32, receipt: String?)] {
         try withConnection { ledger in
             try ledger.connection.transaction {
-                let oldest = try ledger.connection.prepare("SELECT min(o.generation) FROM \(liveOutbox)")
+                let oldest = try ledger.liveOutboxRows("min(generation)")
                 let boundary = try oldest.step() ? (oldest.optionalInt(0) ?? Int64.max) : Int64.max
                 oldest.reset()
                 let settled = try ledger.connection.prepare(

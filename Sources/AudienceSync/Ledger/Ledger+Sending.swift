@@ -97,11 +97,8 @@ extension Ledger {
     /// (see ``parkedSegments()``).
     public func pendingCounts() throws -> PendingCounts {
         try withConnection { ledger in
-            let statement = try ledger.connection.prepare(
-                """
-                SELECT o.segment, m.desired FROM \(liveOutbox)
-                WHERE o.segment NOT IN (SELECT segment FROM parked_segment)
-                """)
+            let statement = try ledger.liveOutboxRows(
+                "segment, desired", whereSegment: "NOT IN (SELECT segment FROM parked_segment)")
             var counts = PendingCounts()
             for (key, count) in try ledger.count(statement, by: { [$0.int(0), $0.int(1)] }) {
                 let segment = ledger.audienceID(forRow: key[0]) ?? "?"
@@ -134,10 +131,8 @@ extension Ledger {
     /// Whether any row is pending, without counting them all.
     public func hasPendingWork() throws -> Bool {
         try withConnection { ledger in
-            let statement = try ledger.connection.prepare(
-                """
-                SELECT 1 FROM \(liveOutbox) WHERE o.segment NOT IN (SELECT segment FROM parked_segment) LIMIT 1
-                """)
+            let statement = try ledger.liveOutboxRows(
+                "1", whereSegment: "NOT IN (SELECT segment FROM parked_segment) LIMIT 1")
             defer { statement.reset() }
             return try statement.step()
         }

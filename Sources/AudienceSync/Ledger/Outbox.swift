@@ -9,6 +9,26 @@ let liveOutbox = """
         AND m.desired IS NOT m.acked AND (m.outbox_seq = o.seq OR (m.outbox_seq IS NULL AND m.generation = o.generation))
     """
 
+extension LedgerConnection {
+    /// The live outbox rows as (segment, desired, generation), for counting: known-pending rows of
+    /// the latest generation are taken as the sender takes them, without a membership lookup.
+    /// The statement is prepared with the latest generation bound; `whereSegment` filters it.
+    func liveOutboxRows(_ columns: String, whereSegment filter: String = "") throws -> Statement {
+        let statement = try connection.prepare(
+            """
+            SELECT \(columns) FROM (
+                SELECT o.segment AS segment, o.desired AS desired, o.generation AS generation FROM outbox o
+                WHERE o.known_pending = 1 AND o.generation = ?1
+                UNION ALL
+                SELECT o.segment, m.desired, o.generation FROM \(liveOutbox)
+                WHERE NOT (o.known_pending = 1 AND o.generation = ?1)
+            ) \(filter.isEmpty ? "" : "WHERE segment \(filter)")
+            """)
+        statement.bind(1, try sendingEpoch().generation)
+        return statement
+    }
+}
+
 /// Appends to the outbox in multi-row statements: a statement per row cost as much as the
 /// membership write itself.
 struct OutboxAppender {
