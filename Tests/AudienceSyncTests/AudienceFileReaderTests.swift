@@ -246,3 +246,45 @@ struct AudienceFileReaderTests {
         #expect(one.hex == sha256Hex(text))
     }
 }
+
+@Suite("Hex digests")
+struct HexDigestTests {
+    /// The straightforward decoder the fast one must agree with.
+    func reference(_ text: [UInt8]) -> Digest32? {
+        var bytes: [UInt8] = []
+        for pair in stride(from: 0, to: 64, by: 2) {
+            guard let high = IdentifierNormalizer.hexValue(text[pair]), let low = IdentifierNormalizer.hexValue(text[pair + 1])
+            else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return Digest32(bytes)
+    }
+
+    func decode(_ text: [UInt8]) -> Digest32? {
+        text.withUnsafeBytes { IdentifierNormalizer.decodeHex64($0[...]) }
+    }
+
+    @Test("every byte value, at every position, is accepted exactly when it is a hex digit")
+    func everyByteEverywhere() {
+        var random = SeededRandom(state: 7)
+        let digits = Array("0123456789abcdefABCDEF".utf8)
+        for position in 0..<64 {
+            var text = (0..<64).map { _ in digits[Int(random.next() % UInt64(digits.count))] }
+            for byte in 0...255 {
+                text[position] = UInt8(byte)
+                #expect(decode(text) == reference(text), "byte \(byte) at \(position)")
+            }
+        }
+    }
+
+    @Test("mixed case decodes to the same digest as lowercase")
+    func mixedCase() {
+        let lower = Array(sha256Hex("a@example.com").utf8)
+        let mixed = lower.enumerated().map { index, byte in
+            index % 3 == 0 && (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte) ? byte - 0x20 : byte
+        }
+        #expect(mixed != lower)
+        #expect(decode(mixed) == decode(lower))
+        #expect(decode(lower)?.hex == String(decoding: lower, as: UTF8.self))
+    }
+}

@@ -93,24 +93,43 @@ enum IdentifierNormalizer {
         }
     }
 
+    /// 64 hex digits (any case) as a digest, 8 digits at a time: the per-digit loop was a tenth
+    /// of reading a file of hashes.
     static func decodeHex64(_ cell: Slice<UnsafeRawBufferPointer>) -> Digest32? {
-        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        var index = cell.startIndex
-        for word in 0..<4 {
-            var value: UInt64 = 0
-            for _ in 0..<16 {
-                guard let nibble = hexValue(cell[index]) else { return nil }
-                value = value << 4 | UInt64(nibble)
-                index += 1
-            }
-            switch word {
-            case 0: words.0 = value
-            case 1: words.1 = value
-            case 2: words.2 = value
-            default: words.3 = value
-            }
+        guard cell.count == 64 else { return nil }
+        let base = UnsafeRawBufferPointer(rebasing: cell)
+        func word(_ index: Int) -> UInt64? {
+            guard let high = decodeHex8(base.loadUnaligned(fromByteOffset: index * 16, as: UInt64.self)),
+                let low = decodeHex8(base.loadUnaligned(fromByteOffset: index * 16 + 8, as: UInt64.self))
+            else { return nil }
+            return UInt64(high) << 32 | UInt64(low)
         }
-        return Digest32(w0: words.0, w1: words.1, w2: words.2, w3: words.3)
+        guard let w0 = word(0), let w1 = word(1), let w2 = word(2), let w3 = word(3) else { return nil }
+        return Digest32(w0: w0, w1: w1, w2: w2, w3: w3)
+    }
+
+    /// Eight ASCII hex digits, loaded little-endian (first digit in the lowest byte), as their value;
+    /// nil if any byte is not `0-9`, `a-f` or `A-F`. Each byte range test adds a constant that
+    /// carries into the byte's top bit exactly when the byte is at or above a bound (bytes under
+    /// 0x80 never carry into their neighbour).
+    @inline(__always)
+    static func decodeHex8(_ littleEndianDigits: UInt64) -> UInt32? {
+        let x = UInt64(littleEndian: littleEndianDigits)
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let tops: UInt64 = 0x8080_8080_8080_8080
+        guard x & tops == 0 else { return nil }
+        func atLeast(_ bound: UInt64, _ value: UInt64) -> UInt64 { (value &+ (0x80 &- bound) &* ones) & tops }
+        let isDigit = atLeast(0x30, x) & ~atLeast(0x3A, x)
+        let folded = x | 0x2020_2020_2020_2020  // 'A'-'F' → 'a'-'f'; digits keep bit 5
+        let isLetter = atLeast(0x61, folded) & ~atLeast(0x67, folded)
+        guard isDigit | isLetter == tops else { return nil }
+        // Digit bytes: the low nibble; letter bytes: the low nibble + 9 ('a' = 0x61 → 1 + 9).
+        var v = (x & 0x0F0F_0F0F_0F0F_0F0F) &+ (isLetter >> 7) &* 9
+        // Byte i holds digit i; pack them, first digit most significant.
+        v = ((v << 4) | (v >> 8)) & 0x00FF_00FF_00FF_00FF
+        v = ((v << 8) | (v >> 16)) & 0x0000_FFFF_0000_FFFF
+        v = ((v << 16) | (v >> 32)) & 0x0000_0000_FFFF_FFFF
+        return UInt32(truncatingIfNeeded: v)
     }
 
     /// A short, safe description of a rejected value for reports: its column and first characters.
