@@ -1,6 +1,5 @@
 /// Writes a delta file's adds and removes into membership. Rows new to the ledger (a first load,
-/// a new segment) are inserted 256 to a statement: a statement per row cost SQLite about as much
-/// as the B-tree work itself. A row it creates is pending, which the outbox can record, so the
+/// a new segment) are inserted a group to a statement (``MultiRowInsert``). A row it creates is pending, which the outbox can record, so the
 /// sender need not look it up. Once an insert finds rows already there, it goes row by row with
 /// an upsert for a while (files that change existing members), then tries inserting again.
 struct DeltaWriter {
@@ -11,12 +10,10 @@ struct DeltaWriter {
         var created: Bool
     }
 
-    private static let rowsPerInsert = 256
     private static let upsertsAfterAMiss = 64
     private let connection: SQLiteConnection
     private let generation: Int64
-    private let insertMany: Statement
-    private let insertOne: Statement
+    private let insertNew: MultiRowInsert
     private let upsert: Statement
     private let update: Statement
     private let generationOf: Statement
@@ -31,10 +28,9 @@ struct DeltaWriter {
         // A new row from an add starts as "not at TikTok" (acked 0), so add-then-remove cancels out;
         // a new row from a remove starts unknown (acked NULL), so the delete is still sent.
         let columns = "INSERT INTO membership (segment, id_type, identifier, desired, acked, generation, seen)"
-        let row = "(?, ?, ?, ?, CASE WHEN ? = 1 THEN 0 END, \(generation), \(generation))"
-        insertMany = try connection.prepare(
-            "\(columns) VALUES \(Array(repeating: row, count: Self.rowsPerInsert).joined(separator: ", ")) ON CONFLICT DO NOTHING")
-        insertOne = try connection.prepare("\(columns) VALUES \(row) ON CONFLICT DO NOTHING")
+        insertNew = try MultiRowInsert(
+            connection: connection, head: columns, row: "(?, ?, ?, ?, ?, \(generation), \(generation))",
+            parametersPerRow: 5, tail: "ON CONFLICT DO NOTHING")
         // A changed row is matched to its outbox row by generation again (outbox_seq NULL).
         upsert = try connection.prepare(
             """
@@ -50,7 +46,7 @@ struct DeltaWriter {
             """)
         generationOf = try connection.prepare(
             "SELECT generation FROM membership WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3")
-        group.reserveCapacity(Self.rowsPerInsert)
+        group.reserveCapacity(MultiRowInsert.rowsPerStatement)
     }
 
     mutating func add(_ change: MemberChange, segmentRow: Int64) throws {
@@ -64,31 +60,20 @@ struct DeltaWriter {
             return
         }
         group.append((change, segmentRow))
-        if group.count == Self.rowsPerInsert { try flush() }
+        if group.count == MultiRowInsert.rowsPerStatement { try flush() }
     }
 
     /// Writes the rows still grouped for inserting.
     mutating func flush() throws {
         guard !group.isEmpty else { return }
         defer { group.removeAll(keepingCapacity: true) }
-        let full = group.count == Self.rowsPerInsert
-        var inserted = 0
-        for (index, entry) in group.enumerated() {
-            let statement = full ? insertMany : insertOne
-            let base = full ? Int32(index * 5) : 0
-            statement.bind(base + 1, entry.segmentRow)
-            statement.bind(base + 2, Int64(entry.change.member.type.rawValue))
-            statement.bind(base + 3, entry.change.member.digest)
-            statement.bind(base + 4, Int64(entry.change.action.rawValue))
-            statement.bind(base + 5, Int64(entry.change.action.rawValue))
-            if !full {
-                try statement.run()
-                inserted += connection.changes
-            }
-        }
-        if full {
-            try insertMany.run()
-            inserted = connection.changes
+        let inserted = try insertNew.insert(count: group.count) { statement, first, index in
+            let entry = group[index]
+            statement.bind(first, entry.segmentRow)
+            statement.bind(first + 1, Int64(entry.change.member.type.rawValue))
+            statement.bind(first + 2, entry.change.member.digest)
+            statement.bind(first + 3, Int64(entry.change.action.rawValue))
+            if entry.change.action == .add { statement.bind(first + 4, Int64(0)) } else { statement.bindNull(first + 4) }
         }
         if inserted == group.count {
             for entry in group { written.append(Written(change: entry.change, segmentRow: entry.segmentRow, created: true)) }

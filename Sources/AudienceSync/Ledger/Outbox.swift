@@ -1,13 +1,8 @@
-/// The outbox is the sender's work list: a row per change planning made, appended in the order it
-/// wrote them (key order within a file). A membership row has at most one *live* outbox row: one
-/// naming it while it is pending, matched by generation, or by `outbox_seq` once a confirmation
-/// racing a newer file queued it again. Every other outbox row is dead for good (its wish was
-/// cancelled, superseded or confirmed) and is dropped when the sender meets it.
-let liveOutbox = """
-    outbox o JOIN membership m
-        ON m.id_type = o.id_type AND m.identifier = o.identifier AND m.segment = o.segment
-        AND m.desired IS NOT m.acked AND (m.outbox_seq = o.seq OR (m.outbox_seq IS NULL AND m.generation = o.generation))
-    """
+// The outbox is the sender's work list: a row per change planning made, appended in the order it
+// wrote them (key order within a file). A membership row has at most one *live* outbox row: one
+// naming it while it is pending, matched by generation, or by `outbox_seq` once a confirmation
+// racing a newer file queued it again. Every other outbox row is dead for good (its wish was
+// cancelled, superseded or confirmed) and is dropped when the sender meets it.
 
 extension LedgerConnection {
     /// The live outbox rows as (segment, desired, generation), for counting: known-pending rows of
@@ -20,7 +15,10 @@ extension LedgerConnection {
                 SELECT o.segment AS segment, o.desired AS desired, o.generation AS generation FROM outbox o
                 WHERE o.known_pending = 1 AND o.generation = ?1
                 UNION ALL
-                SELECT o.segment, m.desired, o.generation FROM \(liveOutbox)
+                SELECT o.segment, m.desired, o.generation FROM outbox o JOIN membership m
+                    ON m.id_type = o.id_type AND m.identifier = o.identifier AND m.segment = o.segment
+                    AND m.desired IS NOT m.acked
+                    AND (m.outbox_seq = o.seq OR (m.outbox_seq IS NULL AND m.generation = o.generation))
                 WHERE NOT (o.known_pending = 1 AND o.generation = ?1)
             ) \(filter.isEmpty ? "" : "WHERE segment \(filter)")
             """)
@@ -29,8 +27,7 @@ extension LedgerConnection {
     }
 }
 
-/// Appends to the outbox in multi-row statements: a statement per row cost as much as the
-/// membership write itself.
+/// Appends to the outbox, a group of rows per statement.
 struct OutboxAppender {
     struct Entry {
         var member: Member
@@ -39,40 +36,32 @@ struct OutboxAppender {
         var knownPending: Bool
     }
 
-    private static let rowsPerStatement = 256
-    private let generation: Int64
-    private let many: Statement
-    private let one: Statement
+    private let insert: MultiRowInsert
     private var buffered: [Entry] = []
 
     init(connection: SQLiteConnection, generation: Int64) throws {
-        self.generation = generation
-        let columns = "INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)"
-        let values = Array(repeating: "(?, ?, ?, \(generation), ?, ?)", count: Self.rowsPerStatement).joined(separator: ", ")
-        many = try connection.prepare("\(columns) VALUES \(values)")
-        one = try connection.prepare("\(columns) VALUES (?, ?, ?, \(generation), ?, ?)")
-        buffered.reserveCapacity(Self.rowsPerStatement)
+        insert = try MultiRowInsert(
+            connection: connection,
+            head: "INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)",
+            row: "(?, ?, ?, \(generation), ?, ?)", parametersPerRow: 5)
+        buffered.reserveCapacity(MultiRowInsert.rowsPerStatement)
     }
 
     mutating func append(_ entry: Entry) throws {
         buffered.append(entry)
-        if buffered.count == Self.rowsPerStatement { try flush() }
+        if buffered.count == MultiRowInsert.rowsPerStatement { try flush() }
     }
 
     mutating func flush() throws {
         defer { buffered.removeAll(keepingCapacity: true) }
-        let full = buffered.count == Self.rowsPerStatement
-        for (index, entry) in buffered.enumerated() {
-            let statement = full ? many : one
-            let base = full ? Int32(index * 5) : 0
-            statement.bind(base + 1, Int64(entry.member.type.rawValue))
-            statement.bind(base + 2, entry.member.digest)
-            statement.bind(base + 3, entry.segmentRow)
-            statement.bind(base + 4, entry.desired ? 1 : 0)
-            statement.bind(base + 5, entry.knownPending ? 1 : 0)
-            if !full { try statement.run() }
+        _ = try insert.insert(count: buffered.count) { statement, first, index in
+            let entry = buffered[index]
+            statement.bind(first, Int64(entry.member.type.rawValue))
+            statement.bind(first + 1, entry.member.digest)
+            statement.bind(first + 2, entry.segmentRow)
+            statement.bind(first + 3, entry.desired ? 1 : 0)
+            statement.bind(first + 4, entry.knownPending ? 1 : 0)
         }
-        if full { try many.run() }
     }
 }
 
