@@ -30,8 +30,8 @@ extension Ledger {
                 try ledger.dropFromOutbox(rows.map(\.seq))
                 let unchanged = try epoch == ledger.sendingEpoch()
                 var settled = 0
-                var groups: [String: [PendingRow]] = [:]
-                for row in rows { groups["\(row.action.rawValue)/\(row.member.type.rawValue)", default: []].append(row) }
+                // By action and identifier type (a sender's batch is one of each): no string per row.
+                let groups = Dictionary(grouping: rows) { Int($0.action.rawValue) << 8 | Int($0.member.type.rawValue) }
                 for group in groups.values {
                     if unchanged, let count = try ledger.settleAsRange(group) {
                         settled += count
