@@ -6,7 +6,6 @@ public struct ChangeWriter: ChangeSink {
     private let generation: Int64
     private var delta: DeltaWriter
     private let snapshotUpsert: Statement
-    private let removeIfPresent: Statement
     private var outbox: OutboxAppender
     /// A snapshot may remove at most this share of a segment's members; nil: no limit.
     var maximumRemovalPercent: Double?
@@ -32,11 +31,6 @@ public struct ChangeWriter: ChangeSink {
                 outbox_seq = CASE WHEN desired = 1 THEN outbox_seq END
             RETURNING generation, desired IS NOT acked
             """)
-        removeIfPresent = try connection.prepare(
-            """
-            UPDATE membership SET desired = 0, generation = ?4, seen = ?4, outbox_seq = NULL
-            WHERE id_type = ?2 AND identifier = ?3 AND segment = ?1 AND desired <> 0
-            """)
         outbox = try OutboxAppender(connection: connection, generation: generation)
     }
 
@@ -47,41 +41,29 @@ public struct ChangeWriter: ChangeSink {
     /// when it meets it. A snapshot's rows go on it only when pending.
     public mutating func apply(_ batch: UnsafeBufferPointer<MemberChange>, segments: [SegmentID], isDelta: Bool) throws {
         for change in batch {
-            var knownPending = false
             let index = Int(change.segment)
             // Segment rows are created on first sight, so there is always one.
             guard let segmentRow = try tally.row(index, segments, lookUp: ledger.segmentRow(for:)) else { continue }
-            if isDelta && change.removesOnlyIfPresent {
-                try recordDeltaWrites(flushing: true)  // keeps the outbox in key order
-                removeIfPresent.bind(1, segmentRow)
-                removeIfPresent.bind(2, Int64(change.member.type.rawValue))
-                removeIfPresent.bind(3, change.member.digest)
-                removeIfPresent.bind(4, generation)
-                try removeIfPresent.run()
-                guard ledger.connection.changes > 0 else { continue }
-                tally.entries[index]?.change.removes += 1
-            } else if isDelta {
+            if isDelta {
                 try delta.add(change, segmentRow: segmentRow)
                 if delta.written.count >= 4096 { try recordDeltaWrites(flushing: false) }
                 continue
-            } else {
-                snapshotUpsert.bind(1, segmentRow)
-                snapshotUpsert.bind(2, Int64(change.member.type.rawValue))
-                snapshotUpsert.bind(3, change.member.digest)
-                snapshotUpsert.bind(4, generation)
-                let changedNow = try snapshotUpsert.step() && snapshotUpsert.int(0) == generation
-                let pending = snapshotUpsert.int(1) == 1
-                snapshotUpsert.reset()
-                guard changedNow else {
-                    tally.entries[index]?.keptMembers += 1
-                    continue
-                }
-                tally.entries[index]?.change.adds += 1
-                guard pending else { continue }
-                knownPending = true
             }
-            try outbox.append(
-                .init(member: change.member, segmentRow: segmentRow, desired: change.action == .add || !isDelta, knownPending: knownPending))
+            snapshotUpsert.bind(1, segmentRow)
+            snapshotUpsert.bind(2, Int64(change.member.type.rawValue))
+            snapshotUpsert.bind(3, change.member.digest)
+            snapshotUpsert.bind(4, generation)
+            let changedNow = try snapshotUpsert.step() && snapshotUpsert.int(0) == generation
+            let pending = snapshotUpsert.int(1) == 1
+            snapshotUpsert.reset()
+            guard changedNow else {
+                tally.entries[index]?.keptMembers += 1
+                continue
+            }
+            tally.entries[index]?.change.adds += 1
+            if pending {
+                try outbox.append(.init(member: change.member, segmentRow: segmentRow, desired: true, knownPending: true))
+            }
         }
     }
 

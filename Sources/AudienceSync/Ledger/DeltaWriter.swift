@@ -16,6 +16,7 @@ struct DeltaWriter {
     private let insertNew: MultiRowInsert
     private let upsert: Statement
     private let update: Statement
+    private let removeIfPresent: Statement
     private let generationOf: Statement
     private var group: [(change: MemberChange, segmentRow: Int64)] = []
     private var upsertsBeforeProbe = 0
@@ -44,12 +45,26 @@ struct DeltaWriter {
             UPDATE membership SET desired = ?4, generation = ?5, seen = ?5, outbox_seq = NULL
             WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND desired <> ?4
             """)
+        // A remove that follows an add of the same member in the same file only undoes that add.
+        removeIfPresent = try connection.prepare(
+            """
+            UPDATE membership SET desired = 0, generation = ?4, seen = ?4, outbox_seq = NULL
+            WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND desired <> 0
+            """)
         generationOf = try connection.prepare(
             "SELECT generation FROM membership WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3")
         group.reserveCapacity(MultiRowInsert.rowsPerStatement)
     }
 
     mutating func add(_ change: MemberChange, segmentRow: Int64) throws {
+        if change.removesOnlyIfPresent {
+            try flush()  // keeps the writes, and the outbox, in key order
+            bindKey(removeIfPresent, change, segmentRow)
+            removeIfPresent.bind(4, generation)
+            try removeIfPresent.run()
+            if connection.changes > 0 { written.append(Written(change: change, segmentRow: segmentRow, created: false)) }
+            return
+        }
         if upsertsBeforeProbe > 0 {
             upsertsBeforeProbe -= 1
             bindKey(upsert, change, segmentRow)
