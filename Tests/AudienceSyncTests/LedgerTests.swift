@@ -267,6 +267,39 @@ struct LedgerTests {
         #expect(try ledger.recentFiles(limit: 10).isEmpty)
     }
 
+    @Test("a large file's pages reach the ledger file in the background, and every member survives reopening")
+    func backgroundCheckpoint() async throws {
+        let directory = try TemporaryDirectory()
+        let ledgerPath = directory.path + "/ledger.sqlite"
+        var rows = "email_hash,segment_id,action\n"
+        let members = 20_000  // ~2 MiB of log: past a checkpoint at 50 pages
+        rows.reserveCapacity(members * 74)
+        for index in 0..<members { rows += sha256Hex("member-\(index)") + ",5,add\n" }
+        let path = try directory.write("big.csv", rows)
+        do {
+            let ledger = try Ledger(path: ledgerPath, checkpointAfterPages: 50)
+            let sizeBefore = try fileSize(ledgerPath)
+            let reader = try AudienceFileReader(path: path)
+            _ = try ledger.applyFile(fingerprint: try reader.fingerprint(), name: "big.csv", size: reader.size) { writer in
+                try Planner().plan(reader, into: &writer)
+            }
+            // Without a checkpoint the committed pages would stay in the log until the ledger closes.
+            var size = try fileSize(ledgerPath)
+            for _ in 0..<200 where size < sizeBefore + 1 << 20 {
+                try await Task.sleep(for: .milliseconds(50))
+                size = try fileSize(ledgerPath)
+            }
+            #expect(size >= sizeBefore + 1 << 20, "ledger file \(sizeBefore) → \(size) bytes while open")
+        }
+        let reopened = try Ledger(path: ledgerPath)
+        #expect(try reopened.pendingCounts().total == members)
+        #expect(try reopened.integrityCheck() == "ok")
+    }
+
+    private func fileSize(_ path: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    }
+
     @Test("a ledger from a newer version is refused")
     func supersededLedger() throws {
         let directory = try TemporaryDirectory()

@@ -7,9 +7,14 @@ public final class Ledger: Sendable {
     private let lock = Mutex(())
     /// Only touched while `lock` is held.
     private nonisolated(unsafe) let connection: LedgerConnection
+    private let checkpointer: BackgroundCheckpointer
 
     /// Opens (creating if needed) and migrates the ledger at `path`.
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, checkpointAfterPages: BackgroundCheckpointer.defaultPagesPerCheckpoint)
+    }
+
+    init(path: String, checkpointAfterPages: Int32) throws {
         self.path = path
         let connection = try SQLiteConnection(path: path)
         // 16 KiB pages for a new ledger (an existing one keeps its own): planning's key-ordered
@@ -25,7 +30,14 @@ public final class Ledger: Sendable {
             PRAGMA foreign_keys = ON;
             """)
         try Migrations.migrate(connection)
+        self.checkpointer = BackgroundCheckpointer(path: path, pagesPerCheckpoint: checkpointAfterPages)
+        connection.checkpointInBackground(checkpointer)
         self.connection = try LedgerConnection(connection)
+    }
+
+    deinit {
+        connection.connection.stopCheckpointing()
+        checkpointer.stop()
     }
 
     func withConnection<R>(_ body: (LedgerConnection) throws -> R) throws -> R {

@@ -44,6 +44,25 @@ final class SQLiteConnection {
 
     var changes: Int { Int(sqlite3_changes(handle)) }
 
+    /// Replaces SQLite's automatic checkpoint: a commit that leaves the log at the checkpointer's
+    /// threshold or above asks it for one. The caller keeps `checkpointer` alive until
+    /// ``stopCheckpointing()``.
+    func checkpointInBackground(_ checkpointer: BackgroundCheckpointer) {
+        let context = Unmanaged.passUnretained(checkpointer).toOpaque()
+        sqlite3_wal_hook(
+            handle,
+            { context, _, _, pages in
+                guard let context else { return SQLITE_OK }
+                let checkpointer = Unmanaged<BackgroundCheckpointer>.fromOpaque(context).takeUnretainedValue()
+                if pages >= checkpointer.pagesPerCheckpoint { checkpointer.request() }
+                return SQLITE_OK
+            }, context)
+    }
+
+    func stopCheckpointing() {
+        sqlite3_wal_hook(handle, nil, nil)
+    }
+
     func error(_ status: Int32, _ context: String) -> LedgerError {
         let message = String(cString: sqlite3_errmsg(handle))
         return LedgerError(.sqlite, path: path, sqliteCode: status, "\(context): \(message)")

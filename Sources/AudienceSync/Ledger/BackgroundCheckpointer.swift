@@ -1,0 +1,89 @@
+import CSQLite
+import Foundation
+
+/// Copies committed pages from the write-ahead log into the ledger file on a thread of its own.
+///
+/// Why: SQLite's automatic checkpoint runs inside the commit that crosses its threshold, so after
+/// a large file the committing thread spent ~1.5 s (2M rows) copying pages and syncing the ledger
+/// file before sending could start. Here the commit returns as soon as it is durable in the log
+/// (`synchronous = FULL`), and the copy, mostly disk work, overlaps the sending. A crash during
+/// a checkpoint loses nothing: SQLite replays the log on the next open.
+///
+/// The thread starts on the first request and uses its own connection; requests made while a
+/// checkpoint runs are folded into one more pass.
+final class BackgroundCheckpointer: @unchecked Sendable {
+    /// SQLite's own default threshold for its automatic checkpoint.
+    static let defaultPagesPerCheckpoint: Int32 = 1_000
+
+    private let path: String
+    /// A commit that leaves at least this many pages in the log asks for a checkpoint.
+    let pagesPerCheckpoint: Int32
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var requested = false
+    private var stopping = false
+    private var running = false
+    private var completed = 0
+
+    init(path: String, pagesPerCheckpoint: Int32 = defaultPagesPerCheckpoint) {
+        self.path = path
+        self.pagesPerCheckpoint = pagesPerCheckpoint
+    }
+
+    /// Asks for a checkpoint soon; returns at once.
+    func request() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { return }
+        requested = true
+        if !running {
+            running = true
+            let thread = Thread { [self] in self.work() }
+            thread.name = "ledger-checkpoint"
+            thread.start()
+        }
+        condition.broadcast()
+    }
+
+    /// Checkpoints finished so far (for tests).
+    var completedCheckpoints: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return completed
+    }
+
+    /// Waits for a checkpoint in progress to end and stops the thread. Later requests are ignored.
+    func stop() {
+        condition.lock()
+        defer { condition.unlock() }
+        stopping = true
+        condition.broadcast()
+        while running { condition.wait() }
+    }
+
+    private func work() {
+        // The connection is opened, used and closed on this thread, before `stop()` returns.
+        var connection = try? SQLiteConnection(path: path)
+        while nextRequest() {
+            // PASSIVE: copies what no reader still needs and never waits for the writer.
+            try? connection?.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            condition.lock()
+            completed += 1
+            condition.unlock()
+        }
+        connection = nil
+        condition.lock()
+        running = false
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for a request; false once stopping.
+    private func nextRequest() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while !requested && !stopping { condition.wait() }
+        requested = false
+        return !stopping
+    }
+}
