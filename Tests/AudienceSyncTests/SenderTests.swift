@@ -72,6 +72,19 @@ struct SenderTests {
         }
     }
 
+    @Test("an add and its remove planned before any sending cost TikTok no request")
+    func addThenRemoveSendsNothing() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try SendingFixture(emulator)
+            try apply(delta(members[0..<3].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            try apply(delta(members[0..<3].map { ($0, "123456", "remove") }), to: fixture.ledger, in: fixture.directory)
+            let report = try await fixture.sender().sendPending()
+            #expect(report.requests == 0)
+            #expect(await emulator.state.mappingRequestCount == 0)
+            #expect(try fixture.ledger.pendingCounts().total == 0)
+        }
+    }
+
     @Test("a member of several segments is one identifier with all its audience_ids; 10,000 users a request")
     func packing() async throws {
         try await TikTokEmulator.withRunning { emulator in

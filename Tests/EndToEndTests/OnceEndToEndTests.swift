@@ -47,20 +47,24 @@ struct OnceEndToEndTests {
         }
     }
 
-    @Test("the same bytes under another name change nothing and send nothing")
+    @Test("the same bytes under another name change nothing and send nothing, even after a later file")
     func duplicateSendsNothing() async throws {
         try await TikTokEmulator.withRunning { emulator in
             let workspace = try Workspace(emulator: emulator)
-            let text = snapshot("123456", people[0..<5])
-            try workspace.drop("a/first.csv", text)
+            // A delta whose second application would undo the later remove: only recognising the
+            // bytes keeps member 0 out.
+            let adds = "email_hash,segment_id,action\n" + people[0..<5].map { "\($0),123456,add" }.joined(separator: "\n") + "\n"
+            try workspace.drop("a/first.csv", adds)
+            #expect(try await workspace.once().status == 0)
+            try workspace.drop("a/later.csv", "email_hash,segment_id,action\n\(people[0]),123456,remove\n")
             #expect(try await workspace.once().status == 0)
             let requests = await emulator.state.mappingRequestCount
-            try workspace.drop("b/renamed-copy.txt", text)
+            try workspace.drop("b/renamed-copy.txt", adds)
             let again = try await workspace.once()
             #expect(again.status == 0)
             #expect(again.stdout.contains("duplicate"))
             #expect(await emulator.state.mappingRequestCount == requests)
-            #expect(await emulator.state.members(of: "123456").count == 5)
+            #expect(await emulator.state.members(of: "123456").count == 4)
         }
     }
 

@@ -92,6 +92,10 @@ struct SafeguardEndToEndTests {
             let refused = try await workspace.once()
             #expect(refused.status == 75)
             #expect(refused.stderr.contains("retry"))
+            let output = refused.stdout + refused.stderr
+            #expect(output.contains("code 40002"), "once names TikTok's code: \(output)")
+            #expect(output.range(of: "request_id=[0-9A-Za-z]+", options: .regularExpression) != nil,
+                    "once names TikTok's request_id for support: \(output)")
             #expect(await emulator.state.members(of: "123456").count == 3, "the other segment went on")
             let status = try await runCommand(["status", "--json", "--config", workspace.configPath])
             #expect(status.status == 75)

@@ -23,7 +23,6 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     private var requested = false
     private var stopping = false
     private var running = false
-    private var completed = 0
 
     init(path: String, pagesPerCheckpoint: Int32 = defaultPagesPerCheckpoint) {
         self.path = path
@@ -45,13 +44,6 @@ final class BackgroundCheckpointer: @unchecked Sendable {
         condition.broadcast()
     }
 
-    /// Checkpoints finished so far (for tests).
-    var completedCheckpoints: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return completed
-    }
-
     /// Waits for a checkpoint in progress to end and stops the thread. Later requests are ignored.
     func stop() {
         condition.lock()
@@ -62,14 +54,14 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     }
 
     private func work() {
-        // The connection is opened, used and closed on this thread, before `stop()` returns.
-        var connection = try? SQLiteConnection(path: path)
+        // The connection is opened, used and closed on this thread, before `stop()` returns. A
+        // failed open or checkpoint is tried again on the next request: the pages stay safe in
+        // the log meanwhile, and the last connection to close copies them anyway.
+        var connection: SQLiteConnection?
         while nextRequest() {
+            if connection == nil { connection = try? SQLiteConnection(path: path) }
             // PASSIVE: copies what no reader still needs and never waits for the writer.
             try? connection?.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            condition.lock()
-            completed += 1
-            condition.unlock()
         }
         connection = nil
         condition.lock()

@@ -27,12 +27,14 @@ public final class Ledger: Sendable {
             PRAGMA synchronous = FULL;
             PRAGMA busy_timeout = 10000;
             PRAGMA cache_size = -16384;
+            PRAGMA journal_size_limit = 67108864;
             PRAGMA foreign_keys = ON;
             """)
         try Migrations.migrate(connection)
         self.checkpointer = BackgroundCheckpointer(path: path, pagesPerCheckpoint: checkpointAfterPages)
-        connection.checkpointInBackground(checkpointer)
         self.connection = try LedgerConnection(connection)
+        // Last: from here on `deinit` runs and stops what the hook may start.
+        connection.checkpointInBackground(checkpointer)
     }
 
     deinit {
