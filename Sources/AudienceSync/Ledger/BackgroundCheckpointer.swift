@@ -1,13 +1,12 @@
-import CSQLite
 import Foundation
 
 /// Copies committed pages from the write-ahead log into the ledger file on a thread of its own.
 ///
 /// Why: SQLite's automatic checkpoint runs inside the commit that crosses its threshold, so after
-/// a large file the committing thread spent ~1.5 s (2M rows) copying pages and syncing the ledger
-/// file before sending could start. Here the commit returns as soon as it is durable in the log
-/// (`synchronous = FULL`), and the copy, mostly disk work, overlaps the sending. A crash during
-/// a checkpoint loses nothing: SQLite replays the log on the next open.
+/// a large file the committing thread spent ~0.6 s (2M rows, a 183 MiB log) copying pages and
+/// syncing the ledger file before sending could start. Here the commit returns as soon as it is
+/// durable in the log (`synchronous = FULL`), and the copy, mostly disk work, overlaps the
+/// sending. A crash during a checkpoint loses nothing: SQLite replays the log on the next open.
 ///
 /// The thread starts on the first request and uses its own connection; requests made while a
 /// checkpoint runs are folded into one more pass.
