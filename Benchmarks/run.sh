@@ -14,6 +14,8 @@
 #   BENCH_NO_BUILD    1 to use the release binaries already built
 #   BENCH_BIN         a folder holding tiktok-audience-sync and tiktok-emulator to use instead (no build)
 #   BENCH_KEEP        1 to keep ledgers and archives (default: deleted at the end; inputs are kept)
+#   BENCH_LATENCY_MS  milliseconds the emulator waits before every TikTok answer (default 0), to
+#                     see how both programs fare against a remote API
 #
 # Every server listens on 127.0.0.1 only; every emulator started here is stopped here.
 set -euo pipefail
@@ -85,7 +87,7 @@ start_emulator() {
   rm -f "$run/emulator.pid" "$run/emulator.status" "$run/emulator.out"
   # The subshell waits for the emulator to record how it ended (a benchmark must not blame the
   # product for an emulator that something else stopped).
-  ( "$emulator_bin" --host 127.0.0.1 --port 0 >"$run/emulator.out" 2>"$run/emulator.err" &
+  ( "$emulator_bin" --host 127.0.0.1 --port 0 --latency-ms "${BENCH_LATENCY_MS:-0}" >"$run/emulator.out" 2>"$run/emulator.err" &
     echo $! >"$run/emulator.pid"
     wait $! && echo 0 >"$run/emulator.status" || echo $? >"$run/emulator.status" ) &
   emulator_note=""
@@ -280,6 +282,7 @@ fi
 {
   echo "Results of Benchmarks/run.sh on $(hostname), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "(load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg); other work on the machine inflates wall times)"
+  [ "${BENCH_LATENCY_MS:-0}" = 0 ] || echo "(the emulator waited ${BENCH_LATENCY_MS} ms before every answer)"
   echo "(input: $ROWS-row delta, ${input_mib} MiB; SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1); $(swift --version 2>/dev/null | head -1))"
   echo
   echo "| benchmark | wall (s) | CPU user+sys (s) | peak RSS (MiB) | mapping requests | check / notes |"
