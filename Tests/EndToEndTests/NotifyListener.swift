@@ -8,6 +8,7 @@ final class NotifyListener: @unchecked Sendable {
     private let descriptor: Int32
     private let lock = NSLock()
     private var received: [String] = []
+    private var receivedAt: [ContinuousClock.Instant] = []
     private var thread: Thread?
 
     init(directory: String) throws {
@@ -30,8 +31,11 @@ final class NotifyListener: @unchecked Sendable {
                 let count = recv(self.descriptor, &buffer, buffer.count, 0)
                 if count > 0 {
                     let message = String(decoding: buffer[..<count], as: UTF8.self)
+                    let lines = message.split(separator: "\n").map(String.init)
+                    let now = ContinuousClock.now
                     self.lock.lock()
-                    self.received.append(contentsOf: message.split(separator: "\n").map(String.init))
+                    self.received.append(contentsOf: lines)
+                    self.receivedAt.append(contentsOf: lines.map { _ in now })
                     self.lock.unlock()
                 }
             }
@@ -50,6 +54,16 @@ final class NotifyListener: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return received
+    }
+
+    /// The longest wait between two consecutive `message`s, and from the last one until now.
+    func longestSilence(between message: String) -> Duration {
+        lock.lock()
+        defer { lock.unlock() }
+        let times = zip(received, receivedAt).filter { $0.0 == message }.map(\.1)
+        guard let last = times.last else { return .zero }
+        let gaps = zip(times, times.dropFirst()).map { $1 - $0 }
+        return max(gaps.max() ?? .zero, ContinuousClock.now - last)
     }
 
     func stop() { thread?.cancel() }

@@ -13,6 +13,8 @@ public struct IntakeService: Service {
     let senderBell: Doorbell
     let status: DaemonStatus
     let logger: Logger
+    /// Planning a large file takes minutes of blocking work; it must not hold a cooperative thread.
+    private let planningQueue = BlockingQueue(label: "tiktok-audience-sync.intake")
 
     public init(
         settings: DaemonSettings, ledger: Ledger, watcher: InboxWatcher, inboxBell: Doorbell, senderBell: Doorbell,
@@ -42,10 +44,12 @@ public struct IntakeService: Service {
                             status.intake("planning \(name): \(progress.rows.formatted()) rows, \(Int(progress.fraction * 100))%")
                         })
                     watcher.watch(engine.scanner.folders())
-                    let pass = try engine.processReadyFiles(
-                        renamedIn: { watcher.wasRenamedIn($0) },
-                        onFile: { file in status.intake("planning \(file.relativePath)") },
-                        shouldStop: { stopping.isSet })
+                    let pass = try await planningQueue.run { [watcher, status] in
+                        try engine.processReadyFiles(
+                            renamedIn: { watcher.wasRenamedIn($0) },
+                            onFile: { file in status.intake("planning \(file.relativePath)") },
+                            shouldStop: { stopping.isSet })
+                    }
                     for receipt in pass.receipts { _ = watcher.takeRenamedIn(configuration.inbox + "/" + receipt.file) }
                     status.intake(pass.waiting.isEmpty ? "" : "\(pass.waiting.count) file(s) still arriving")
                     // Say once per file why it waits (unreadable, looks cut short), not at every rescan.

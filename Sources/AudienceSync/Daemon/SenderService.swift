@@ -14,6 +14,8 @@ public struct SenderService: Service {
     let logger: Logger
     let environment: [String: String]
     let redactor: Redactor
+    /// Ledger calls wait here, not on a cooperative thread, while a file is being planned.
+    private let ledgerQueue = BlockingQueue(label: "tiktok-audience-sync.sender-service-ledger")
 
     public init(
         settings: DaemonSettings, ledger: Ledger, bell: Doorbell, status: DaemonStatus, logger: Logger,
@@ -98,7 +100,7 @@ public struct SenderService: Service {
     private func sendOnce(
         _ configuration: Configuration, stopping: StopFlag, usedToken: inout AccessToken?
     ) async throws -> Outcome {
-        guard try ledger.hasPendingWork() else {
+        guard try await ledgerQueue.run({ [ledger] in try ledger.hasPendingWork() }) else {
             status.sender("idle, 0 pending")
             return .settled
         }
@@ -119,15 +121,17 @@ public struct SenderService: Service {
         }
         resolved.token.register(in: redactor)
         usedToken = resolved.token
-        let pending = try ledger.pendingCounts()
+        let pending = try await ledgerQueue.run { [ledger] in try ledger.pendingCounts() }
         status.sender("sending: \(pending.total) pending")
         let client = TikTokClient(
             baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: resolved.token,
             http: TikTokClient.sharedHTTPClient)
         let sender = Sender(ledger: ledger, client: client, options: configuration.senderOptions, logger: logger)
         let report = try await sender.sendPending(shouldStop: { stopping.isSet })
-        try SyncEngine(configuration: configuration, ledger: ledger, logger: logger).confirmFiles()
-        let left = try ledger.pendingCounts().total
+        let left = try await ledgerQueue.run { [ledger, logger] in
+            try SyncEngine(configuration: configuration, ledger: ledger, logger: logger).confirmFiles()
+            return try ledger.pendingCounts().total
+        }
         if let pause = report.pause {
             status.sender("paused: \(pause.kind.rawValue), \(left) pending")
             return .refused

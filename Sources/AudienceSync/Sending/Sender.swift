@@ -23,6 +23,8 @@ public struct Sender: Sendable {
     let options: SenderOptions
     let logger: Logger
     private let limiter: RateLimiter
+    /// Every ledger call goes through here: it may wait for a file being planned.
+    private let ledgerQueue = BlockingQueue(label: "tiktok-audience-sync.sender-ledger")
 
     public init(ledger: Ledger, client: TikTokClient, options: SenderOptions, logger: Logger) {
         self.ledger = ledger
@@ -44,8 +46,7 @@ public struct Sender: Sendable {
             var packer = BatchPacker(maxUsers: options.maxUsersPerRequest)
             var cursor: PendingCursor?
             // Each row at most once per pass: what is planned meanwhile waits for the next pass.
-            let end = try ledger.outboxEnd()
-            let epoch = try ledger.sendingEpoch()
+            let (end, epoch) = try await ledgerQueue.run { [ledger] in (try ledger.outboxEnd(), try ledger.sendingEpoch()) }
             func launch(_ batch: MappingBatch) async throws {
                 if running >= options.maxInFlight, let done = try await group.next() {
                     report.merge(done)
@@ -55,7 +56,9 @@ public struct Sender: Sendable {
                 running += 1
             }
             reading: while !pause.stopsSending {
-                let (rows, next) = try ledger.pendingRows(after: cursor, through: end, limit: options.readAhead)
+                let (rows, next) = try await ledgerQueue.run { [ledger, cursor, limit = options.readAhead] in
+                    try ledger.pendingRows(after: cursor, through: end, limit: limit)
+                }
                 for row in rows {
                     for batch in packer.add(row) {
                         try await launch(batch)
@@ -72,7 +75,7 @@ public struct Sender: Sendable {
             report.pause = report.pause ?? pause.pause
             if report.requests > 0 || report.unanswered > 0 {
                 do {
-                    try ledger.recordSendPass(report, now: Int64(clockSeconds()))
+                    try await ledgerQueue.run { [ledger, report] in try ledger.recordSendPass(report, now: Int64(clockSeconds())) }
                 } catch {
                     logger.warning("could not record TikTok's health in the ledger", metadata: ["error": "\(error)"])
                 }
@@ -115,7 +118,9 @@ public struct Sender: Sendable {
                 }
                 await limiter.succeeded()
                 do {
-                    report.acknowledged += try ledger.markAcknowledged(batch.rows, readIn: epoch)
+                    report.acknowledged += try await ledgerQueue.run { [ledger] in
+                        try ledger.markAcknowledged(batch.rows, readIn: epoch)
+                    }
                 } catch {
                     logger.error("could not record TikTok's confirmation; the rows will be sent again",
                                  metadata: ["error": "\(error)"])
@@ -175,9 +180,11 @@ public struct Sender: Sendable {
                 }
                 let refused = failure(batch, answer, reason: "TikTok refused the segment")
                 do {
-                    try ledger.park(
-                        segment: segments.first ?? "", code: refused.code, message: refused.message,
-                        requestID: refused.requestID, now: Int64(clockSeconds()))
+                    try await ledgerQueue.run { [ledger] in
+                        try ledger.park(
+                            segment: segments.first ?? "", code: refused.code, message: refused.message,
+                            requestID: refused.requestID, now: Int64(clockSeconds()))
+                    }
                 } catch {
                     logger.error("could not park the refused segment", metadata: ["error": "\(error)"])
                 }
