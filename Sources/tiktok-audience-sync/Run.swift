@@ -47,18 +47,21 @@ extension AudienceSyncCommand {
             }
             let environment = ProcessInfo.processInfo.environment
             let path = options.config
+            // A graceful shutdown stops services from the last to the first: the sender first
+            // (nothing new is sent, answers in flight are recorded), then the intake (a file being
+            // planned is finished), and the watchdog last.
             let services: [any Service] = [
                 WatchdogService(notifier: notifier),
                 ReloadService(
                     settings: settings, notifier: notifier, status: status, inboxBell: inboxBell, senderBell: senderBell,
                     logger: context.logger,
                     load: { try await ConfigurationLoader.load(path: path, environment: environment) }),
-                SenderService(
-                    settings: settings, ledger: ledger, bell: senderBell, status: status, logger: context.logger,
-                    environment: environment, redactor: context.redactor),
                 IntakeService(
                     settings: settings, ledger: ledger, watcher: watcher, inboxBell: inboxBell, senderBell: senderBell,
                     status: status, logger: context.logger),
+                SenderService(
+                    settings: settings, ledger: ledger, bell: senderBell, status: status, logger: context.logger,
+                    environment: environment, redactor: context.redactor),
             ]
             var group = ServiceGroupConfiguration(services: services.map {
                 ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup)

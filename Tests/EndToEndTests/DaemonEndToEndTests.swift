@@ -53,11 +53,20 @@ struct DaemonEndToEndTests {
 
     @Test("planning a large file while confirmations come in does not silence the watchdog")
     func watchdogWhilePlanning() async throws {
-        try await TikTokEmulator.withRunning { emulator in
+        // 1.5M distinct members: seconds of planning on any machine that runs this suite. Built
+        // first, so that it lands while the first file's answers are still on their way.
+        var big = "email_hash,segment_id,action\n"
+        big.reserveCapacity(1_500_000 * 76 + 64)
+        let zeros = String(repeating: "0", count: 64)
+        for index in 1...1_500_000 {
+            let hex = String(index, radix: 16)
+            big += zeros.dropLast(hex.count) + hex + ",654321,add\n"
+        }
+        try await TikTokEmulator.withRunning { [big] emulator in
             let workspace = try Workspace(emulator: emulator)
-            // The first file's answers come slowly, so its confirmations arrive while the big file
-            // holds the ledger for its whole transaction.
-            await emulator.state.enqueue(Array(repeating: .delay(.seconds(1)), count: 8))
+            // The first file's answers take 2 s: its confirmations arrive while the big file holds
+            // the ledger for its whole transaction.
+            await emulator.state.enqueue(Array(repeating: .delay(.seconds(2)), count: 8))
             let notify = try NotifyListener(directory: workspace.root)
             // systemd would kill a daemon silent for 1.5 s; it pings every 0.75 s.
             let daemon = try startDaemon(workspace, notify: notify, extraEnvironment: ["WATCHDOG_USEC": "1500000"])
@@ -65,17 +74,12 @@ struct DaemonEndToEndTests {
             let first = hashes("confirmed", 80_000)
             try upload(workspace, "first.csv", "email_hash,segment_id\n" + first.map { "\($0),123456" }.joined(separator: "\n") + "\n")
             #expect(await eventually { await emulator.state.mappingRequestCount >= 1 })
-            // 1.5M distinct members: several seconds of planning on any machine that runs this suite.
-            var big = "email_hash,segment_id,action\n"
-            big.reserveCapacity(1_500_000 * 76 + 64)
-            let zeros = String(repeating: "0", count: 64)
-            for index in 1...1_500_000 {
-                let hex = String(index, radix: 16)
-                big += zeros.dropLast(hex.count) + hex + ",654321,add\n"
-            }
             try upload(workspace, "big.csv", big)
-            big = ""
-            #expect(await eventually(timeout: .seconds(120)) { workspace.files(under: "state/receipts").count == 2 })
+            #expect(await eventually { notify.messages.contains { $0.hasPrefix("STATUS=planning big.csv") } })
+            #expect(await emulator.state.appliedMappingRequestCount == 0, "the first file's answers were still out when planning began")
+            let receipts = { workspace.files(under: "state/receipts").filter { !($0 as NSString).lastPathComponent.hasPrefix(".") } }
+            #expect(await eventually(timeout: .seconds(120)) { receipts().count == 2 })
+            #expect(await eventually { await emulator.state.memberCounts()["123456"] == 80_000 })
             let silence = notify.longestSilence(between: "WATCHDOG=1")
             #expect(silence < .milliseconds(1_500), "longest time without WATCHDOG=1: \(silence)")
             daemon.signal(SIGTERM)
