@@ -13,7 +13,7 @@ public struct IntakeService: Service {
     let senderBell: Doorbell
     let status: DaemonStatus
     let logger: Logger
-    /// Planning a large file takes minutes of blocking work; it must not hold a cooperative thread.
+    /// Planning a large file is tens of seconds of blocking work; it must not hold a cooperative thread.
     private let planningQueue = BlockingQueue(label: "tiktok-audience-sync.intake")
 
     public init(

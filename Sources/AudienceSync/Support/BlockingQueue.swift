@@ -4,7 +4,7 @@ import Dispatch
 /// that it never holds one of Swift's cooperative threads.
 ///
 /// Why: the cooperative pool has one thread per core. While a large file is planned, the ledger
-/// stays locked for the whole transaction (about a minute at 10M rows); a sender recording a
+/// stays locked for the whole transaction (tens of seconds at 10M rows); a sender recording a
 /// confirmation meanwhile waited for that lock on the other thread, and the watchdog, status and
 /// shutdown tasks got no thread at all. Measured before: no watchdog ping for 6.3 s while a
 /// 1.5M-row file was planned during sending, on 2 cores; systemd kills a service that stays
