@@ -15,8 +15,8 @@ struct DeltaWriter {
     private let generation: Int64
     private let insertNew: MultiRowInsert
     private let upsert: Statement
+    /// Sets desired on an existing row whose desired state differs.
     private let update: Statement
-    private let removeIfPresent: Statement
     private let generationOf: Statement
     private var group: [(change: MemberChange, segmentRow: Int64)] = []
     private var upsertsBeforeProbe = 0
@@ -45,12 +45,6 @@ struct DeltaWriter {
             UPDATE membership SET desired = ?4, generation = ?5, seen = ?5, outbox_seq = NULL
             WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND desired <> ?4
             """)
-        // A remove that follows an add of the same member in the same file only undoes that add.
-        removeIfPresent = try connection.prepare(
-            """
-            UPDATE membership SET desired = 0, generation = ?4, seen = ?4, outbox_seq = NULL
-            WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3 AND desired <> 0
-            """)
         generationOf = try connection.prepare(
             "SELECT generation FROM membership WHERE segment = ?1 AND id_type = ?2 AND identifier = ?3")
         group.reserveCapacity(MultiRowInsert.rowsPerStatement)
@@ -58,11 +52,9 @@ struct DeltaWriter {
 
     mutating func add(_ change: MemberChange, segmentRow: Int64) throws {
         if change.removesOnlyIfPresent {
+            // It only undoes an add of the same file: never a new row.
             try flush()  // keeps the writes, and the outbox, in key order
-            bindKey(removeIfPresent, change, segmentRow)
-            removeIfPresent.bind(4, generation)
-            try removeIfPresent.run()
-            if connection.changes > 0 { written.append(Written(change: change, segmentRow: segmentRow, created: false)) }
+            try updateExisting(change, segmentRow)
             return
         }
         if upsertsBeforeProbe > 0 {
@@ -105,12 +97,16 @@ struct DeltaWriter {
                 written.append(Written(change: entry.change, segmentRow: entry.segmentRow, created: true))
                 continue
             }
-            bindKey(update, entry.change, entry.segmentRow)
-            update.bind(4, Int64(entry.change.action.rawValue))
-            update.bind(5, generation)
-            try update.run()
-            if connection.changes > 0 { written.append(Written(change: entry.change, segmentRow: entry.segmentRow, created: false)) }
+            try updateExisting(entry.change, entry.segmentRow)
         }
+    }
+
+    private mutating func updateExisting(_ change: MemberChange, _ segmentRow: Int64) throws {
+        bindKey(update, change, segmentRow)
+        update.bind(4, Int64(change.action.rawValue))
+        update.bind(5, generation)
+        try update.run()
+        if connection.changes > 0 { written.append(Written(change: change, segmentRow: segmentRow, created: false)) }
     }
 
     /// What was written since the last drain.
