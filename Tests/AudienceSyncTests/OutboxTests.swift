@@ -22,6 +22,17 @@ struct OutboxTests {
         try ledger.pendingRows(after: nil, through: end, limit: 1000).0
     }
 
+    /// Sends what `sent` queued, applies `racing` before TikTok answers, then records the answer
+    /// (which settles nothing: the racing file changed the row). Returns what is queued afterwards.
+    func confirmRacing(_ sent: String, _ racing: String, ledger: Ledger, in directory: TemporaryDirectory) throws -> [PendingRow] {
+        try apply(sent, to: ledger, in: directory)
+        let epoch = try ledger.sendingEpoch()
+        let inFlight = try walk(ledger)
+        try apply(racing, to: ledger, in: directory)
+        #expect(try ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
+        return try walk(ledger)
+    }
+
     @Test("wishes cancelled before sending leave nothing behind once the sender has passed")
     func cancelledWishesAreDropped() throws {
         let directory = try TemporaryDirectory()
@@ -119,14 +130,10 @@ struct OutboxTests {
     func requeueAfterSnapshotIsSentOnce() throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
-        // A remove of a member the ledger never saw is sent...
-        try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
-        let epoch = try ledger.sendingEpoch()
-        let inFlight = try walk(ledger)
-        // ...while a snapshot that names it is applied; then TikTok confirms the remove.
-        try apply("email_hash,segment_id\n\(a),1\n", to: ledger, in: directory)
-        #expect(try ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
-        let again = try walk(ledger)
+        // A remove of a member the ledger never saw is sent, while a snapshot that names it is
+        // applied; then TikTok confirms the remove.
+        let again = try confirmRacing(
+            "email_hash,segment_id,action\n\(a),1,remove\n", "email_hash,segment_id\n\(a),1\n", ledger: ledger, in: directory)
         #expect(again.map { "\($0.action) \($0.audienceID)" } == ["add 1"], "one add, not two")
         #expect(try ledger.markAcknowledged(again, readIn: try ledger.sendingEpoch()) == 1)
         #expect(try walk(ledger).isEmpty)
@@ -164,12 +171,9 @@ struct OutboxTests {
     func requeuedOnce() throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
-        try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
-        let epoch = try ledger.sendingEpoch()
-        let inFlight = try walk(ledger)
-        try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
-        #expect(try ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
-        let again = try walk(ledger)
+        let again = try confirmRacing(
+            "email_hash,segment_id,action\n\(a),1,add\n", "email_hash,segment_id,action\n\(a),1,remove\n",
+            ledger: ledger, in: directory)
         #expect(again.map { "\($0.action) \($0.audienceID)" } == ["remove 1"])
         #expect(try ledger.markAcknowledged(again, readIn: try ledger.sendingEpoch()) == 1)
         #expect(try ledger.pendingCounts().total == 0)
