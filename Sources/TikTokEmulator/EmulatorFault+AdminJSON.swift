@@ -6,7 +6,7 @@ extension EmulatorFault {
 
     static let adminJSONForms =
         "{\"code\":40100[,\"message\":\"...\"][,\"http_status\":400]}, {\"gateway_status\":503}, "
-        + "{\"apply_then_fail\":504}, {\"apply_then_drop\":true} or {\"delay_ms\":2000}"
+        + "{\"apply_then_fail\":504},  {\"apply_then_drop\":true}, {\"delay_ms\":2000} or {\"land_late_ms\":1500[,\"http_status\":504]}"
 
     /// Reads one fault as `POST /_emulator/faults` spells it.
     init(adminJSON value: JSONValue) throws(AdminJSONError) {
@@ -27,7 +27,7 @@ extension EmulatorFault {
             }
             return number
         }
-        let kinds = ["code", "gateway_status", "apply_then_fail", "apply_then_drop", "delay_ms"]
+        let kinds = ["code", "gateway_status", "apply_then_fail", "apply_then_drop", "delay_ms", "land_late_ms"]
         let present = members.map(\.key).filter(kinds.contains)
         guard present.count == 1 else {
             throw AdminJSONError(reason: "give exactly one of \(kinds.joined(separator: ", ")): \(Self.adminJSONForms)")
@@ -39,6 +39,9 @@ extension EmulatorFault {
             self = .gatewayError(status: gatewayStatus)
         } else if let failStatus = try status("apply_then_fail") {
             self = .applyThenFail(status: failStatus)
+        } else if let milliseconds = try integer("land_late_ms") {
+            guard milliseconds >= 0 else { throw AdminJSONError(reason: "land_late_ms must not be negative") }
+            self = .landLate(after: .milliseconds(milliseconds), status: try status("http_status") ?? 504)
         } else if let milliseconds = try integer("delay_ms") {
             guard milliseconds >= 0 else { throw AdminJSONError(reason: "delay_ms must not be negative") }
             self = .delay(.milliseconds(milliseconds))

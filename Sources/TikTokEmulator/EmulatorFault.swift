@@ -13,6 +13,9 @@ public enum EmulatorFault: Sendable {
     case applyThenFail(status: Int)
     /// Handle the request normally (applying it if valid), then close the connection without answering.
     case applyThenDropConnection
-    /// Wait this long, then handle the request normally.
+    /// Wait this long, then handle the request normally (also when the client has gone meanwhile).
     case delay(Duration)
+    /// Answer at once with this HTTP status and a non-JSON body, and apply the request only
+    /// `after` later, once the client has moved on: a request TikTok applies late.
+    case landLate(after: Duration, status: Int)
 }

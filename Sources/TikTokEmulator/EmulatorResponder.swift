@@ -73,12 +73,16 @@ struct EmulatorResponder: HTTPResponder {
             return .gateway(status: status)
         case .delay(let duration):
             try? await Task.sleep(for: duration)
-        case .applyThenFail, .applyThenDropConnection, nil:
+        case .applyThenFail, .applyThenDropConnection, .landLate, nil:
             break
         }
         // Parsed here, concurrently with other requests; the state only checks and applies.
         let parsed = Result { () throws(TikTokAPIError) -> MappingRequest in
             try MappingRequest(contentType: request.contentType, body: request.body, advertiserID: self.state.advertiserID)
+        }
+        if case .landLate(let after, let status) = fault {
+            await self.state.applyLater(parsed, accessToken: request.accessToken, due: .now + after)
+            return .gateway(status: status)
         }
         let reply = await self.state.applyMapping(parsed, accessToken: request.accessToken, at: .now)
         switch fault {

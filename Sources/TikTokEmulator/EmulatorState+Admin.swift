@@ -5,6 +5,7 @@ extension EmulatorState {
         guard let audienceID = request.query["audience_id"], !audienceID.isEmpty else {
             return .adminError(status: 400, "audience_id is required")
         }
+        self.applyDueLateLandings()
         guard let audience = self.audiences[audienceID] else {
             return .adminError(status: 404, "audience \(audienceID) does not exist")
         }
@@ -16,6 +17,7 @@ extension EmulatorState {
 
     /// `GET /_emulator/stats` → counters and audience sizes.
     func adminStats() -> EmulatorReply {
+        self.applyDueLateLandings()
         let counts = self.audienceOrder.compactMap { id in
             self.audiences[id].map { JSONMember(id, .int($0.members.count)) }
         }

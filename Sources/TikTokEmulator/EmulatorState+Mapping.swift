@@ -1,6 +1,7 @@
 extension EmulatorState {
     /// Counts a `/segment/mapping/` request and takes the next queued fault, if any.
     func beginMappingRequest() -> EmulatorFault? {
+        self.applyDueLateLandings()
         self.mappingRequestCount += 1
         return self.faults.isEmpty ? nil : self.faults.removeFirst()
     }
@@ -9,11 +10,12 @@ extension EmulatorState {
     /// `parsed` is the body already read by ``MappingRequest/init(contentType:body:advertiserID:)``
     /// outside the actor (parsing 10,000 users is the expensive part, and needs no state).
     func applyMapping(
-        _ parsed: Result<MappingRequest, TikTokAPIError>, accessToken: String?, at now: ContinuousClock.Instant
+        _ parsed: Result<MappingRequest, TikTokAPIError>, accessToken: String?, at now: ContinuousClock.Instant,
+        rateLimited: Bool = true
     ) -> EmulatorReply {
         do throws(TikTokAPIError) {
             try self.authorize(accessToken)
-            guard self.rateLimiter.admit(at: now, limit: self.requestsPerSecondLimit) else {
+            guard !rateLimited || self.rateLimiter.admit(at: now, limit: self.requestsPerSecondLimit) else {
                 throw .tooManyRequests
             }
             let mapping = try parsed.get()
@@ -23,6 +25,23 @@ extension EmulatorState {
             return .success()
         } catch {
             return .failure(error)
+        }
+    }
+
+    /// Keeps a request to apply at `due`: it lands when the first request or inspection after that
+    /// time arrives, before that one is handled, so the order of landings is the order of time.
+    func applyLater(_ parsed: Result<MappingRequest, TikTokAPIError>, accessToken: String?, due: ContinuousClock.Instant) {
+        self.lateLandings.append(LateLanding(parsed: parsed, accessToken: accessToken, due: due))
+    }
+
+    /// Applies the late requests whose time has come, oldest first.
+    func applyDueLateLandings() {
+        let now = ContinuousClock.now
+        let due = self.lateLandings.filter { $0.due <= now }.sorted { $0.due < $1.due }
+        guard !due.isEmpty else { return }
+        self.lateLandings.removeAll { $0.due <= now }
+        for landing in due {
+            _ = self.applyMapping(landing.parsed, accessToken: landing.accessToken, at: landing.due, rateLimited: false)
         }
     }
 
@@ -36,4 +55,11 @@ extension EmulatorState {
         self.appliedMappingRequestCount += 1
         self.identifiersReceived += mapping.userCount
     }
+}
+
+/// A request answered already and applied later; see ``EmulatorFault/landLate(after:status:)``.
+struct LateLanding: Sendable {
+    var parsed: Result<MappingRequest, TikTokAPIError>
+    var accessToken: String?
+    var due: ContinuousClock.Instant
 }

@@ -17,6 +17,7 @@ public actor EmulatorState {
     var audienceOrder: [String] = []
     var refusedAudiences: Set<String> = []
     var faults: [EmulatorFault] = []
+    var lateLandings: [LateLanding] = []
     var authCodes: [String: String]
     var recorded: [RecordedRequest] = []
     var requestSequence = 0
@@ -47,12 +48,14 @@ public actor EmulatorState {
 
     /// The members of an audience (empty for an unknown or deleted one).
     public func members(of audienceID: String) -> Set<EmulatorMember> {
-        self.audiences[audienceID]?.members ?? []
+        self.applyDueLateLandings()
+        return self.audiences[audienceID]?.members ?? []
     }
 
     /// Audience id → number of members, for every audience that exists.
     public func memberCounts() -> [String: Int] {
-        self.audiences.mapValues(\.members.count)
+        self.applyDueLateLandings()
+        return self.audiences.mapValues(\.members.count)
     }
 
     /// The ids of the audiences that exist, in creation order.
@@ -71,6 +74,11 @@ public actor EmulatorState {
     }
 
     // MARK: Steering
+
+    /// Forgets the faults not consumed yet.
+    public func clearFaults() {
+        self.faults.removeAll()
+    }
 
     /// Queues faults; each later `/segment/mapping/` request consumes one, in order.
     public func enqueue(_ faults: [EmulatorFault]) {

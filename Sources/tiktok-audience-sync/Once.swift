@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import AudienceSync
 import Foundation
+import UnixSignals
 
 extension AudienceSyncCommand {
     struct Once: AsyncParsableCommand {
@@ -16,6 +17,22 @@ extension AudienceSyncCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
+            // SIGTERM and SIGINT stop it gracefully: the file being planned is finished, nothing
+            // new is sent, the answers in flight are recorded; exit 75 if work is left.
+            let stopping = StopFlag()
+            let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await _ in signals {
+                        stopping.set()
+                    }
+                }
+                defer { group.cancelAll() }
+                try await work(stopping: stopping)
+            }
+        }
+
+        private func work(stopping: StopFlag) async throws {
             let context = try await CommandContext.load(options)
             let lock = try context.lockStateDirectory()
             defer { withExtendedLifetime(lock) {} }
@@ -27,7 +44,7 @@ extension AudienceSyncCommand {
             defer { progress.finish() }
             let intake: IntakeReport
             do {
-                intake = try await engine.processInbox(waitForSettling: true)
+                intake = try await engine.processInbox(waitForSettling: true, shouldStop: { stopping.isSet })
                 progress.finish()
             } catch {
                 throw fail("\(error)", Exit.workPending, redactor: context.redactor)
@@ -40,15 +57,18 @@ extension AudienceSyncCommand {
             }
             let client = TikTokClient(
                 baseURL: context.configuration.tiktok.baseURL, advertiserID: context.configuration.tiktok.advertiserID,
-                token: token, http: TikTokClient.sharedHTTPClient)
+                token: token, http: TikTokClient.sharedHTTPClient, timeout: context.configuration.tiktok.requestTimeout)
             let sender = Sender(
                 ledger: ledger, client: client, options: context.configuration.senderOptions, logger: context.logger)
-            let report = try await sender.sendPending()
+            let report = stopping.isSet ? SendReport() : try await sender.sendPending(shouldStop: { stopping.isSet })
             try engine.confirmFiles()
             printSummary(ledger: ledger, intake: intake, send: report)
             let pending = try ledger.pendingCounts()
             if let reason = report.pausedReason {
                 throw fail(reason, Exit.workPending, redactor: context.redactor)
+            }
+            if stopping.isSet, pending.total > 0 || !intake.waiting.isEmpty {
+                throw fail("stopped by a signal with work left; it is picked up by the next run", Exit.workPending, redactor: context.redactor)
             }
             let parked = try ledger.parkedSegments()
             if !parked.isEmpty {
@@ -59,6 +79,13 @@ extension AudienceSyncCommand {
             if pending.total > 0 {
                 throw fail("\(pending.total) changes are still pending; run again, or see `tiktok-audience-sync status`",
                            Exit.workPending, redactor: context.redactor)
+            }
+            let rechecks = try ledger.pendingRechecks()
+            if rechecks.members > 0 {
+                let when = rechecks.next.map(StatusDocument.time) ?? "the next run"
+                throw fail(
+                    "\(rechecks.members) change(s) got no sure answer from TikTok and are sent again from \(when) (tiktok.resend_unanswered_after_seconds), in case the old request lands late; run once again after that",
+                    Exit.workPending, redactor: context.redactor)
             }
             if intake.rejectedFiles > 0 || intake.rejectedRows > 0 || !intake.waiting.isEmpty {
                 throw Exit.inputRejected

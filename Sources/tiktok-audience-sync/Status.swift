@@ -26,7 +26,7 @@ extension AudienceSyncCommand {
             let document = StatusDocument(
                 pending: try ledger.pendingCounts(), parked: try ledger.parkedSegments(),
                 confirmed: try ledger.confirmedCounts(), files: try ledger.recentFiles(limit: files),
-                tiktok: try ledger.tiktokHealth(), ledgerBytes: ledger.sizeOnDisk())
+                tiktok: try ledger.tiktokHealth(), rechecks: try ledger.pendingRechecks(), ledgerBytes: ledger.sizeOnDisk())
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -34,7 +34,9 @@ extension AudienceSyncCommand {
             } else {
                 say(document.text)
             }
-            if document.pending.total > 0 || !document.parked.isEmpty || document.tiktok.pausedReason != nil {
+            if document.pending.total > 0 || !document.parked.isEmpty || document.tiktok.pausedReason != nil
+                || document.rechecks.members > 0
+            {
                 throw Exit.workPending
             }
         }
@@ -47,10 +49,13 @@ struct StatusDocument: Encodable {
     var confirmed: [String: Int]
     var files: [FileRecord]
     var tiktok: TikTokHealth
+    /// Members of sends that got no sure answer (or are being sent now), to be sent again.
+    var rechecks: PendingRechecks
     var ledgerBytes: Int64
 
     enum CodingKeys: String, CodingKey {
         case pending, parked, confirmed, files, tiktok
+        case unanswered
         case ledgerBytes = "ledger_bytes"
     }
 
@@ -61,7 +66,17 @@ struct StatusDocument: Encodable {
         try container.encode(confirmed, forKey: .confirmed)
         try container.encode(files, forKey: .files)
         try container.encode(tiktok, forKey: .tiktok)
+        try container.encode(UnansweredJSON(members: rechecks.members, resendAt: rechecks.next.map(Self.time)), forKey: .unanswered)
         try container.encode(ledgerBytes, forKey: .ledgerBytes)
+    }
+
+    private struct UnansweredJSON: Encodable {
+        var members: Int
+        var resendAt: String?
+        enum CodingKeys: String, CodingKey {
+            case members
+            case resendAt = "resend_at"
+        }
     }
 
     private struct PendingJSON: Encodable {
@@ -89,6 +104,11 @@ struct StatusDocument: Encodable {
             lines.append("  last error \(Self.time(error.at)): \(error.code.map { "code \($0) " } ?? "")\(error.message) request_id=\(error.requestID ?? "-") segments=\(error.segments.joined(separator: ","))")
         }
         lines.append("pending: \(pending.adds) adds, \(pending.removes) removes")
+        if rechecks.members > 0 {
+            lines.append(
+                "unanswered: \(rechecks.members) change(s) sent without a sure answer (or being sent now); sent again "
+                    + (rechecks.next.map { "from \(Self.time($0))" } ?? "when the send ends") + " in case the old request lands late")
+        }
         for segment in Set(pending.bySegment.keys).union(confirmed.keys).sorted() {
             let waiting = pending.bySegment[segment] ?? SegmentChange()
             lines.append("  segment \(segment): \(confirmed[segment] ?? 0) confirmed at TikTok, +\(waiting.adds) -\(waiting.removes) pending")

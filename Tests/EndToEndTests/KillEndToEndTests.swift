@@ -55,7 +55,7 @@ struct KillEndToEndTests {
                 let result = await process.wait()
                 if result.status != 0 { kills += 1 }
             }
-            let final = try await workspace.once()
+            let final = try await workspace.onceUntilRechecked()
             #expect(final.status == 0, "seed \(seed): \(final.output)")
             #expect(kills == 20, "seed \(seed): \(kills) kills in \(round) rounds")
             #expect(Set(await emulator.state.members(of: "123456").map(\.id)) == expected123, "seed \(seed)")

@@ -211,11 +211,8 @@ struct OnceEndToEndTests {
                 expected.insert(hash)
             }
             try workspace.drop("big.csv", text)
-            let doomed = try RunningCommand(["once", "--config", workspace.configPath], environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"])
-            while await emulator.state.mappingRequestCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
-            doomed.signal(SIGKILL)
-            _ = await doomed.wait()
-            let rerun = try await workspace.once()
+            _ = try await workspace.once(signalledAtNextRequest: SIGKILL, of: emulator)
+            let rerun = try await workspace.onceUntilRechecked()
             #expect(rerun.status == 0, "\(rerun.output)")
             #expect(Set(await emulator.state.members(of: "123456").map(\.id)) == expected)
             #expect(workspace.files(under: "state/archive") == ["big.csv"])

@@ -23,6 +23,8 @@ final class Workspace {
               advertiser_id: "7000000000000000001"
               requests_per_second: 500
               initial_backoff_ms: 5
+            \(tiktokYAML.contains("request_timeout_seconds") ? "" : "  request_timeout_seconds: 3")
+            \(tiktokYAML.contains("resend_unanswered_after_seconds") ? "" : "  resend_unanswered_after_seconds: 3")
             \(tiktokYAML)
             \(extraYAML)
             """
@@ -40,12 +42,22 @@ final class Workspace {
 
     @discardableResult
     func drop(_ relativePath: String, bytes: [UInt8], age: Double = 0) throws -> String {
+        try drop(relativePath, bytes: bytes, modified: Date().addingTimeInterval(-age - 10))
+    }
+
+    /// Drops a file with this modification time: its place in the arrival order.
+    @discardableResult
+    func drop(_ relativePath: String, _ text: String, modified: Date) throws -> String {
+        try drop(relativePath, bytes: Array(text.utf8), modified: modified)
+    }
+
+    @discardableResult
+    func drop(_ relativePath: String, bytes: [UInt8], modified: Date) throws -> String {
         let path = inbox + "/" + relativePath
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        let when = Date().addingTimeInterval(-age - 10)
-        try FileManager.default.setAttributes([.modificationDate: when], ofItemAtPath: path)
+        try FileManager.default.setAttributes([.modificationDate: modified], ofItemAtPath: path)
         return path
     }
 
@@ -56,6 +68,27 @@ final class Workspace {
             var isDirectory: ObjCBool = false
             return FileManager.default.fileExists(atPath: base + "/" + name, isDirectory: &isDirectory) && !isDirectory.boolValue
         }.sorted()
+    }
+
+    /// `once`, run again while it exits 75 only because changes that got no sure answer wait for
+    /// their recheck (`resend_unanswered_after_seconds`, 3 s here): what a cron job sees over
+    /// its next runs.
+    func onceUntilRechecked(token: String? = "emulator-token") async throws -> CommandResult {
+        var result = try await once(token: token)
+        for _ in 0..<4 where result.status == 75 && result.output.contains("got no sure answer") {
+            try await Task.sleep(for: .milliseconds(3_200))
+            result = try await once(token: token)
+        }
+        return result
+    }
+
+    /// Starts `once` and sends it `signal` as soon as TikTok has a request it did not have before.
+    func once(signalledAtNextRequest signal: Int32, of emulator: RunningEmulator) async throws -> CommandResult {
+        let before = await emulator.state.mappingRequestCount
+        let process = try RunningCommand(["once", "--config", configPath], environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"])
+        while await emulator.state.mappingRequestCount == before { try await Task.sleep(for: .milliseconds(5)) }
+        process.signal(signal)
+        return await process.wait()
     }
 
     func once(token: String? = "emulator-token", extraArguments: [String] = []) async throws -> CommandResult {

@@ -10,6 +10,13 @@ public struct Configuration: Sendable {
         public var maidType: MAIDType = .idfa
         public var maxAttempts = 6
         public var initialBackoffMilliseconds = 500
+        /// How long one request may take before it counts as unanswered.
+        public var requestTimeoutSeconds = 60
+        /// After a request that got no sure answer, how long before its members are sent their
+        /// current wish again (a request TikTok applies late must not stick). Nil: twice the timeout.
+        public var resendUnansweredAfterSeconds: Int?
+        public var effectiveResendUnansweredAfterSeconds: Int { resendUnansweredAfterSeconds ?? 2 * requestTimeoutSeconds }
+        public var requestTimeout: Duration { .seconds(requestTimeoutSeconds) }
 
         public init(advertiserID: String) {
             self.advertiserID = advertiserID
@@ -55,6 +62,7 @@ public struct Configuration: Sendable {
         options.maxInFlight = tiktok.maxInFlight
         options.maxAttempts = tiktok.maxAttempts
         options.initialBackoff = .milliseconds(tiktok.initialBackoffMilliseconds)
+        options.resendUnansweredAfter = .seconds(tiktok.effectiveResendUnansweredAfterSeconds)
         return options
     }
 }

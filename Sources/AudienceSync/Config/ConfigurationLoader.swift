@@ -58,6 +58,14 @@ private struct Keys {
         tiktok.maxAttempts = try integer("tiktok.max_attempts", in: 1...100) ?? tiktok.maxAttempts
         tiktok.initialBackoffMilliseconds =
             try integer("tiktok.initial_backoff_ms", in: 1...600_000) ?? tiktok.initialBackoffMilliseconds
+        tiktok.requestTimeoutSeconds =
+            try integer("tiktok.request_timeout_seconds", in: 1...600) ?? tiktok.requestTimeoutSeconds
+        tiktok.resendUnansweredAfterSeconds = try integer("tiktok.resend_unanswered_after_seconds", in: 1...86_400)
+        if let resend = tiktok.resendUnansweredAfterSeconds, resend < tiktok.requestTimeoutSeconds {
+            throw ConfigurationError(
+                file: file, key: "tiktok.resend_unanswered_after_seconds",
+                "must be at least tiktok.request_timeout_seconds (\(tiktok.requestTimeoutSeconds)), better twice it: a request without an answer may land that late")
+        }
         if let maid = text("tiktok.maid_type") {
             guard let type = MAIDType(rawValue: maid.lowercased()) else {
                 throw ConfigurationError(file: file, key: "tiktok.maid_type", "must be idfa or aaid, not \(maid)")

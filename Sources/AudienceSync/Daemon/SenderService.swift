@@ -59,6 +59,7 @@ public struct SenderService: Service {
                         // 30 s, 1 min, 2 min … up to 10 min between passes while TikTok refuses.
                         wait = min(.seconds(600), .seconds(30) * (1 << min(refusals - 1, 5)))
                     }
+                    wait = try await untilNextRecheck(atMost: wait)
                 } catch {
                     logger.error("sending failed; trying again", metadata: ["error": "\(error)"])
                     wait = .seconds(30)
@@ -71,6 +72,14 @@ public struct SenderService: Service {
     }
 
     private enum Outcome { case settled, morePending, refused }
+
+    /// `wait`, or less when a recheck of members whose request got no sure answer falls due sooner.
+    private func untilNextRecheck(atMost wait: Duration) async throws -> Duration {
+        let rechecks = try await ledgerQueue.run { [ledger] in try ledger.pendingRechecks() }
+        guard let next = rechecks.next else { return wait }
+        let due = Duration.milliseconds(max(0, (Double(next) - clockSeconds()) * 1000) + 50)
+        return min(wait, due)
+    }
 
     /// The token a pass would use now (nil: none, or unreadable).
     private func currentToken(_ configuration: Configuration) -> AccessToken? {
@@ -100,6 +109,10 @@ public struct SenderService: Service {
     private func sendOnce(
         _ configuration: Configuration, stopping: StopFlag, usedToken: inout AccessToken?
     ) async throws -> Outcome {
+        // Sends a dead process left unfinished, and due rechecks, become pending work first.
+        let grace = configuration.senderOptions.resendUnansweredAfter.components.seconds
+        try await ledgerQueue.run { [ledger] in try ledger.reclaimInFlight(now: Int64(clockSeconds()), grace: grace) }
+            .log(to: logger, grace: grace)
         guard try await ledgerQueue.run({ [ledger] in try ledger.hasPendingWork() }) else {
             status.sender("idle, 0 pending")
             return .settled
@@ -125,7 +138,7 @@ public struct SenderService: Service {
         status.sender("sending: \(pending.total) pending")
         let client = TikTokClient(
             baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: resolved.token,
-            http: TikTokClient.sharedHTTPClient)
+            http: TikTokClient.sharedHTTPClient, timeout: configuration.tiktok.requestTimeout)
         let sender = Sender(ledger: ledger, client: client, options: configuration.senderOptions, logger: logger)
         let report = try await sender.sendPending(shouldStop: { stopping.isSet })
         let left = try await ledgerQueue.run { [ledger, logger] in

@@ -20,11 +20,14 @@ extension Ledger {
     /// `epoch`: the ``sendingEpoch()`` from before the rows were read; while it holds, a batch is
     /// settled by one statement over its key range instead of row by row.
     /// Returns how many rows were settled.
+    /// `closing`: the batch's in-flight record, when these rows are all of it: it goes in the same
+    /// transaction, as TikTok's answer settles every one of its members.
     @discardableResult
-    public func markAcknowledged(_ rows: [PendingRow], readIn epoch: SendingEpoch? = nil) throws -> Int {
+    public func markAcknowledged(_ rows: [PendingRow], readIn epoch: SendingEpoch? = nil, closing ticket: InFlightTicket? = nil) throws -> Int {
         guard !rows.isEmpty else { return 0 }
         return try withConnection { ledger in
             try ledger.connection.transaction {
+                if let ticket { try ledger.closeInFlight(ticket.id, recheckAt: nil) }
                 // Off the outbox first: a row ``settleEach(_:)`` queues again may be given one of
                 // these numbers again (SQLite reuses the highest free one).
                 try ledger.dropFromOutbox(rows.map(\.seq))
@@ -136,21 +139,25 @@ extension LedgerConnection {
     }
 
     /// A newer file changed the row while the request was in flight, to the opposite wish: TikTok
-    /// now holds what was sent, so record that, and the new wish goes back on the outbox.
+    /// now holds what was sent, so record that, and the new wish goes back on the outbox. A row
+    /// the ledger let go meanwhile (its removal confirmed by a later request) comes back as a
+    /// wish to be out: TikTok may now hold the member again.
     private func recordSent(_ row: PendingRow) throws {
         let update = try connection.prepare(
             """
-            UPDATE membership SET acked = ?4
-            WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3 AND desired <> ?4
-            RETURNING generation
+            INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen)
+            VALUES (?1, ?2, ?3, 0, ?4, coalesce((SELECT value FROM setting WHERE key = 'generation'), 0), 0)
+            ON CONFLICT DO UPDATE SET acked = ?4 WHERE desired <> ?4
+            RETURNING generation, desired
             """)
         update.bind(1, Int64(row.member.type.rawValue))
         update.bind(2, row.member.digest)
         update.bind(3, row.segmentRow)
         update.bind(4, Int64(row.action.rawValue))
-        let generation = try update.step() ? update.int(0) : nil
+        let written = try update.step() ? (generation: update.int(0), desired: update.int(1)) : nil
         update.reset()
-        // The new wish is the opposite of what was sent.
-        if let generation { try requeue(row.member, segmentRow: row.segmentRow, generation: generation, desired: row.action == .remove) }
+        if let written, written.desired != Int64(row.action.rawValue) {
+            try requeue(row.member, segmentRow: row.segmentRow, generation: written.generation, desired: written.desired == 1)
+        }
     }
 }

@@ -65,8 +65,10 @@ extension Ledger {
 
     /// Applies a file's member changes to desired membership and records the file, in one transaction.
     /// `write` streams the changes (sorted in chunks) into the writer and returns what reading found.
+    /// `reapplying`: the same bytes were applied before (a snapshot re-sent after newer files):
+    /// the file's record is that of this arrival from now on.
     public func applyFile(
-        fingerprint: Digest32, name: String, size: Int64, maximumRemovalPercent: Double? = nil,
+        fingerprint: Digest32, name: String, size: Int64, maximumRemovalPercent: Double? = nil, reapplying: Bool = false,
         _ write: (inout ChangeWriter) throws -> ReadSummary
     ) throws -> FileApplyResult {
         try withConnection { ledger in
@@ -80,6 +82,11 @@ extension Ledger {
                     try writer.sweepSnapshot()
                 }
                 let result = FileApplyResult(summary: summary, changes: writer.changes, generation: generation)
+                if reapplying {
+                    let forget = try ledger.connection.prepare("DELETE FROM file WHERE fingerprint = ?1")
+                    forget.bind(1, fingerprint)
+                    try forget.run()
+                }
                 try ledger.insertFile(
                     fingerprint: fingerprint, generation: generation, name: name, size: size, result: result)
                 return result
@@ -125,6 +132,21 @@ extension Ledger {
                 statement.bind(5, Int64(time(nil)))
                 try statement.run()
             }
+        }
+    }
+
+    /// Whether a file was applied after the one with this fingerprint: then a snapshot with the
+    /// same bytes is the partner's complete membership *now*, and is applied again.
+    public func hasFileAppliedAfter(fingerprint: Digest32) throws -> Bool {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                """
+                SELECT EXISTS (SELECT 1 FROM file WHERE outcome = 'applied' AND generation >
+                    (SELECT generation FROM file WHERE fingerprint = ?1))
+                """)
+            defer { statement.reset() }
+            statement.bind(1, fingerprint)
+            return try statement.step() && statement.int(0) == 1
         }
     }
 

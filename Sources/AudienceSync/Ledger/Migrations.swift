@@ -151,6 +151,27 @@ enum Migrations {
             DROP INDEX membership_pending;
             """
         ),
+        (
+            "remember requests that may have reached TikTok",
+            """
+            -- A batch is written here, durably, before its request leaves the process. Until TikTok's
+            -- code 0 for it is recorded, its members count as unknown: when the send ends without
+            -- one, and when a process finds a row left by one that died, they get acked NULL and
+            -- go back on the outbox, so a later opposite wish is always sent. A send that got no
+            -- answer may still land later: such a row stays until recheck_at, when its members are
+            -- made unknown once more and sent their current wish again.
+            CREATE TABLE in_flight (
+                id INTEGER PRIMARY KEY,
+                id_type INTEGER NOT NULL CHECK (id_type BETWEEN 1 AND 4),
+                -- 40 bytes per member: the identifier, then the segment row (8 bytes, big-endian).
+                members BLOB NOT NULL,
+                member_count INTEGER NOT NULL,
+                sent_at INTEGER NOT NULL,
+                -- NULL while the send runs; set when it ended without a sure answer.
+                recheck_at INTEGER
+            ) STRICT;
+            """
+        ),
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

@@ -96,6 +96,12 @@ extension LedgerConnection {
     /// longer stands for it, and the sender must not take it on trust.
     func requeue(_ member: Member, segmentRow: Int64, generation: Int64, desired: Bool) throws {
         _ = try nextGeneration()
+        try appendToOutbox(member, segmentRow: segmentRow, generation: generation, desired: desired)
+    }
+
+    /// The outbox half of ``requeue(_:segmentRow:generation:desired:)``, for a caller that has
+    /// moved the generation counter on itself.
+    func appendToOutbox(_ member: Member, segmentRow: Int64, generation: Int64, desired: Bool) throws {
         let append = try connection.prepare(
             """
             INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)

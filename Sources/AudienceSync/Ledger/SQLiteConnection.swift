@@ -103,6 +103,11 @@ final class Statement {
     func bind(_ index: Int32, _ value: String?) {
         if let value { bind(index, value) } else { bindNull(index) }
     }
+    func bind(_ index: Int32, bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            _ = sqlite3_bind_blob(handle, index, raw.baseAddress, Int32(raw.count), transient)
+        }
+    }
     func bind(_ index: Int32, _ digest: Digest32) {
         digest.withUnsafeBytes { raw in
             _ = sqlite3_bind_blob(handle, index, raw.baseAddress, 32, transient)
@@ -142,6 +147,11 @@ final class Statement {
         return String(cString: text)
     }
     func optionalString(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }
+    func bytes(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard count > 0, let blob = sqlite3_column_blob(handle, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: blob, count: count))
+    }
     func digest(_ column: Int32) -> Digest32? {
         guard sqlite3_column_bytes(handle, column) == 32, let blob = sqlite3_column_blob(handle, column) else {
             return nil

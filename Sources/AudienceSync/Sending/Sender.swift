@@ -11,6 +11,9 @@ public struct SenderOptions: Sendable {
     public var maxBackoff: Duration = .seconds(30)
     /// Pending rows read from the ledger at a time.
     public var readAhead = 20_000
+    /// After a send that got no sure answer (its request may still land at TikTok), how long
+    /// before its members are sent their current wish again, so that a late landing cannot stick.
+    public var resendUnansweredAfter: Duration = .seconds(120)
 
     public init() {}
 }
@@ -45,6 +48,7 @@ public struct Sender: Sendable {
             var running = 0
             var packer = BatchPacker(maxUsers: options.maxUsersPerRequest)
             var cursor: PendingCursor?
+            try await reclaimInFlight()
             // Each row at most once per pass: what is planned meanwhile waits for the next pass.
             let (end, epoch) = try await ledgerQueue.run { [ledger] in (try ledger.outboxEnd(), try ledger.sendingEpoch()) }
             func launch(_ batch: MappingBatch) async throws {
@@ -52,7 +56,7 @@ public struct Sender: Sendable {
                     report.merge(done)
                     running -= 1
                 }
-                group.addTask { await deliver(batch, epoch: epoch, pause: pause) }
+                group.addTask { await deliverRecorded(batch, epoch: epoch, pause: pause) }
                 running += 1
             }
             reading: while !pause.stopsSending {
@@ -84,8 +88,63 @@ public struct Sender: Sendable {
         }
     }
 
+    /// Turns sends that did not finish (this process's earlier passes, or a process that died)
+    /// into unknown members, and makes due rechecks; see ``Ledger/reclaimInFlight(now:grace:)``.
+    /// Only while no send of this process runs: before a pass.
+    public func reclaimInFlight() async throws {
+        let grace = options.resendUnansweredAfter.components.seconds
+        let reclaim = try await ledgerQueue.run { [ledger] in
+            try ledger.reclaimInFlight(now: Int64(clockSeconds()), grace: grace)
+        }
+        reclaim.log(to: logger, grace: grace)
+    }
+
+    /// Where the send of one recorded batch (and the parts it may be split into) has got to.
+    private struct Delivery {
+        let ticket: InFlightTicket
+        /// Outbox numbers of the rows whose confirmation is recorded.
+        var confirmed: Set<Int64> = []
+        /// Some try got no sure answer: its request may still be applied later.
+        var mayLandLate = false
+        /// The record went with the confirmation of the whole batch.
+        var closed = false
+    }
+
+    /// Records the batch as possibly at TikTok, sends it, then settles the record: members
+    /// without a confirmation become unknown, and a batch with a try that got no sure answer
+    /// is rechecked after ``SenderOptions/resendUnansweredAfter``.
+    private func deliverRecorded(_ batch: MappingBatch, epoch: SendingEpoch, pause: PauseSignal) async -> SendReport {
+        if pause.stopsSending || Task.isCancelled { return SendReport() }
+        let ticket: InFlightTicket
+        do {
+            ticket = try await ledgerQueue.run { [ledger] in
+                try ledger.recordInFlight(batch.rows, type: batch.type, now: Int64(clockSeconds()))
+            }
+        } catch {
+            logger.error("could not record a batch before sending it; it is not sent and stays pending",
+                         metadata: batchMetadata(batch).merging(["error": "\(error)"]) { $1 })
+            var report = SendReport()
+            report.failures.append(failure(batch, nil, reason: "the ledger could not record the batch before sending: \(error)"))
+            return report
+        }
+        var delivery = Delivery(ticket: ticket)
+        let report = await deliver(batch, epoch: epoch, pause: pause, delivery: &delivery)
+        if delivery.closed { return report }
+        let unconfirmed = batch.rows.filter { !delivery.confirmed.contains($0.seq) }
+        let recheckAt = delivery.mayLandLate ? Int64(clockSeconds()) + options.resendUnansweredAfter.components.seconds : nil
+        do {
+            try await ledgerQueue.run { [ledger] in
+                try ledger.endInFlight(ticket, unconfirmed: unconfirmed, type: batch.type, recheckAt: recheckAt)
+            }
+        } catch {
+            logger.error("could not record how a send ended; its members count as unknown from the next pass on",
+                         metadata: batchMetadata(batch).merging(["error": "\(error)"]) { $1 })
+        }
+        return report
+    }
+
     /// Sends one batch until it is confirmed or there is no point in going on.
-    private func deliver(_ batch: MappingBatch, epoch: SendingEpoch, pause: PauseSignal) async -> SendReport {
+    private func deliver(_ batch: MappingBatch, epoch: SendingEpoch, pause: PauseSignal, delivery: inout Delivery) async -> SendReport {
         var report = SendReport()
         var attempt = 0
         var transportError: String?
@@ -97,9 +156,11 @@ public struct Sender: Sendable {
             do {
                 answer = try await client.mapping(action: batch.action, type: batch.type, users: batch.users)
                 handling = answer?.handling ?? .retry(.normal)
+                if answer?.mayHaveBeenApplied == true { delivery.mayLandLate = true }
             } catch let error as TikTokTransportError {
                 answer = nil
                 handling = .retry(.normal)
+                delivery.mayLandLate = true
                 transportError = error.detail
                 logger.warning("no answer from TikTok", metadata: batchMetadata(batch).merging(["error": "\(error.detail)"]) { $1 })
             } catch {
@@ -117,10 +178,15 @@ public struct Sender: Sendable {
                     logger.notice("\(note)", metadata: batchMetadata(batch, answer))
                 }
                 await limiter.succeeded()
+                // The whole batch in one sure answer: its in-flight record goes in the same transaction.
+                let closing = !delivery.mayLandLate && delivery.confirmed.isEmpty && batch.rows.count == delivery.ticket.rows
+                    ? delivery.ticket : nil
                 do {
                     report.acknowledged += try await ledgerQueue.run { [ledger] in
-                        try ledger.markAcknowledged(batch.rows, readIn: epoch)
+                        try ledger.markAcknowledged(batch.rows, readIn: epoch, closing: closing)
                     }
+                    delivery.confirmed.formUnion(batch.rows.map(\.seq))
+                    delivery.closed = closing != nil
                 } catch {
                     logger.error("could not record TikTok's confirmation; the rows will be sent again",
                                  metadata: ["error": "\(error)"])
@@ -158,8 +224,8 @@ public struct Sender: Sendable {
                 }
                 logger.notice("TikTok found the batch too large; splitting it", metadata: batchMetadata(batch, answer))
                 let (first, second) = batch.halves()
-                report.merge(await deliver(first, epoch: epoch, pause: pause))
-                report.merge(await deliver(second, epoch: epoch, pause: pause))
+                report.merge(await deliver(first, epoch: epoch, pause: pause, delivery: &delivery))
+                report.merge(await deliver(second, epoch: epoch, pause: pause, delivery: &delivery))
                 return report
             case .tokenRefused, .configurationRefused, .bodyRejected:
                 let stop = pauseFor(handling, answer)
@@ -174,8 +240,8 @@ public struct Sender: Sendable {
                     logger.notice("TikTok refused a batch spanning \(segments.count) segments; narrowing it down",
                                   metadata: batchMetadata(batch, answer))
                     let (first, second) = batch.splitBySegments()
-                    report.merge(await deliver(first, epoch: epoch, pause: pause))
-                    report.merge(await deliver(second, epoch: epoch, pause: pause))
+                    report.merge(await deliver(first, epoch: epoch, pause: pause, delivery: &delivery))
+                    report.merge(await deliver(second, epoch: epoch, pause: pause, delivery: &delivery))
                     return report
                 }
                 let refused = failure(batch, answer, reason: "TikTok refused the segment")
@@ -272,4 +338,16 @@ final class PauseSignal: Sendable {
     /// Whether TikTok answered any request of this pass (whatever it said).
     var anyAnswer: Bool { answered.load(ordering: .relaxed) }
     func noteAnswer() { answered.store(true, ordering: .relaxed) }
+}
+
+extension InFlightReclaim {
+    func log(to logger: Logger, grace: Int64) {
+        if interrupted > 0 {
+            logger.notice(
+                "\(interrupted) change(s) were being sent when the last run stopped; TikTok may or may not have applied them, so they are sent again, and once more after \(grace) s in case the old request lands late")
+        }
+        if rechecked > 0 {
+            logger.notice("\(rechecked) change(s) whose request got no sure answer are sent again, so that a late landing cannot stick")
+        }
+    }
 }

@@ -58,14 +58,20 @@ public struct SyncEngine: Sendable {
     }
 
     /// Processes every ready file. With `waitForSettling`, waits for files that are still being written.
-    public func processInbox(waitForSettling: Bool) async throws -> IntakeReport {
+    /// `shouldStop` is asked between files and while waiting: a file being planned is finished.
+    public func processInbox(waitForSettling: Bool, shouldStop: () -> Bool = { false }) async throws -> IntakeReport {
         var report = IntakeReport()
-        for _ in 0..<1000 {
-            let pass = try processReadyFiles()
+        waiting: for _ in 0..<1000 {
+            let pass = try processReadyFiles(shouldStop: shouldStop)
             report.receipts += pass.receipts
             report.waiting = pass.waiting
-            guard waitForSettling, let next = pass.settledAt else { break }
-            try await Task.sleep(for: .milliseconds(Int(max(0, next - Date().timeIntervalSince1970) * 1000) + 50))
+            guard waitForSettling, !shouldStop(), let next = pass.settledAt else { break }
+            let clock = ContinuousClock()
+            let end = clock.now + .milliseconds(Int(max(0, next - Date().timeIntervalSince1970) * 1000) + 50)
+            while clock.now < end {
+                if shouldStop() { break waiting }
+                try await Task.sleep(for: min(.milliseconds(100), end - clock.now))
+            }
         }
         for (file, reason) in report.waiting {
             logger.warning("file left in the inbox: \(reason)", metadata: ["file": "\(file)"])
@@ -131,14 +137,20 @@ public struct SyncEngine: Sendable {
         } catch let error as AudienceFileError {
             return try handleUnreadable(file, fingerprint: nil, error)
         }
+        var reapplying = false
         if let known = try ledger.fileRecord(fingerprint: fingerprint) {
-            return try intakeKnown(file, fingerprint: fingerprint, known)
+            // A snapshot is the partner's complete membership as of its arrival: the same bytes
+            // re-sent after newer files changed things apply again. A delta never applies twice.
+            reapplying = try known.outcome == .applied && known.archivedAs != nil && known.isDelta == false
+                && ledger.hasFileAppliedAfter(fingerprint: fingerprint)
+            if !reapplying { return try intakeKnown(file, fingerprint: fingerprint, known) }
         }
         let result: FileApplyResult
         let limit = try ledger.isApproved(fingerprint: fingerprint) ? nil : configuration.maxSnapshotRemovalPercent
         do {
             result = try ledger.applyFile(
-                fingerprint: fingerprint, name: file.relativePath, size: reader.size, maximumRemovalPercent: limit
+                fingerprint: fingerprint, name: file.relativePath, size: reader.size, maximumRemovalPercent: limit,
+                reapplying: reapplying
             ) { writer in
                 try planner.plan(reader, into: &writer)
             }
@@ -150,6 +162,9 @@ public struct SyncEngine: Sendable {
         var receipt = Receipt(file: file, outcome: .applied)
         receipt.fingerprint = fingerprint.hex
         receipt.fill(from: result.summary, changes: result.changes)
+        if reapplying {
+            receipt.reason = "same bytes as a snapshot applied before; newer files were applied since, so it is applied again as the complete membership now"
+        }
         if !result.summary.ignoredColumns.isEmpty {
             logger.warning("ignored unknown columns", metadata: [
                 "file": "\(file.relativePath)", "columns": "\(result.summary.ignoredColumns.joined(separator: ","))",

@@ -21,6 +21,14 @@ public struct TikTokAnswer: Sendable {
         return .forHTTPStatus(httpStatus)
     }
 
+    /// Whether TikTok may have applied the request although it did not say code 0: a gateway
+    /// failure without an envelope, or one of TikTok's system or timeout codes (5xxxx). A refusal
+    /// with a 4xxxx code (rate limit, bad parameter) is sure: nothing was applied.
+    public var mayHaveBeenApplied: Bool {
+        guard let envelope else { return true }
+        return envelope.code >= 50_000
+    }
+
     /// "code 40002 "message" request_id=X" or "HTTP 503 without a TikTok envelope (snippet)".
     public var summary: String {
         if let envelope {
