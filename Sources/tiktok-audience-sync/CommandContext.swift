@@ -45,8 +45,12 @@ struct CommandContext {
         }
     }
 
-    /// Opens the ledger, creating the state directory's folders when needed.
+    /// Opens the ledger, creating the state directory's folders when needed. A ledger that is
+    /// missing or empty while archive/ or receipts/ show that files were applied is refused (78):
+    /// starting afresh would forget what TikTok holds, and a later snapshot would leave stale
+    /// members at TikTok for good.
     func openLedger() throws -> Ledger {
+        try refuseLostLedger()
         do {
             try FileMover(stateDirectory: configuration.stateDirectory).makeDirectories(configuration.stateDirectory)
             return try Ledger(path: configuration.ledgerPath)
@@ -55,6 +59,29 @@ struct CommandContext {
         } catch {
             throw fail("\(error)", Exit.badConfiguration, redactor: redactor)
         }
+    }
+}
+
+extension CommandContext {
+    static let startAnewVariable = "TIKTOK_AUDIENCE_SYNC_START_ANEW"
+
+    private func refuseLostLedger() throws {
+        let files = FileManager.default
+        let size = (try? files.attributesOfItem(atPath: configuration.ledgerPath)[.size] as? Int) ?? nil
+        guard size == nil || size == 0 else { return }
+        // Files, not folders: setting up a partner creates empty ones.
+        let traces = [configuration.archiveDirectory, configuration.receiptsDirectory].filter { folder in
+            guard let walker = files.enumerator(atPath: folder) else { return false }
+            return walker.contains { _ in walker.fileAttributes?[.type] as? FileAttributeType == .typeRegular }
+        }
+        guard !traces.isEmpty, ProcessInfo.processInfo.environment[Self.startAnewVariable] != "1" else { return }
+        throw fail(
+            """
+            the ledger \(configuration.ledgerPath) is \(size == nil ? "missing" : "empty"), but \(traces.joined(separator: " and ")) show that files were applied before: \
+            starting afresh would forget what TikTok holds. Restore the ledger (with its -wal file) from a backup and start again. \
+            To start anew on purpose, run once with \(Self.startAnewVariable)=1: every file from then on is applied to an empty ledger, \
+            and members TikTok holds from before stay there until a snapshot of their segment is sent
+            """, Exit.badConfiguration, redactor: redactor)
     }
 }
 

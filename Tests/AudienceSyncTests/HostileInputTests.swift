@@ -150,6 +150,24 @@ struct HostileInputTests {
         #expect(FileManager.default.fileExists(atPath: inbox + "/same-name.csv"))
     }
 
+    @Test("rows appended after the file was read keep it in the inbox: the move finds it is not the file that was read")
+    func appendedAfterReading() throws {
+        let directory = try TemporaryDirectory()
+        let inbox = directory.path + "/inbox"
+        let path = try directory.write("inbox/growing.csv", HostileCorpus.snapshotText(rows: 3))
+        let reader = try AudienceFileReader(path: path)
+        _ = try reader.read { _ in }
+        // The partner's upload goes on after the plan was written: same inode, more bytes.
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(HostileCorpus.snapshotText(rows: 2, first: 50).utf8.dropFirst(40)))
+        try handle.close()
+        let mover = FileMover(stateDirectory: directory.path + "/state")
+        let file = InboxFile(path: path, relativePath: "growing.csv", partner: nil, size: reader.size, modified: 0, kind: .regular)
+        #expect(try mover.move(file, to: "archive", suffix: "x", ifStill: reader.identity) == nil)
+        #expect(FileManager.default.fileExists(atPath: inbox + "/growing.csv"), "it waits for the next pass, whole")
+    }
+
     @Test("a file deleted while being read is read whole from the open descriptor")
     func deletedWhileReading() throws {
         let directory = try TemporaryDirectory()

@@ -15,7 +15,7 @@ struct KillEndToEndTests {
         var configuration = EmulatorConfiguration()
         configuration.latency = .milliseconds(40)
         try await TikTokEmulator.withRunning(configuration) { emulator in
-            let workspace = try Workspace(emulator: emulator, tiktokYAML: "  max_in_flight: 2")
+            let workspace = try Workspace(emulator: emulator, tiktokYAML: "  max_in_flight: 2\n" + Workspace.quickRecheckYAML)
             // A snapshot of 100,000 members, then a delta of 100,000 rows that removes a quarter of
             // them and adds new members to both segments: 200,000 rows in all.
             var expected123: Set<String> = []

@@ -39,10 +39,10 @@ struct ModelHistory {
             case .gateway(let status): .gatewayError(status: status)
             case .applyThenFail: .applyThenFail(status: 504)
             case .applyThenDrop: .applyThenDropConnection
-            // The client gives up after request_timeout_seconds (1 s); TikTok applies it anyway.
-            case .slowerThanTimeout: .delay(.milliseconds(1_400))
-            // Answered 504 at once, applied well after the client moved on (before the recheck).
-            case .landLate: .landLate(after: .milliseconds(1_300), status: 504)
+            // The client gives up after request_timeout_seconds (2 s); TikTok applies it anyway.
+            case .slowerThanTimeout: .delay(.milliseconds(2_600))
+            // Answered 504 at once, applied well after the client moved on (before the recheck at 4 s).
+            case .landLate: .landLate(after: .milliseconds(3_000), status: 504)
             }
         }
 
@@ -53,7 +53,7 @@ struct ModelHistory {
             case .applyThenFail: "applied, answer lost (504)"
             case .applyThenDrop: "applied, connection dropped"
             case .slowerThanTimeout: "applied after the client's timeout"
-            case .landLate: "answered 504, applied 1.3 s later"
+            case .landLate: "answered 504, applied 3 s later"
             }
         }
     }

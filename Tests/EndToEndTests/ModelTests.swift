@@ -49,8 +49,8 @@ struct ModelTests {
                 tiktokYAML: """
                       max_in_flight: 2
                       max_attempts: 3
-                      request_timeout_seconds: 1
-                      resend_unanswered_after_seconds: 2
+                      request_timeout_seconds: 2
+                      resend_unanswered_after_seconds: 4
                     """)
             var log: [String] = ["seed \(history.seed) (replay: MODEL_TEST_SEED=\(history.seed))"]
             var arrival = Date().addingTimeInterval(-3_600)
@@ -87,8 +87,8 @@ struct ModelTests {
             // Clean runs until nothing is left: what a cron job sees over its next runs.
             await emulator.state.clearFaults()
             var final = try await workspace.once()
-            for _ in 0..<4 where final.status == 75 {
-                try await Task.sleep(for: .milliseconds(2_200))
+            for _ in 0..<5 where final.status == 75 {
+                try await Task.sleep(for: .milliseconds(4_200))
                 final = try await workspace.once()
             }
             log.append("final once → exit \(final.status)")

@@ -202,7 +202,7 @@ struct OnceEndToEndTests {
         var configuration = EmulatorConfiguration()
         configuration.latency = .milliseconds(300)
         try await TikTokEmulator.withRunning(configuration) { emulator in
-            let workspace = try Workspace(emulator: emulator, tiktokYAML: "  max_in_flight: 1")
+            let workspace = try Workspace(emulator: emulator, tiktokYAML: "  max_in_flight: 1\n" + Workspace.quickRecheckYAML)
             var text = "email_hash,segment_id,action\n"
             var expected: Set<String> = []
             for index in 0..<25_000 {

@@ -25,7 +25,7 @@ struct UnknownStateEndToEndTests {
         first: String, second: String, faults: [EmulatorFault], kill: Bool, tiktokYAML: String = "",
         _ emulator: RunningEmulator
     ) async throws -> (Workspace, CommandResult) {
-        let workspace = try Workspace(emulator: emulator, tiktokYAML: tiktokYAML)
+        let workspace = try Workspace(emulator: emulator, tiktokYAML: tiktokYAML + "\n" + Workspace.quickRecheckYAML)
         await emulator.state.enqueue(faults)
         try workspace.drop("1-first.csv", delta(first), age: 20)
         if kill {
@@ -54,7 +54,7 @@ struct UnknownStateEndToEndTests {
     @Test("a remove in flight when once is killed, then a file adding them again: all are there")
     func killedRemoveThenAdd() async throws {
         try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
-            let workspace = try Workspace(emulator: emulator)
+            let workspace = try Workspace(emulator: emulator, tiktokYAML: Workspace.quickRecheckYAML)
             try workspace.drop("0-start.csv", Self.delta("add"), age: 30)
             #expect(try await workspace.once().status == 0)
             await emulator.state.enqueue([.delay(.milliseconds(500))])
@@ -84,7 +84,7 @@ struct UnknownStateEndToEndTests {
     @Test("a request TikTok applies after a newer remove was confirmed does not stick")
     func lateLandingIsUndone() async throws {
         try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
-            let workspace = try Workspace(emulator: emulator)
+            let workspace = try Workspace(emulator: emulator, tiktokYAML: Workspace.quickRecheckYAML)
             // The add is answered 504 and lands 1.5 s later; its retry is confirmed at once.
             await emulator.state.enqueue([.landLate(after: .milliseconds(1_500), status: 504)])
             try workspace.drop("1-add.csv", Self.delta("add"), age: 20)
@@ -107,7 +107,7 @@ struct UnknownStateEndToEndTests {
         var configuration = EmulatorConfiguration()
         configuration.latency = .milliseconds(400)
         try await TikTokEmulator.withRunning(configuration) { emulator in
-            let workspace = try Workspace(emulator: emulator, tiktokYAML: "  max_in_flight: 1")
+            let workspace = try Workspace(emulator: emulator, tiktokYAML: "  max_in_flight: 1\n" + Workspace.quickRecheckYAML)
             var text = "email_hash,segment_id,action\n"
             for index in 0..<30_000 { text += "\(sha256Hex("graceful-\(index)")),123456,add\n" }
             try workspace.drop("big.csv", text)

@@ -23,8 +23,7 @@ final class Workspace {
               advertiser_id: "7000000000000000001"
               requests_per_second: 500
               initial_backoff_ms: 5
-            \(tiktokYAML.contains("request_timeout_seconds") ? "" : "  request_timeout_seconds: 3")
-            \(tiktokYAML.contains("resend_unanswered_after_seconds") ? "" : "  resend_unanswered_after_seconds: 3")
+            \(tiktokYAML.contains("request_timeout_seconds") ? "" : "  request_timeout_seconds: 30")
             \(tiktokYAML)
             \(extraYAML)
             """
@@ -70,9 +69,12 @@ final class Workspace {
         }.sorted()
     }
 
+    /// For tests that wait for rechecks: requests time out after 3 s, and members of a request
+    /// without a sure answer are sent again 3 s after it.
+    static let quickRecheckYAML = "  request_timeout_seconds: 3\n  resend_unanswered_after_seconds: 3"
+
     /// `once`, run again while it exits 75 only because changes that got no sure answer wait for
-    /// their recheck (`resend_unanswered_after_seconds`, 3 s here): what a cron job sees over
-    /// its next runs.
+    /// their recheck (``quickRecheckYAML``): what a cron job sees over its next runs.
     func onceUntilRechecked(token: String? = "emulator-token") async throws -> CommandResult {
         var result = try await once(token: token)
         for _ in 0..<4 where result.status == 75 && result.output.contains("got no sure answer") {

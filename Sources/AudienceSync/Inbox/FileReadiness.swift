@@ -22,7 +22,9 @@ public enum FileReadiness: Equatable, Sendable {
         }
         if renamedIn { return .ready }
         if hasCompletionMarker(file) { return .ready }
-        let age = now - file.modified
+        // A modification time in the future (a partner's clock ahead) would have it wait until
+        // that time: it counts as settled instead, and the newline and gzip checks still apply.
+        let age = file.modified > now + 1 ? settleSeconds : now - file.modified
         if age < settleSeconds { return .settling(settleSeconds - age) }
         if file.name.lowercased().hasSuffix(".gz") { return .ready }
         if file.size == 0 { return .ready }

@@ -18,7 +18,9 @@ public struct InboxScanner: Sendable {
     public func scan() throws -> [InboxFile] {
         var found: [InboxFile] = []
         try walk(directory: root, relative: "", into: &found)
-        return found.sorted { ($0.modified, $0.relativePath) < ($1.modified, $1.relativePath) }
+        // A modification time in the future (a partner's clock ahead) counts as now.
+        let now = Double(time(nil))
+        return found.sorted { (min($0.modified, now), $0.relativePath) < (min($1.modified, now), $1.relativePath) }
     }
 
     /// The folders of the inbox (itself included), for the watcher.

@@ -50,7 +50,7 @@ final class RegularFile {
         // Regular files never block; clear O_NONBLOCK so reads behave plainly.
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         descriptor = fd
-        identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        identity = FileIdentity(info)
         size = Int64(info.st_size)
         modification = info.st_mtim
     }
@@ -100,20 +100,27 @@ struct FileByteSource: ByteSource {
 }
 
 /// Device and inode of a file.
+/// Which file, in which state: the same inode with another size or modification time is not the
+/// file that was read (rows appended after reading must not be archived unapplied).
 public struct FileIdentity: Hashable, Sendable {
     public var device: UInt64
     public var inode: UInt64
+    public var size: Int64
+    public var modifiedSeconds: Int
+    public var modifiedNanoseconds: Int
 
     /// The identity of whatever is at `path` now (not following a symlink).
     public init?(path: String) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return nil }
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
+        self.init(info)
     }
 
-    init(device: UInt64, inode: UInt64) {
-        self.device = device
-        self.inode = inode
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        modifiedSeconds = info.st_mtim.tv_sec
+        modifiedNanoseconds = info.st_mtim.tv_nsec
     }
 }

@@ -95,6 +95,11 @@ public struct SyncEngine: Sendable {
                 file, settleSeconds: configuration.settleSeconds, now: now, renamedIn: renamedIn(file.path))
             switch readiness {
             case .ready:
+                if file.modified > now + 1 {
+                    logger.warning(
+                        "the file's modification time is \(Int(file.modified - now)) s in the future (the uploader's clock?); it counts as arriving now",
+                        metadata: ["file": "\(file.relativePath)"])
+                }
                 onFile(file)
                 if let receipt = try intake(file) { pass.receipts.append(receipt) }
             case .settling(let wait):

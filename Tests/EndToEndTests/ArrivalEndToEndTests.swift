@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+import TestFixtures
+import TikTokEmulator
+
+@Suite("arrivals: clocks ahead, a lost ledger", .serialized)
+struct ArrivalEndToEndTests {
+    @Test("a file whose modification time is a day ahead is applied now, with a warning, and does not hold up others")
+    func futureModificationTime() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator, settle: "2")
+            let ahead = sha256Hex("clock-ahead")
+            let plain = sha256Hex("clock-right")
+            try workspace.drop("acme/ahead.csv", "email_hash,segment_id,action\n\(ahead),123456,add\n", modified: Date().addingTimeInterval(86_400))
+            try workspace.drop("acme/plain.csv", "email_hash,segment_id,action\n\(plain),123456,add\n", age: 30)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let result = try await RunningCommand(
+                ["once", "--config", workspace.configPath], environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"]
+            ).wait(timeout: .seconds(30))
+            #expect(result.status == 0, "\(result.output)")
+            #expect(clock.now - started < .seconds(30), "once does not wait for the partner's clock")
+            #expect(result.stderr.contains("in the future"))
+            #expect(Set(await emulator.state.members(of: "123456").map(\.id)) == [ahead, plain])
+        }
+    }
+
+    @Test("a ledger lost while archive/ shows applied files is refused (78) until restored or started anew on purpose")
+    func lostLedgerIsLoud() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            try workspace.drop("first.csv", "email_hash,segment_id\n\(sha256Hex("lost-1")),123456\n", age: 20)
+            #expect(try await workspace.once().status == 0)
+            let ledger = workspace.state + "/ledger.sqlite"
+            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: ledger + suffix) }
+            try Data().write(to: URL(fileURLWithPath: ledger))
+            try workspace.drop("second.csv", "email_hash,segment_id\n\(sha256Hex("lost-2")),123456\n", age: 10)
+            let refused = try await workspace.once()
+            #expect(refused.status == 78, "\(refused.output)")
+            #expect(refused.stderr.contains("is empty") && refused.stderr.contains("Restore the ledger"))
+            #expect(workspace.files(under: "inbox") == ["second.csv"], "nothing is applied to a ledger that forgot")
+            let status = try await runCommand(["status", "--config", workspace.configPath])
+            #expect(status.status == 78, "status does not create a fresh ledger either")
+            let anew = try await runCommand(
+                ["once", "--config", workspace.configPath],
+                environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token", "TIKTOK_AUDIENCE_SYNC_START_ANEW": "1"])
+            #expect(anew.status == 0, "\(anew.output)")
+            #expect(try await workspace.once().status == 0, "started anew, later runs go on")
+        }
+    }
+}
