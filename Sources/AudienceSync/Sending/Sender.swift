@@ -164,6 +164,8 @@ public struct Sender: Sendable {
                 transportError = error.detail
                 logger.warning("no answer from TikTok", metadata: batchMetadata(batch).merging(["error": "\(error.detail)"]) { $1 })
             } catch {
+                // Cancelled mid-request: it may have reached TikTok all the same.
+                delivery.mayLandLate = true
                 return report
             }
             if answer != nil {
