@@ -6,7 +6,7 @@ extension EmulatorFault {
 
     static let adminJSONForms =
         "{\"code\":40100[,\"message\":\"...\"][,\"http_status\":400]}, {\"gateway_status\":503}, "
-        + "{\"apply_then_fail\":504},  {\"apply_then_drop\":true}, {\"delay_ms\":2000} or {\"land_late_ms\":1500[,\"http_status\":504]}"
+        + "{\"apply_then_fail\":504}, {\"apply_then_drop\":true}, {\"delay_ms\":2000} or {\"land_late_ms\":1500[,\"http_status\":504]}"
 
     /// Reads one fault as `POST /_emulator/faults` spells it.
     init(adminJSON value: JSONValue) throws(AdminJSONError) {

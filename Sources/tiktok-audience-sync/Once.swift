@@ -60,7 +60,11 @@ extension AudienceSyncCommand {
                 token: token, http: TikTokClient.sharedHTTPClient, timeout: context.configuration.tiktok.requestTimeout)
             let sender = Sender(
                 ledger: ledger, client: client, options: context.configuration.senderOptions, logger: context.logger)
-            let report = stopping.isSet ? SendReport() : try await sender.sendPending(shouldStop: { stopping.isSet })
+            var report = SendReport()
+            if !stopping.isSet {
+                try Sender.reclaimInFlight(ledger, options: context.configuration.senderOptions, logger: context.logger)
+                report = try await sender.sendPending(shouldStop: { stopping.isSet })
+            }
             try engine.confirmFiles()
             printSummary(ledger: ledger, intake: intake, send: report)
             let pending = try ledger.pendingCounts()

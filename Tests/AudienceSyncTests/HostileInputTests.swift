@@ -143,9 +143,7 @@ struct HostileInputTests {
         #expect(summary.rowsRead == 3 && members == 3, "the reader reads the file it opened, whole")
         #expect(try reader.fingerprint() == fingerprint)
         #expect(FileIdentity(path: path) != reader.identity, "the name now holds another file")
-        let mover = FileMover(stateDirectory: directory.path + "/state")
-        let file = InboxFile(path: path, relativePath: "same-name.csv", partner: nil, size: reader.size, modified: 0, kind: .regular)
-        let moved = try mover.move(file, to: "archive", suffix: "x", ifStill: reader.identity)
+        let moved = try Self.archiveAsRead(path, in: directory, reader)
         #expect(moved == nil, "the new upload is not archived in place of the one that was read")
         #expect(FileManager.default.fileExists(atPath: inbox + "/same-name.csv"))
     }
@@ -162,10 +160,16 @@ struct HostileInputTests {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(HostileCorpus.snapshotText(rows: 2, first: 50).utf8.dropFirst(40)))
         try handle.close()
-        let mover = FileMover(stateDirectory: directory.path + "/state")
-        let file = InboxFile(path: path, relativePath: "growing.csv", partner: nil, size: reader.size, modified: 0, kind: .regular)
-        #expect(try mover.move(file, to: "archive", suffix: "x", ifStill: reader.identity) == nil)
+        #expect(try Self.archiveAsRead(path, in: directory, reader) == nil)
         #expect(FileManager.default.fileExists(atPath: inbox + "/growing.csv"), "it waits for the next pass, whole")
+    }
+
+    /// Archives the inbox file at `path` only if it is still the one `reader` read.
+    static func archiveAsRead(_ path: String, in directory: TemporaryDirectory, _ reader: AudienceFileReader) throws -> String? {
+        let mover = FileMover(stateDirectory: directory.path + "/state")
+        let name = (path as NSString).lastPathComponent
+        let file = InboxFile(path: path, relativePath: name, partner: nil, size: reader.size, modified: 0, kind: .regular)
+        return try mover.move(file, to: "archive", suffix: "x", ifStill: reader.identity)
     }
 
     @Test("a file deleted while being read is read whole from the open descriptor")

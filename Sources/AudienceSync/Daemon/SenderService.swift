@@ -110,9 +110,9 @@ public struct SenderService: Service {
         _ configuration: Configuration, stopping: StopFlag, usedToken: inout AccessToken?
     ) async throws -> Outcome {
         // Sends a dead process left unfinished, and due rechecks, become pending work first.
-        let grace = configuration.senderOptions.resendUnansweredAfter.components.seconds
-        try await ledgerQueue.run { [ledger] in try ledger.reclaimInFlight(now: Int64(clockSeconds()), grace: grace) }
-            .log(to: logger, grace: grace)
+        try await ledgerQueue.run { [ledger, logger] in
+            try Sender.reclaimInFlight(ledger, options: configuration.senderOptions, logger: logger)
+        }
         guard try await ledgerQueue.run({ [ledger] in try ledger.hasPendingWork() }) else {
             status.sender("idle, 0 pending")
             return .settled

@@ -19,7 +19,7 @@ public struct InFlightReclaim: Sendable, Equatable {
 }
 
 /// Members waiting to be sent their wish again after a send that got no sure answer.
-public struct PendingRechecks: Sendable, Equatable, Codable {
+public struct PendingRechecks: Sendable, Equatable {
     public var members = 0
     /// Seconds since the epoch of the earliest recheck; nil when none waits.
     public var next: Int64?

@@ -166,6 +166,7 @@ enum Migrations {
                 -- 40 bytes per member: the identifier, then the segment row (8 bytes, big-endian).
                 members BLOB NOT NULL,
                 member_count INTEGER NOT NULL,
+                -- When the batch was recorded: for whoever reads the ledger by hand.
                 sent_at INTEGER NOT NULL,
                 -- NULL while the send runs; set when it ended without a sure answer.
                 recheck_at INTEGER

@@ -99,7 +99,6 @@ struct FileByteSource: ByteSource {
     }
 }
 
-/// Device and inode of a file.
 /// Which file, in which state: the same inode with another size or modification time is not the
 /// file that was read (rows appended after reading must not be archived unapplied).
 public struct FileIdentity: Hashable, Sendable {

@@ -39,6 +39,7 @@ public struct Sender: Sendable {
 
     /// One pass over everything pending. Returns when every batch was confirmed, given up on, or
     /// sending was paused; what is not confirmed stays pending for the next pass.
+    /// Run ``reclaimInFlight(_:options:logger:)`` first.
     /// `shouldStop` is asked before each new request: once it says yes, requests in flight finish
     /// and record their answers, and nothing new is sent.
     public func sendPending(shouldStop: @escaping @Sendable () -> Bool = { false }) async throws -> SendReport {
@@ -48,7 +49,6 @@ public struct Sender: Sendable {
             var running = 0
             var packer = BatchPacker(maxUsers: options.maxUsersPerRequest)
             var cursor: PendingCursor?
-            try await reclaimInFlight()
             // Each row at most once per pass: what is planned meanwhile waits for the next pass.
             let (end, epoch) = try await ledgerQueue.run { [ledger] in (try ledger.outboxEnd(), try ledger.sendingEpoch()) }
             func launch(_ batch: MappingBatch) async throws {
@@ -90,13 +90,19 @@ public struct Sender: Sendable {
 
     /// Turns sends that did not finish (this process's earlier passes, or a process that died)
     /// into unknown members, and makes due rechecks; see ``Ledger/reclaimInFlight(now:grace:)``.
-    /// Only while no send of this process runs: before a pass.
-    public func reclaimInFlight() async throws {
+    /// Callers run it once before each ``sendPending(shouldStop:)``, while no send of this
+    /// process runs, and before asking whether anything is pending (a due recheck is). Blocks on
+    /// the ledger.
+    public static func reclaimInFlight(_ ledger: Ledger, options: SenderOptions, logger: Logger) throws {
         let grace = options.resendUnansweredAfter.components.seconds
-        let reclaim = try await ledgerQueue.run { [ledger] in
-            try ledger.reclaimInFlight(now: Int64(clockSeconds()), grace: grace)
+        let reclaim = try ledger.reclaimInFlight(now: Int64(clockSeconds()), grace: grace)
+        if reclaim.interrupted > 0 {
+            logger.notice(
+                "\(reclaim.interrupted) change(s) were being sent when the last run stopped; TikTok may or may not have applied them, so they are sent again, and once more after \(grace) s in case the old request lands late")
         }
-        reclaim.log(to: logger, grace: grace)
+        if reclaim.rechecked > 0 {
+            logger.notice("\(reclaim.rechecked) change(s) whose request got no sure answer are sent again, so that a late landing cannot stick")
+        }
     }
 
     /// Where the send of one recorded batch (and the parts it may be split into) has got to.
@@ -340,16 +346,4 @@ final class PauseSignal: Sendable {
     /// Whether TikTok answered any request of this pass (whatever it said).
     var anyAnswer: Bool { answered.load(ordering: .relaxed) }
     func noteAnswer() { answered.store(true, ordering: .relaxed) }
-}
-
-extension InFlightReclaim {
-    func log(to logger: Logger, grace: Int64) {
-        if interrupted > 0 {
-            logger.notice(
-                "\(interrupted) change(s) were being sent when the last run stopped; TikTok may or may not have applied them, so they are sent again, and once more after \(grace) s in case the old request lands late")
-        }
-        if rechecked > 0 {
-            logger.notice("\(rechecked) change(s) whose request got no sure answer are sent again, so that a late landing cannot stick")
-        }
-    }
 }
