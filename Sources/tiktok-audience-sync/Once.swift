@@ -91,6 +91,11 @@ extension AudienceSyncCommand {
                     "\(rechecks.members) change(s) got no sure answer from TikTok and are sent again from \(when) (tiktok.resend_unanswered_after_seconds), in case the old request lands late; run once again after that",
                     Exit.workPending, redactor: context.redactor)
             }
+            if !intake.failures.isEmpty {
+                throw fail(
+                    "\(intake.failures.count) file(s) could not be taken and stay in the inbox (\(intake.failures[0].error)); they are tried again by the next run",
+                    Exit.workPending, redactor: context.redactor)
+            }
             if intake.rejectedFiles > 0 || intake.rejectedRows > 0 || !intake.waiting.isEmpty {
                 throw Exit.inputRejected
             }
@@ -98,7 +103,7 @@ extension AudienceSyncCommand {
 
         private func printSummary(ledger: Ledger, intake: IntakeReport, send: SendReport?) {
             for receipt in intake.receipts { say(receipt.logLine) }
-            for (file, reason) in intake.waiting { say("\(file): left in the inbox: \(reason)") }
+            for (file, reason) in intake.waiting { say("\(file.escapingControlCharacters): left in the inbox: \(reason.escapingControlCharacters)") }
             if let send {
                 say("sent \(send.requests) request(s); TikTok confirmed \(send.acknowledged) change(s)"
                     + (send.unanswered > 0 ? "; \(send.unanswered) tries got no answer" : ""))

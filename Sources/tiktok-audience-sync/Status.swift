@@ -122,7 +122,7 @@ struct StatusDocument: Encodable {
         lines.append("recent files:")
         for file in files {
             let state = file.outcome == .applied ? (file.confirmedAt == nil ? "applied, waiting for TikTok" : "applied, confirmed") : file.outcome.rawValue
-            lines.append("  \(file.name): \(state), \(file.rowsRead) rows, +\(file.adds) -\(file.removes)\(file.reason.map { ": \($0)" } ?? "")")
+            lines.append("  \(file.name.escapingControlCharacters): \(state), \(file.rowsRead) rows, +\(file.adds) -\(file.removes)\(file.reason.map { ": \($0)" } ?? "")")
         }
         if files.isEmpty { lines.append("  (none yet)") }
         lines.append("ledger: \(ledgerBytes / 1024) KiB")

@@ -51,7 +51,11 @@ public struct IntakeService: Service {
                             shouldStop: { stopping.isSet })
                     }
                     for receipt in pass.receipts { _ = watcher.takeRenamedIn(configuration.inbox + "/" + receipt.file) }
-                    status.intake(pass.waiting.isEmpty ? "" : "\(pass.waiting.count) file(s) still arriving")
+                    if let failure = pass.failures.first {
+                        status.intake("inbox error: \(pass.failures.count) file(s) could not be taken (\(failure.error))")
+                    } else {
+                        status.intake(pass.waiting.isEmpty ? "" : "\(pass.waiting.count) file(s) still arriving")
+                    }
                     // Say once per file why it waits (unreadable, looks cut short), not at every rescan.
                     var stillWaiting: [String: String] = [:]
                     for (file, reason) in pass.waiting where reason != "still being written" {

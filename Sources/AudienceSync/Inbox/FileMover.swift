@@ -23,11 +23,11 @@ public struct FileMover: Sendable {
         var relative = folder + "/" + file.relativePath
         let directory = String(relative.split(separator: "/").dropLast().joined(separator: "/"))
         try makeDirectories(stateDirectory + "/" + directory)
-        if exists(stateDirectory + "/" + relative) { relative += "." + suffix }
+        if exists(stateDirectory + "/" + relative) { relative = FileName.appending("." + suffix, to: relative) }
         var attempt = 1
         while exists(stateDirectory + "/" + relative) {
             attempt += 1
-            relative = folder + "/" + file.relativePath + "." + suffix + "-\(attempt)"
+            relative = FileName.appending("." + suffix + "-\(attempt)", to: folder + "/" + file.relativePath)
         }
         let destination = stateDirectory + "/" + relative
         if rename(file.path, destination) != 0 {
@@ -75,10 +75,13 @@ public struct FileMover: Sendable {
         while true {
             let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
             if count == 0 { break }
-            guard count > 0, buffer.withUnsafeBytes({ Glibc.write(output, $0.baseAddress, count) }) == count else {
+            let written = count > 0 ? buffer.withUnsafeBytes({ Glibc.write(output, $0.baseAddress, count) }) : -1
+            guard written == count else {
+                // Read errno before close and unlink can change it; a short write is a full disk.
+                let code = written >= 0 ? ENOSPC : errno
                 close(output)
                 unlink(destination)
-                throw InboxError(path: destination, "copy failed: \(String(cString: strerror(errno)))")
+                throw InboxError(path: destination, "copy failed: \(String(cString: strerror(code)))")
             }
         }
         let synced = fsync(output) == 0
@@ -108,6 +111,6 @@ extension FileMover {
         guard rename(path, destination) == 0 else {
             throw InboxError(path: path, "cannot move back into the inbox: \(String(cString: strerror(errno)))")
         }
-        unlink(path + ".reason.txt")
+        unlink(FileName.appending(".reason.txt", to: path))
     }
 }

@@ -14,6 +14,17 @@ public struct InboxFile: Sendable, Equatable {
     public var size: Int64
     public var modified: Double
     public var kind: Kind
+    /// When it arrived: its inode's change time, which no upload tool can set (`sftp put -p` and
+    /// `rsync -t` preserve the partner's modification time, and a partner's clock may be ahead).
+    /// Files are taken in this order, so `once` and `run` see the same order for the same arrivals.
+    public var arrived: Double = 0
+    /// Set when the name the partner gave was not valid UTF-8 and the scanner renamed the file
+    /// to a readable one: the original, its bytes outside ASCII written as `\xHH`.
+    public var originalName: String?
+
+    /// The partner folder, or "" for files directly in the inbox: no file overtakes an older
+    /// one with the same key.
+    public var orderingKey: String { partner ?? "" }
 
     public var name: String { String(relativePath.split(separator: "/").last ?? Substring(relativePath)) }
 }

@@ -1,7 +1,7 @@
 import Glibc
 
-/// Lists the inbox: every file below it that is not a temporary name, oldest first
-/// (modification time, then path), so that deltas apply in the order partners sent them.
+/// Lists the inbox: every file below it that is not a temporary name, in arrival order (see
+/// ``InboxFile/arrived``, then path), so that deltas apply in the order partners sent them.
 /// Never follows a symlink; never opens anything.
 public struct InboxScanner: Sendable {
     public let root: String
@@ -18,9 +18,7 @@ public struct InboxScanner: Sendable {
     public func scan() throws -> [InboxFile] {
         var found: [InboxFile] = []
         try walk(directory: root, relative: "", into: &found)
-        // A modification time in the future (a partner's clock ahead) counts as now.
-        let now = Double(time(nil))
-        return found.sorted { (min($0.modified, now), $0.relativePath) < (min($1.modified, now), $1.relativePath) }
+        return found.sorted { ($0.arrived, $0.relativePath) < ($1.arrived, $1.relativePath) }
     }
 
     /// The folders of the inbox (itself included), for the watcher.
@@ -28,7 +26,7 @@ public struct InboxScanner: Sendable {
         var result = [root]
         var index = 0
         while index < result.count {
-            for (name, type) in entries(of: result[index]) where type == DT_DIR {
+            for (name, type, _) in entries(of: result[index]) where type == DT_DIR {
                 let path = result[index] + "/" + name
                 if !excluded.contains(path) && !name.hasPrefix(".") { result.append(path) }
             }
@@ -45,7 +43,13 @@ public struct InboxScanner: Sendable {
             return
         }
         closedir(stream)
-        for (name, _) in entries(of: directory) {
+        for (entryName, _, rawName) in entries(of: directory) {
+            var name = entryName
+            var originalName: String?
+            if let rawName {
+                guard let renamed = renameToValidUTF8(rawName, in: directory) else { continue }
+                (name, originalName) = (renamed, Self.escaped(rawName))
+            }
             let path = directory + "/" + name
             let relativePath = relative.isEmpty ? name : relative + "/" + name
             if excluded.contains(path) || UploadNames.isTemporary(name) || UploadNames.isCompletionMarker(name) { continue }
@@ -56,6 +60,8 @@ public struct InboxScanner: Sendable {
             var file = InboxFile(
                 path: path, relativePath: relativePath, partner: partner, size: Int64(info.st_size), modified: modified,
                 kind: .regular)
+            file.arrived = Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9
+            file.originalName = originalName
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
                 try walk(directory: path, relative: relativePath, into: &found)
@@ -71,23 +77,61 @@ public struct InboxScanner: Sendable {
         }
     }
 
-    private func entries(of directory: String) -> [(String, Int32)] {
+    /// The entries of a folder: name, type, and the raw bytes of a name that is not valid UTF-8
+    /// (its `name` then has replacement characters and names nothing on disk).
+    private func entries(of directory: String) -> [(String, Int32, [UInt8]?)] {
         guard let stream = opendir(directory) else { return [] }
         defer { closedir(stream) }
-        var result: [(String, Int32)] = []
+        var result: [(String, Int32, [UInt8]?)] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+            let name = String(decoding: bytes, as: UTF8.self)
+            let invalid = String(validating: bytes, as: UTF8.self) == nil
             if name == "." || name == ".." { continue }
             var type = Int32(entry.pointee.d_type)
             if type == DT_UNKNOWN {
                 var info = stat()
                 if lstat(directory + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { type = Int32(DT_DIR) }
             }
-            result.append((name, type))
+            result.append((name, type, invalid ? bytes : nil))
         }
         return result
+    }
+
+    /// A file whose name is not valid UTF-8 could never be named in a receipt, a log line or the
+    /// ledger: it is renamed in place, each bad byte written as `_xHH`. Returns the new name, or
+    /// nil when the rename failed (the entry is then skipped, as before).
+    private func renameToValidUTF8(_ raw: [UInt8], in directory: String) -> String? {
+        var readable = ""
+        var index = 0
+        while index < raw.count {
+            // The longest valid prefix from here, then one bad byte.
+            var end = min(raw.count, index + 4)
+            while end > index, String(validating: raw[index..<end], as: UTF8.self) == nil { end -= 1 }
+            if end > index {
+                readable += String(decoding: raw[index..<end], as: UTF8.self)
+                index = end
+            } else {
+                readable += "_x" + String(raw[index], radix: 16, uppercase: true).leftPadded
+                index += 1
+            }
+        }
+        var candidate = FileName.appending("", to: readable)
+        var attempt = 1
+        var info = stat()
+        while lstat(directory + "/" + candidate, &info) == 0 {
+            attempt += 1
+            candidate = FileName.appending("-\(attempt)", to: readable)
+        }
+        let from = Array(directory.utf8) + [UInt8(ascii: "/")] + raw + [0]
+        let moved = from.withUnsafeBufferPointer { source in
+            source.withMemoryRebound(to: CChar.self) { rename($0.baseAddress, directory + "/" + candidate) == 0 }
+        }
+        return moved ? candidate : nil
+    }
+
+    static func escaped(_ raw: [UInt8]) -> String {
+        raw.map { $0 < 0x80 ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16, uppercase: true) }.joined()
     }
 }
 
@@ -99,4 +143,8 @@ public struct InboxError: Error, CustomStringConvertible, Sendable {
         self.detail = detail
     }
     public var description: String { "\(path): \(detail)" }
+}
+
+extension String {
+    fileprivate var leftPadded: String { count < 2 ? "0" + self : self }
 }

@@ -169,6 +169,19 @@ extension Ledger {
         }
     }
 
+    /// Applied and archived files whose receipt was never recorded: the process stopped between
+    /// the move and the receipt.
+    public func archivedFilesWithoutReceipt() throws -> [(fingerprint: Digest32, record: FileRecord)] {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                "SELECT fingerprint FROM file WHERE outcome = 'applied' AND archived_as IS NOT NULL AND receipt IS NULL")
+            var prints: [Digest32] = []
+            while try statement.step() { if let print = statement.digest(0) { prints.append(print) } }
+            statement.reset()
+            return prints
+        }.compactMap { print in try fileRecord(fingerprint: print).map { (print, $0) } }
+    }
+
     /// The most recent files, newest first.
     public func recentFiles(limit: Int) throws -> [FileRecord] {
         try withConnection { ledger in

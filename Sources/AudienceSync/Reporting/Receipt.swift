@@ -55,7 +55,7 @@ public struct Receipt: Codable, Sendable {
 
     /// The one line an operator reads in the log.
     public var logLine: String {
-        var parts = ["\(file): \(outcome.rawValue)"]
+        var parts = ["\(file.escapingControlCharacters): \(outcome.rawValue)"]
         if let kind { parts.append(kind) }
         if outcome == .applied {
             let adds = segments.values.reduce(0) { $0 + $1.adds }
@@ -63,7 +63,7 @@ public struct Receipt: Codable, Sendable {
             parts.append("\(rowsRead) rows, +\(adds) -\(removes) across \(segments.count) segment(s)")
         }
         if rowsRejected > 0 { parts.append("\(rowsRejected) rows rejected") }
-        if let reason { parts.append(reason) }
+        if let reason { parts.append(reason.escapingControlCharacters) }
         return parts.joined(separator: ", ")
     }
 
@@ -82,6 +82,6 @@ public struct Receipt: Codable, Sendable {
     /// Where the receipt for `file` lives below the state directory.
     static func relativePath(for file: InboxFile, fingerprint: String?) -> String {
         let suffix = fingerprint.map { "." + $0.prefix(12) } ?? ""
-        return "receipts/" + file.relativePath + suffix + ".json"
+        return FileName.appending(suffix + ".json", to: "receipts/" + file.relativePath)
     }
 }

@@ -6,7 +6,7 @@ enum AtomicFile {
     /// Writes `contents` to `path` with `mode`; returns why it failed, or nil.
     static func write(_ contents: [UInt8], to path: String, mode: mode_t) -> String? {
         let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
-        let temporary = String(path[..<slash]) + "." + String(path[slash...]) + ".tmp-\(getpid())"
+        let temporary = FileName.appending(".tmp-\(getpid())", to: String(path[..<slash]) + "." + String(path[slash...]))
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
         guard descriptor >= 0 else { return String(cString: strerror(errno)) }
         // A leftover temporary keeps its old mode through O_TRUNC.

@@ -6,6 +6,9 @@ public struct IntakeReport: Sendable {
     public var receipts: [Receipt] = []
     /// Files left in the inbox because they look unfinished, with the reason.
     public var waiting: [(file: String, reason: String)] = []
+    /// Files that could not be taken for a reason of this machine (disk, permissions, the ledger):
+    /// they stay in the inbox and are tried again; the other partners' files went on.
+    public var failures: [(file: String, error: String)] = []
 
     /// Files not applied: rejected, incomplete uploads, and snapshots held for approval.
     public var rejectedFiles: Int { receipts.filter { $0.outcome != .applied && $0.outcome != .duplicate }.count }
@@ -17,6 +20,8 @@ public struct IntakeReport: Sendable {
 public struct IntakePass: Sendable {
     public var receipts: [Receipt] = []
     public var waiting: [(file: String, reason: String)] = []
+    /// See ``IntakeReport/failures``.
+    public var failures: [(file: String, error: String)] = []
     /// When (seconds since 1970) a file still being written will have settled.
     public var settledAt: Double?
     /// When a visibly unfinished file will count as an abandoned upload.
@@ -65,6 +70,7 @@ public struct SyncEngine: Sendable {
             let pass = try processReadyFiles(shouldStop: shouldStop)
             report.receipts += pass.receipts
             report.waiting = pass.waiting
+            report.failures = pass.failures
             guard waitForSettling, !shouldStop(), let next = pass.settledAt else { break }
             let clock = ContinuousClock()
             let end = clock.now + .milliseconds(Int(max(0, next - Date().timeIntervalSince1970) * 1000) + 50)
@@ -87,9 +93,26 @@ public struct SyncEngine: Sendable {
         onFile: (InboxFile) -> Void = { _ in },
         shouldStop: () -> Bool = { false }
     ) throws -> IntakePass {
+        try writeMissingReceipts()
         var pass = IntakePass()
+        // Partners (by ``InboxFile/orderingKey``) with an older file still waiting: their later
+        // files wait behind it, so that no file overtakes an older one of the same partner.
+        var waitingBehind: [String: String] = [:]
         for file in try scanner.scan() {
             if shouldStop() { break }
+            if let older = waitingBehind[file.orderingKey] {
+                pass.waiting.append((file.relativePath, "waits behind \(older), which arrived first and is not taken yet"))
+                continue
+            }
+            if let original = file.originalName {
+                logger.warning(
+                    "the file's name was not valid UTF-8 (\(original.escapingControlCharacters)); it was renamed so that it can be read, named in receipts and logged",
+                    metadata: ["file": "\(file.relativePath)"])
+            }
+            let waitingBefore = pass.waiting.count
+            defer {
+                if pass.waiting.count > waitingBefore { waitingBehind[file.orderingKey] = file.relativePath }
+            }
             let now = Date().timeIntervalSince1970
             let readiness = FileReadiness.check(
                 file, settleSeconds: configuration.settleSeconds, now: now, renamedIn: renamedIn(file.path))
@@ -101,7 +124,21 @@ public struct SyncEngine: Sendable {
                         metadata: ["file": "\(file.relativePath)"])
                 }
                 onFile(file)
-                if let receipt = try intake(file) { pass.receipts.append(receipt) }
+                do {
+                    if let receipt = try intake(file) {
+                        pass.receipts.append(receipt)
+                    } else {
+                        pass.waiting.append((file.relativePath, "changed while being read, or could not be read; it is read again"))
+                    }
+                } catch {
+                    // One file's trouble (a name the disk refuses, a full disk) never stops the others.
+                    let described = "\(error)".replacingNewlines()
+                    logger.error("cannot take the file; it stays in the inbox and is tried again", metadata: [
+                        "file": "\(file.relativePath)", "error": "\(described)",
+                    ])
+                    pass.failures.append((file.relativePath, described))
+                    pass.waiting.append((file.relativePath, "could not be taken: \(described)"))
+                }
             case .settling(let wait):
                 pass.settledAt = min(pass.settledAt ?? .infinity, now + wait)
                 pass.waiting.append((file.relativePath, "still being written"))
@@ -269,9 +306,35 @@ public struct SyncEngine: Sendable {
         let moved = try mover.move(file, to: folder, suffix: suffix)
         receipt.archivedAs = moved
         let verb = outcome == .held ? "is held" : "was rejected"
-        try mover.write(Array("\(file.relativePath) \(verb): \(reason)\n".utf8), to: moved + ".reason.txt")
+        try mover.write(Array("\(file.relativePath) \(verb): \(reason)\n".utf8), to: FileName.appending(".reason.txt", to: moved))
         try writeReceipt(receipt, for: file, fingerprint: fingerprint)
         return receipt
+    }
+
+    /// Every archived file gets its receipt: one whose run stopped between the move and the
+    /// receipt gets it now, from what the ledger recorded (totals; the per-segment counts and
+    /// rejected lines were in the run that stopped).
+    private func writeMissingReceipts() throws {
+        for (fingerprint, record) in try ledger.archivedFilesWithoutReceipt() {
+            let parts = record.name.split(separator: "/", maxSplits: 1)
+            let file = InboxFile(
+                path: configuration.inbox + "/" + record.name, relativePath: record.name,
+                partner: parts.count > 1 ? String(parts[0]) : nil, size: record.size, modified: 0, kind: .regular)
+            let path = Receipt.relativePath(for: file, fingerprint: fingerprint.hex)
+            if FileManager.default.fileExists(atPath: configuration.stateDirectory + "/" + path) {
+                try ledger.recordReceipt(fingerprint: fingerprint, at: path)
+                continue
+            }
+            var receipt = Receipt(file: file, outcome: .applied, now: Date(timeIntervalSince1970: Double(record.plannedAt)))
+            receipt.fingerprint = fingerprint.hex
+            receipt.kind = record.isDelta == false ? "snapshot" : "delta"
+            receipt.rowsRead = record.rowsRead
+            receipt.rowsRejected = record.rowsRejected
+            receipt.members = record.members
+            receipt.archivedAs = record.archivedAs
+            receipt.reason = "written after a restart (the run that applied it stopped before its receipt): +\(record.adds) -\(record.removes) in all"
+            try writeReceipt(receipt, for: file, fingerprint: fingerprint)
+        }
     }
 
     private func writeReceipt(_ receipt: Receipt, for file: InboxFile, fingerprint: Digest32?) throws {

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+import TestFixtures
+import TikTokEmulator
+
+/// Arrival order (no file overtakes an older one of its partner) and any name the file system
+/// allows: long ones, ones with control characters, ones that are not UTF-8.
+@Suite("inbox: arrival order and any file name", .serialized)
+struct InboxOrderAndNamesEndToEndTests {
+    static let member = sha256Hex("order-member")
+
+    static func delta(_ action: String) -> String { "email_hash,segment_id,action\n\(member),123456,\(action)\n" }
+
+    static func held(_ emulator: RunningEmulator) async -> Set<String> {
+        Set(await emulator.state.members(of: "123456").map(\.id))
+    }
+
+    @Test("a newer file marked done waits behind an older one of its partner that is still being written")
+    func newerWaitsBehindSettling() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator, settle: "2")
+            try workspace.drop("acme/1-add.csv", Self.delta("add"), modified: Date())
+            let removal = try workspace.drop("acme/2-remove.csv", Self.delta("remove"), modified: Date())
+            _ = FileManager.default.createFile(atPath: removal + ".done", contents: nil)
+            let other = sha256Hex("other-partner")
+            try workspace.drop("globex/1.csv", "email_hash,segment_id,action\n\(other),654321,add\n", age: 30)
+            let result = try await workspace.once()
+            #expect(result.status == 0, "\(result.output)")
+            #expect(await Self.held(emulator).isEmpty, "the remove came after the add")
+            #expect(await emulator.state.members(of: "654321").count == 1)
+        }
+    }
+
+    @Test("a file uploaded later with a preserved old modification time applies after the files before it")
+    func preservedOldModificationTime() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            try workspace.drop("acme/today.csv", Self.delta("add"), age: 10)
+            // `sftp put -p` / `rsync -t`: the partner's file of yesterday, uploaded after.
+            try workspace.drop("acme/backlog.csv", Self.delta("remove"), modified: Date().addingTimeInterval(-86_400))
+            let result = try await workspace.once()
+            #expect(result.status == 0, "\(result.output)")
+            #expect(await Self.held(emulator).isEmpty, "the backlog file arrived last")
+        }
+    }
+
+    @Test("a 250-byte file name gets its receipt and archive copy within 255 bytes, twice")
+    func longName() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            let name = String(repeating: "n", count: 246) + ".csv"
+            try workspace.drop(name, Self.delta("add"), age: 20)
+            #expect(try await workspace.once().status == 0)
+            try workspace.drop(name, "email_hash,segment_id,action\n\(sha256Hex("long-2")),123456,add\n", age: 10)
+            let second = try await workspace.once()
+            #expect(second.status == 0, "\(second.output)")
+            #expect(await Self.held(emulator).count == 2)
+            let names = workspace.files(under: "state/receipts") + workspace.files(under: "state/archive")
+            #expect(names.count == 4, "\(names)")
+            #expect(names.allSatisfy { $0.utf8.count <= 255 })
+            #expect(workspace.files(under: "inbox").isEmpty)
+        }
+    }
+
+    @Test("a name with a newline is escaped in every line printed, and cannot forge a journal line")
+    func newlineInName() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            try workspace.drop("evil\n<0>forged.csv", Self.delta("add"), age: 10)
+            let result = try await workspace.once()
+            #expect(result.status == 0, "\(result.output)")
+            let lines = result.output.split(separator: "\n")
+            #expect(!lines.contains { $0.hasPrefix("<0>forged") || $0.hasPrefix("forged") }, "\(result.output)")
+            #expect(result.stdout.contains("evil\\n<0>forged.csv"))
+            let status = try await runCommand(["status", "--config", workspace.configPath])
+            #expect(!status.stdout.split(separator: "\n").contains { $0.hasPrefix("<0>forged") })
+        }
+    }
+
+    @Test("a file whose name is not UTF-8 is renamed readable and applied, with a warning")
+    func nameNotUTF8() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            let path = Array((workspace.inbox + "/latin1-caf").utf8) + [0xE9] + Array(".csv".utf8) + [0]
+            let descriptor = path.withUnsafeBufferPointer { bytes in
+                bytes.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT | O_EXCL, 0o644) }
+            }
+            #expect(descriptor >= 0)
+            let text = Array(Self.delta("add").utf8)
+            #expect(write(descriptor, text, text.count) == text.count)
+            close(descriptor)
+            var times = [timespec(tv_sec: time(nil) - 60, tv_nsec: 0), timespec(tv_sec: time(nil) - 60, tv_nsec: 0)]
+            _ = path.withUnsafeBufferPointer { bytes in
+                bytes.withMemoryRebound(to: CChar.self) { utimensat(AT_FDCWD, $0.baseAddress!, &times, 0) }
+            }
+            let result = try await workspace.once()
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.stderr.contains("not valid UTF-8"))
+            #expect(await Self.held(emulator) == [Self.member])
+            #expect(workspace.files(under: "state/archive") == ["latin1-caf_xE9.csv"])
+        }
+    }
+
+    @Test("a file that cannot be archived stays in the inbox (75) while other partners' files go on")
+    func oneFileFailingDoesNotBlockOthers() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            #expect(try await workspace.once().status == 0, "a first run makes the ledger")
+            // A plain file where acme's archive folder must go: acme's move fails, globex's does not.
+            try FileManager.default.createDirectory(atPath: workspace.state + "/archive", withIntermediateDirectories: true)
+            #expect(FileManager.default.createFile(atPath: workspace.state + "/archive/acme", contents: Data("in the way".utf8)))
+            try workspace.drop("acme/1.csv", Self.delta("add"), age: 20)
+            let other = sha256Hex("goes-on")
+            try workspace.drop("globex/1.csv", "email_hash,segment_id,action\n\(other),654321,add\n", age: 10)
+            let blocked = try await workspace.once()
+            #expect(blocked.status == 75, "\(blocked.output)")
+            #expect(await emulator.state.members(of: "654321").count == 1)
+            #expect(workspace.files(under: "inbox") == ["acme/1.csv"])
+            try FileManager.default.removeItem(atPath: workspace.state + "/archive/acme")
+            let rest = try await workspace.once()
+            #expect(rest.status == 0, "\(rest.output)")
+            #expect(await Self.held(emulator) == [Self.member])
+            #expect(workspace.files(under: "inbox").isEmpty)
+        }
+    }
+}
