@@ -123,4 +123,37 @@ struct InboxOrderAndNamesEndToEndTests {
             #expect(workspace.files(under: "inbox").isEmpty)
         }
     }
+
+    @Test("a held snapshot cannot be approved once later files of its partner were applied: it would undo them")
+    func heldSnapshotKeepsItsPlace() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            let people = (0..<10).map { sha256Hex("held-\($0)") }
+            try workspace.drop("acme/full.csv", "email_hash,segment_id\n" + people.map { "\($0),123456\n" }.joined(), age: 30)
+            #expect(try await workspace.once().status == 0)
+            try workspace.drop("acme/truncated.csv", "email_hash,segment_id\n\(people[0]),123456\n", age: 20)
+            #expect(try await workspace.once().status == 65, "held")
+            try workspace.drop("acme/later.csv", Self.delta("add"), age: 10)
+            #expect(try await workspace.once().status == 0)
+            let approve = try await runCommand(["approve", "--config", workspace.configPath, workspace.state + "/held/acme/truncated.csv"])
+            #expect(approve.status == 65, "\(approve.output)")
+            #expect(approve.stderr.contains("acme/later.csv") && approve.stderr.contains("fresh complete snapshot"))
+            #expect(await Self.held(emulator).contains(Self.member), "the later file's add stays")
+        }
+    }
+
+    @Test("a duplicate's receipt never names another partner's file")
+    func duplicateNamesOnlyItsPartner() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            try workspace.drop("acme/secret-campaign.csv", Self.delta("add"), age: 20)
+            try workspace.drop("globex/mine.csv", Self.delta("add"), age: 10)
+            let result = try await workspace.once()
+            #expect(result.status == 0, "\(result.output)")
+            let receipts = workspace.files(under: "state/receipts").filter { $0.hasPrefix("globex/") }
+            #expect(receipts.count == 1)
+            let text = try String(contentsOfFile: workspace.state + "/receipts/" + receipts[0], encoding: .utf8)
+            #expect(text.contains("duplicate") && !text.contains("secret-campaign"), "\(text)")
+        }
+    }
 }

@@ -150,6 +150,26 @@ extension Ledger {
         }
     }
 
+    /// Names of files applied after the file with this fingerprint was recorded (held, say) that
+    /// lie in the same inbox folder: `folder` is the partner folder, nil for the inbox itself.
+    public func filesApplied(after fingerprint: Digest32, inFolder folder: String?) throws -> [String] {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                """
+                SELECT name FROM file WHERE outcome = 'applied'
+                  AND rowid > (SELECT rowid FROM file WHERE fingerprint = ?1)
+                  AND (CASE WHEN ?2 IS NULL THEN instr(name, '/') = 0 ELSE substr(name, 1, length(?2) + 1) = ?2 || '/' END)
+                ORDER BY rowid
+                """)
+            defer { statement.reset() }
+            statement.bind(1, fingerprint)
+            statement.bind(2, folder)
+            var names: [String] = []
+            while try statement.step() { names.append(statement.string(0)) }
+            return names
+        }
+    }
+
     public func recordDuplicate(fingerprint: Digest32) throws {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare(

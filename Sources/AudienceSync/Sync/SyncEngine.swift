@@ -247,7 +247,12 @@ public struct SyncEngine: Sendable {
             try ledger.recordDuplicate(fingerprint: fingerprint)
             var receipt = Receipt(file: file, outcome: .duplicate)
             receipt.fingerprint = fingerprint.hex
-            receipt.reason = "same bytes as \(known.name), already applied; nothing changed"
+            // Another partner's file is never named to this one.
+            let sameFolder = known.name.split(separator: "/", maxSplits: 1).count > 1
+                ? known.name.hasPrefix(file.orderingKey + "/") : file.partner == nil
+            receipt.reason = sameFolder
+                ? "same bytes as \(known.name), already applied; nothing changed"
+                : "same bytes as a file applied before; nothing changed"
             receipt.archivedAs = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
             try writeReceipt(receipt, for: file, fingerprint: fingerprint)
             return receipt
@@ -378,6 +383,14 @@ extension SyncEngine {
         let fingerprint = try reader.fingerprint()
         guard let record = try ledger.fileRecord(fingerprint: fingerprint), record.outcome == .held else {
             throw InboxError(path: path, "is not a held file (no held record for its contents)")
+        }
+        // Approved now, it would arrive after files its partner sent later, and undo their changes.
+        let parts = record.name.split(separator: "/", maxSplits: 1)
+        let later = try ledger.filesApplied(after: fingerprint, inFolder: parts.count > 1 ? String(parts[0]) : nil)
+        if !later.isEmpty {
+            throw InboxError(
+                path: path,
+                "cannot be approved: \(later.count) later file(s) of the same folder were applied since it was held (\(later.prefix(3).map(\.escapingControlCharacters).joined(separator: ", "))), and applying this snapshot now would undo their changes. Ask the partner for a fresh complete snapshot, and delete the held file")
         }
         try ledger.approve(fingerprint: fingerprint, now: Int64(Date().timeIntervalSince1970))
         try mover.restore(absolute, toInbox: configuration.inbox, as: record.name)
