@@ -61,6 +61,8 @@ struct ModelHistory {
     enum Step: CustomStringConvertible {
         case drop(AudienceFile)
         case once(faults: [Fault], kill: Kill)
+        /// The daemon, stopped after a while by SIGTERM (graceful) or SIGKILL.
+        case run(faults: [Fault], stop: Kill)
 
         var description: String {
             switch self {
@@ -68,6 +70,8 @@ struct ModelHistory {
                 "drop \(file.name) (\(file.isSnapshot ? "snapshot" : "delta"), \(file.text.split(separator: "\n").count - 1) rows)"
             case .once(let faults, let kill):
                 "once with faults [\(faults.map(\.description).joined(separator: ", "))], \(kill)"
+            case .run(let faults, let stop):
+                "run with faults [\(faults.map(\.description).joined(separator: ", "))], \(stop)"
             }
         }
     }
@@ -100,8 +104,13 @@ struct ModelHistory {
                 var again = earlier
                 again.name = String(format: "f%02d-again.csv", files.count)
                 append(.drop(again))
-            } else {
+            } else if roll < 85 {
                 append(.once(faults: Self.faults(using: &random), kill: Self.kill(using: &random)))
+            } else {
+                let stop: Kill = Bool.random(using: &random)
+                    ? .sigterm(afterMilliseconds: Int.random(in: 200...2_000, using: &random))
+                    : .sigkill(afterMilliseconds: Int.random(in: 100...2_000, using: &random))
+                append(.run(faults: Self.faults(using: &random), stop: stop))
             }
         }
     }

@@ -82,6 +82,26 @@ struct ModelTests {
                         // (Earlier, the signal may come before the process has set up its handler.)
                         #expect([0, 65, 75].contains(result.status), "\(log.joined(separator: "\n"))\n\(result.output)")
                     }
+                case .run(let faults, let stop):
+                    await emulator.state.clearFaults()
+                    await emulator.state.enqueue(faults.map(\.emulatorFault))
+                    let daemon = try RunningCommand(
+                        ["run", "--config", workspace.configPath], environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"])
+                    switch stop {
+                    case .sigterm(let ms):
+                        try await Task.sleep(for: .milliseconds(ms))
+                        daemon.signal(SIGTERM)
+                    case .sigkill(let ms):
+                        try await Task.sleep(for: .milliseconds(ms))
+                        daemon.signal(SIGKILL)
+                    case .none:
+                        daemon.signal(SIGTERM)
+                    }
+                    let result = await daemon.wait(timeout: .seconds(60))
+                    log.append("  → exit \(result.status)")
+                    if case .sigterm = stop {
+                        #expect(result.status == 0, "\(log.joined(separator: "\n"))\n\(result.output)")
+                    }
                 }
             }
             // Clean runs until nothing is left: what a cron job sees over its next runs.
