@@ -11,6 +11,16 @@ struct InboxOrderAndNamesEndToEndTests {
 
     static func delta(_ action: String) -> String { "email_hash,segment_id,action\n\(member),123456,\(action)\n" }
 
+    /// Applies a snapshot of 10 members to acme, then one of 1 that is held (it removes 90 %).
+    static func holdTruncatedSnapshot(_ workspace: Workspace) async throws -> [String] {
+        let people = (0..<10).map { sha256Hex("held-\($0)") }
+        try workspace.drop("acme/full.csv", "email_hash,segment_id\n" + people.map { "\($0),123456\n" }.joined(), age: 30)
+        #expect(try await workspace.once().status == 0)
+        try workspace.drop("acme/truncated.csv", "email_hash,segment_id\n\(people[0]),123456\n", age: 20)
+        #expect(try await workspace.once().status == 65, "held")
+        return people
+    }
+
     static func held(_ emulator: RunningEmulator) async -> Set<String> {
         Set(await emulator.state.members(of: "123456").map(\.id))
     }
@@ -128,11 +138,7 @@ struct InboxOrderAndNamesEndToEndTests {
     func heldSnapshotKeepsItsPlace() async throws {
         try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
             let workspace = try Workspace(emulator: emulator)
-            let people = (0..<10).map { sha256Hex("held-\($0)") }
-            try workspace.drop("acme/full.csv", "email_hash,segment_id\n" + people.map { "\($0),123456\n" }.joined(), age: 30)
-            #expect(try await workspace.once().status == 0)
-            try workspace.drop("acme/truncated.csv", "email_hash,segment_id\n\(people[0]),123456\n", age: 20)
-            #expect(try await workspace.once().status == 65, "held")
+            _ = try await Self.holdTruncatedSnapshot(workspace)
             try workspace.drop("acme/later.csv", Self.delta("add"), age: 10)
             #expect(try await workspace.once().status == 0)
             let approve = try await runCommand(["approve", "--config", workspace.configPath, workspace.state + "/held/acme/truncated.csv"])
@@ -154,6 +160,54 @@ struct InboxOrderAndNamesEndToEndTests {
             #expect(receipts.count == 1)
             let text = try String(contentsOfFile: workspace.state + "/receipts/" + receipts[0], encoding: .utf8)
             #expect(text.contains("duplicate") && !text.contains("secret-campaign"), "\(text)")
+        }
+    }
+
+    @Test("a chmod of a waiting file does not move it back in line")
+    func chmodKeepsPlace() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator, settle: "3")
+            let first = try workspace.drop("acme/1-add.csv", Self.delta("add"), modified: Date())
+            let removal = try workspace.drop("acme/2-remove.csv", Self.delta("remove"), modified: Date())
+            _ = FileManager.default.createFile(atPath: removal + ".done", contents: nil)
+            let run = try RunningCommand(["once", "--config", workspace.configPath], environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"])
+            // Once has seen both; the partner fixes the first file's mode, which changes its ctime.
+            try await Task.sleep(for: .milliseconds(1_000))
+            #expect(chmod(first, 0o640) == 0)
+            let result = await run.wait(timeout: .seconds(60))
+            #expect(result.status == 0, "\(result.output)")
+            #expect(await Self.held(emulator).isEmpty, "the remove still comes after the add")
+        }
+    }
+
+    @Test("an approved held snapshot goes before the files its partner sent after it that still wait")
+    func approvedSnapshotKeepsItsPlace() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            let people = try await Self.holdTruncatedSnapshot(workspace)
+            try workspace.drop("acme/later.csv", Self.delta("add"), age: 10)
+            let approve = try await runCommand(["approve", "--config", workspace.configPath, workspace.state + "/held/acme/truncated.csv"])
+            #expect(approve.status == 0, "\(approve.output)")
+            let result = try await workspace.once()
+            #expect(result.status == 0, "\(result.output)")
+            #expect(await Self.held(emulator) == [people[0], Self.member], "the snapshot, then the later add")
+        }
+    }
+
+    @Test("a temporary upload name that is not UTF-8 is left alone")
+    func temporaryNameNotUTF8() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            let path = Array((workspace.inbox + "/.caf").utf8) + [0xE9] + Array(".csv.part".utf8) + [0]
+            let descriptor = path.withUnsafeBufferPointer { bytes in
+                bytes.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT | O_EXCL, 0o644) }
+            }
+            #expect(descriptor >= 0)
+            close(descriptor)
+            let result = try await workspace.once()
+            #expect(result.status == 0, "\(result.output)")
+            let names = try FileManager.default.contentsOfDirectory(atPath: workspace.inbox)
+            #expect(names.count == 1 && !names[0].contains("_xE9"), "\(names)")
         }
     }
 }

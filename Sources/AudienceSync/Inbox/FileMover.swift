@@ -102,15 +102,17 @@ public struct FileMover: Sendable {
 
 extension FileMover {
     /// Puts a file from the state directory back into the inbox under `relativePath`
-    /// (with a suffix if that name is taken by a new upload).
-    public func restore(_ path: String, toInbox inbox: String, as relativePath: String) throws {
+    /// (with a suffix if that name is taken by a new upload). Returns the path it now has.
+    @discardableResult
+    public func restore(_ path: String, toInbox inbox: String, as relativePath: String) throws -> String {
         var destination = inbox + "/" + relativePath
         try makeDirectories(String(destination.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")))
         var info = stat()
-        if lstat(destination, &info) == 0 { destination += ".approved" }
+        if lstat(destination, &info) == 0 { destination = FileName.appending(".approved", to: destination) }
         guard rename(path, destination) == 0 else {
             throw InboxError(path: path, "cannot move back into the inbox: \(String(cString: strerror(errno)))")
         }
         unlink(FileName.appending(".reason.txt", to: path))
+        return destination
     }
 }

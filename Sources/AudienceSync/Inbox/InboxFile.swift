@@ -14,10 +14,15 @@ public struct InboxFile: Sendable, Equatable {
     public var size: Int64
     public var modified: Double
     public var kind: Kind
-    /// When it arrived: its inode's change time, which no upload tool can set (`sftp put -p` and
-    /// `rsync -t` preserve the partner's modification time, and a partner's clock may be ahead).
+    /// When it arrived: its inode's change time when first seen in the inbox, which no upload tool
+    /// can set (`sftp put -p` and `rsync -t` preserve the partner's modification time, and a
+    /// partner's clock may be ahead). The ledger remembers it per inode (``Ledger/arrivals(_:)``).
     /// Files are taken in this order, so `once` and `run` see the same order for the same arrivals.
     public var arrived: Double = 0
+    /// Which inode: its arrival is remembered by it, so a rename or a `chmod` of a waiting file
+    /// (which changes its change time) does not move it back in line.
+    public var device: UInt64 = 0
+    public var inode: UInt64 = 0
     /// Set when the name the partner gave was not valid UTF-8 and the scanner renamed the file
     /// to a readable one: the original, its bytes outside ASCII written as `\xHH`.
     public var originalName: String?

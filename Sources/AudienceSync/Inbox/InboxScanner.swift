@@ -7,12 +7,15 @@ public struct InboxScanner: Sendable {
     public let root: String
     /// Folders below the root that are not the inbox's (the state directory, when it lies inside).
     public let excluded: Set<String>
+    /// A file whose name is not UTF-8 is renamed readable only once unchanged this long.
+    public let settleSeconds: Double
 
-    public init(root: String, excluded: Set<String> = []) {
+    public init(root: String, excluded: Set<String> = [], settleSeconds: Double = 0) {
         var root = root
         while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
         self.root = root
         self.excluded = excluded
+        self.settleSeconds = settleSeconds
     }
 
     public func scan() throws -> [InboxFile] {
@@ -45,6 +48,7 @@ public struct InboxScanner: Sendable {
         closedir(stream)
         for (entryName, _, rawName) in entries(of: directory) {
             var name = entryName
+            if UploadNames.isTemporary(name) || UploadNames.isCompletionMarker(name) { continue }
             var originalName: String?
             if let rawName {
                 guard let renamed = renameToValidUTF8(rawName, in: directory) else { continue }
@@ -52,7 +56,7 @@ public struct InboxScanner: Sendable {
             }
             let path = directory + "/" + name
             let relativePath = relative.isEmpty ? name : relative + "/" + name
-            if excluded.contains(path) || UploadNames.isTemporary(name) || UploadNames.isCompletionMarker(name) { continue }
+            if excluded.contains(path) { continue }
             var info = stat()
             guard lstat(path, &info) == 0 else { continue }
             let partner = relative.isEmpty ? nil : String(relative.split(separator: "/").first ?? "")
@@ -61,6 +65,8 @@ public struct InboxScanner: Sendable {
                 path: path, relativePath: relativePath, partner: partner, size: Int64(info.st_size), modified: modified,
                 kind: .regular)
             file.arrived = Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9
+            file.device = UInt64(info.st_dev)
+            file.inode = UInt64(info.st_ino)
             file.originalName = originalName
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
@@ -99,9 +105,14 @@ public struct InboxScanner: Sendable {
     }
 
     /// A file whose name is not valid UTF-8 could never be named in a receipt, a log line or the
-    /// ledger: it is renamed in place, each bad byte written as `_xHH`. Returns the new name, or
-    /// nil when the rename failed (the entry is then skipped, as before).
+    /// ledger: it is renamed in place, each bad byte written as `_xHH`. Only a regular file that
+    /// looks finished (unchanged for `settleSeconds`, and ending with a newline unless gzip): the
+    /// rename reaches the watcher as an upload renamed into place, which is taken at once.
+    /// Returns the new name, or nil when it is left for now (or the rename failed).
     private func renameToValidUTF8(_ raw: [UInt8], in directory: String) -> String? {
+        guard Self.looksFinished(Array(directory.utf8) + [UInt8(ascii: "/")] + raw, settleSeconds: settleSeconds) else {
+            return nil
+        }
         var readable = ""
         var index = 0
         while index < raw.count {
@@ -128,6 +139,22 @@ public struct InboxScanner: Sendable {
             source.withMemoryRebound(to: CChar.self) { rename($0.baseAddress, directory + "/" + candidate) == 0 }
         }
         return moved ? candidate : nil
+    }
+
+    private static func looksFinished(_ rawPath: [UInt8], settleSeconds: Double) -> Bool {
+        let descriptor = (rawPath + [0]).withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
+        }
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return false }
+        let modified = Double(info.st_mtim.tv_sec)
+        let now = Double(time(nil))
+        guard modified > now + 1 || now - modified >= settleSeconds else { return false }
+        if String(decoding: rawPath.suffix(3), as: UTF8.self).lowercased() == ".gz" || info.st_size == 0 { return true }
+        var byte: UInt8 = 0
+        return pread(descriptor, &byte, 1, off_t(info.st_size - 1)) == 1 && byte == UInt8(ascii: "\n")
     }
 
     static func escaped(_ raw: [UInt8]) -> String {

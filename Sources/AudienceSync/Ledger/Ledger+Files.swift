@@ -113,18 +113,21 @@ extension Ledger {
     }
 
     /// Records a file rejected as a whole (or held), so a re-upload of the same bytes is known at once.
+    /// `arrived`: for a held file, its place in the arrival order (see ``heldArrival(fingerprint:)``).
     public func recordRejectedFile(
-        fingerprint: Digest32, name: String, size: Int64, reason: String, outcome: FileRecord.Outcome = .rejected
+        fingerprint: Digest32, name: String, size: Int64, reason: String, outcome: FileRecord.Outcome = .rejected,
+        arrived: Double? = nil
     ) throws {
         try withConnection { ledger in
             try ledger.connection.transaction {
                 let statement = try ledger.connection.prepare(
                     """
-                    INSERT INTO file (fingerprint, name, size, outcome, reason, planned_at)
-                    VALUES (?1, ?2, ?3, ?6, ?4, ?5)
+                    INSERT INTO file (fingerprint, name, size, outcome, reason, planned_at, arrived)
+                    VALUES (?1, ?2, ?3, ?6, ?4, ?5, ?7)
                     ON CONFLICT (fingerprint) DO NOTHING
                     """)
                 statement.bind(6, outcome.rawValue)
+                if let arrived { statement.bind(7, arrived) } else { statement.bindNull(7) }
                 statement.bind(1, fingerprint)
                 statement.bind(2, name)
                 statement.bind(3, size)
@@ -132,6 +135,16 @@ extension Ledger {
                 statement.bind(5, Int64(time(nil)))
                 try statement.run()
             }
+        }
+    }
+
+    /// When a held file first arrived in the inbox (nil for ledgers older than that record).
+    public func heldArrival(fingerprint: Digest32) throws -> Double? {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("SELECT arrived FROM file WHERE fingerprint = ?1 AND outcome = 'held'")
+            defer { statement.reset() }
+            statement.bind(1, fingerprint)
+            return try statement.step() && !statement.isNull(0) ? statement.double(0) : nil
         }
     }
 

@@ -100,6 +100,19 @@ extension Ledger {
         }
     }
 
+    /// Undoes ``approve(fingerprint:now:)`` when the file could not be put back into the inbox:
+    /// it is held again, as it was.
+    public func withdrawApproval(fingerprint: Digest32, held record: FileRecord, arrived: Double?) throws {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("DELETE FROM approved_file WHERE fingerprint = ?1")
+            statement.bind(1, fingerprint)
+            try statement.run()
+        }
+        try recordRejectedFile(
+            fingerprint: fingerprint, name: record.name, size: record.size, reason: record.reason ?? "held",
+            outcome: .held, arrived: arrived)
+    }
+
     public func isApproved(fingerprint: Digest32) throws -> Bool {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare("SELECT 1 FROM approved_file WHERE fingerprint = ?1")

@@ -173,6 +173,23 @@ enum Migrations {
             ) STRICT;
             """
         ),
+        (
+            "remember when each inbox file arrived",
+            """
+            -- The inode change time of each file in the inbox when it was first seen: files are taken
+            -- in this order, and a later chmod or rename of a waiting file does not move it back in
+            -- line. Rows of files no longer in the inbox are dropped at the next scan.
+            CREATE TABLE inbox_arrival (
+                device INTEGER NOT NULL,
+                inode INTEGER NOT NULL,
+                arrived REAL NOT NULL,
+                PRIMARY KEY (device, inode)
+            ) STRICT, WITHOUT ROWID;
+            -- A held snapshot keeps its arrival, so that once approved it goes before the files
+            -- that arrived after it.
+            ALTER TABLE file ADD COLUMN arrived REAL;
+            """
+        ),
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

@@ -100,6 +100,7 @@ final class Statement {
     func bind(_ index: Int32, _ value: Int) { sqlite3_bind_int64(handle, index, Int64(value)) }
     func bind(_ index: Int32, _ value: String) { sqlite3_bind_text(handle, index, value, -1, transient) }
     func bindNull(_ index: Int32) { sqlite3_bind_null(handle, index) }
+    func bind(_ index: Int32, _ value: Double) { sqlite3_bind_double(handle, index, value) }
     func bind(_ index: Int32, _ value: String?) {
         if let value { bind(index, value) } else { bindNull(index) }
     }
@@ -140,6 +141,7 @@ final class Statement {
     }
 
     func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
     func optionalInt(_ column: Int32) -> Int64? { isNull(column) ? nil : int(column) }
     func string(_ column: Int32) -> String {

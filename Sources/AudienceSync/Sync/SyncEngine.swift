@@ -59,7 +59,7 @@ public struct SyncEngine: Sendable {
     }
 
     public var scanner: InboxScanner {
-        InboxScanner(root: configuration.inbox, excluded: [configuration.stateDirectory])
+        InboxScanner(root: configuration.inbox, excluded: [configuration.stateDirectory], settleSeconds: configuration.settleSeconds)
     }
 
     /// Processes every ready file. With `waitForSettling`, waits for files that are still being written.
@@ -93,70 +93,84 @@ public struct SyncEngine: Sendable {
         onFile: (InboxFile) -> Void = { _ in },
         shouldStop: () -> Bool = { false }
     ) throws -> IntakePass {
-        try writeMissingReceipts()
+        writeMissingReceipts()
         var pass = IntakePass()
         // Partners (by ``InboxFile/orderingKey``) with an older file still waiting: their later
         // files wait behind it, so that no file overtakes an older one of the same partner.
         var waitingBehind: [String: String] = [:]
-        for file in try scanner.scan() {
+        for file in try scanInArrivalOrder() {
             if shouldStop() { break }
             if let older = waitingBehind[file.orderingKey] {
                 pass.waiting.append((file.relativePath, "waits behind \(older), which arrived first and is not taken yet"))
                 continue
             }
-            if let original = file.originalName {
-                logger.warning(
-                    "the file's name was not valid UTF-8 (\(original.escapingControlCharacters)); it was renamed so that it can be read, named in receipts and logged",
-                    metadata: ["file": "\(file.relativePath)"])
-            }
             let waitingBefore = pass.waiting.count
-            defer {
-                if pass.waiting.count > waitingBefore { waitingBehind[file.orderingKey] = file.relativePath }
+            do {
+                try consider(file, renamedIn: renamedIn(file.path), onFile: onFile, into: &pass)
+            } catch {
+                // One file's trouble (a name the disk refuses, a full disk) never stops the others.
+                let described = "\(error)".replacingNewlines()
+                logger.error("cannot take the file; it stays in the inbox and is tried again", metadata: [
+                    "file": "\(file.relativePath)", "error": "\(described)",
+                ])
+                pass.failures.append((file.relativePath, described))
+                pass.waiting.append((file.relativePath, "could not be taken: \(described)"))
             }
-            let now = Date().timeIntervalSince1970
-            let readiness = FileReadiness.check(
-                file, settleSeconds: configuration.settleSeconds, now: now, renamedIn: renamedIn(file.path))
-            switch readiness {
-            case .ready:
-                if file.modified > now + 1 {
-                    logger.warning(
-                        "the file's modification time is \(Int(file.modified - now)) s in the future (the uploader's clock?); it counts as arriving now",
-                        metadata: ["file": "\(file.relativePath)"])
-                }
-                onFile(file)
-                do {
-                    if let receipt = try intake(file) {
-                        pass.receipts.append(receipt)
-                    } else {
-                        pass.waiting.append((file.relativePath, "changed while being read, or could not be read; it is read again"))
-                    }
-                } catch {
-                    // One file's trouble (a name the disk refuses, a full disk) never stops the others.
-                    let described = "\(error)".replacingNewlines()
-                    logger.error("cannot take the file; it stays in the inbox and is tried again", metadata: [
-                        "file": "\(file.relativePath)", "error": "\(described)",
-                    ])
-                    pass.failures.append((file.relativePath, described))
-                    pass.waiting.append((file.relativePath, "could not be taken: \(described)"))
-                }
-            case .settling(let wait):
-                pass.settledAt = min(pass.settledAt ?? .infinity, now + wait)
-                pass.waiting.append((file.relativePath, "still being written"))
-            case .unreadable(let reason):
-                pass.waiting.append((file.relativePath, reason))
-            case .incomplete(let reason):
-                if now - file.modified > configuration.incompleteUploadSeconds {
-                    pass.receipts.append(try reject(
-                        file, fingerprint: nil, reason: "incomplete upload: unchanged for \(Int(now - file.modified)) s and \(reason)",
-                        outcome: .incomplete))
-                } else {
-                    pass.waiting.append((file.relativePath, reason))
-                    let deadline = file.modified + configuration.incompleteUploadSeconds + 1
-                    pass.abandonedAt = min(pass.abandonedAt ?? .infinity, deadline)
-                }
-            }
+            if pass.waiting.count > waitingBefore { waitingBehind[file.orderingKey] = file.relativePath }
         }
         return pass
+    }
+
+    /// The inbox in arrival order: each file's first-seen change time as the ledger remembers it.
+    private func scanInArrivalOrder() throws -> [InboxFile] {
+        var files = try scanner.scan()
+        let arrivals = try ledger.arrivals(files.map { (ArrivalKey(device: $0.device, inode: $0.inode), $0.arrived) })
+        for index in files.indices {
+            files[index].arrived = arrivals[ArrivalKey(device: files[index].device, inode: files[index].inode)] ?? files[index].arrived
+        }
+        return files.sorted { ($0.arrived, $0.relativePath) < ($1.arrived, $1.relativePath) }
+    }
+
+    /// Takes `file` if it is ready, else notes in `pass` why it waits.
+    private func consider(_ file: InboxFile, renamedIn: Bool, onFile: (InboxFile) -> Void, into pass: inout IntakePass) throws {
+        if let original = file.originalName {
+            logger.warning(
+                "the file's name was not valid UTF-8 (\(original.escapingControlCharacters)); it was renamed so that it can be read, named in receipts and logged",
+                metadata: ["file": "\(file.relativePath)"])
+        }
+        let now = Date().timeIntervalSince1970
+        // A modification time in the future (a partner's clock ahead) says nothing about when the
+        // file last changed; its arrival does.
+        let unchangedSince = file.modified > now + 1 ? file.arrived : file.modified
+        switch FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: now, renamedIn: renamedIn) {
+        case .ready:
+            if file.modified > now + 1 {
+                logger.warning(
+                    "the file's modification time is \(Int(file.modified - now)) s in the future (the uploader's clock?); it counts as arriving now",
+                    metadata: ["file": "\(file.relativePath)"])
+            }
+            onFile(file)
+            if let receipt = try intake(file) {
+                pass.receipts.append(receipt)
+            } else {
+                pass.waiting.append((file.relativePath, "changed while being read, or could not be read; it is read again"))
+            }
+        case .settling(let wait):
+            pass.settledAt = min(pass.settledAt ?? .infinity, now + wait)
+            pass.waiting.append((file.relativePath, "still being written"))
+        case .unreadable(let reason):
+            pass.waiting.append((file.relativePath, reason))
+        case .incomplete(let reason):
+            if now - unchangedSince > configuration.incompleteUploadSeconds {
+                pass.receipts.append(try reject(
+                    file, fingerprint: nil, reason: "incomplete upload: unchanged for \(Int(now - unchangedSince)) s and \(reason)",
+                    outcome: .incomplete))
+            } else {
+                pass.waiting.append((file.relativePath, reason))
+                let deadline = unchangedSince + configuration.incompleteUploadSeconds + 1
+                pass.abandonedAt = min(pass.abandonedAt ?? .infinity, deadline)
+            }
+        }
     }
 
     /// Takes one ready file. Returns nil when the file must be looked at again later (it changed
@@ -291,7 +305,12 @@ public struct SyncEngine: Sendable {
 
     /// Moves a snapshot that would empty too much of a segment to `held/`, with the reason.
     private func hold(_ file: InboxFile, fingerprint: Digest32, reason: String, record: Bool = true) throws -> Receipt {
-        try setAside(file, fingerprint: fingerprint, reason: reason, into: "held", outcome: .held, recordAs: record ? .held : nil)
+        if record {
+            try ledger.recordRejectedFile(
+                fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: reason, outcome: .held,
+                arrived: file.arrived)
+        }
+        return try setAside(file, fingerprint: fingerprint, reason: reason, into: "held", outcome: .held, recordAs: nil)
     }
 
     /// Moves a file that is not applied into `folder` with a `.reason.txt` beside it, writes its
@@ -319,27 +338,42 @@ public struct SyncEngine: Sendable {
     /// Every archived file gets its receipt: one whose run stopped between the move and the
     /// receipt gets it now, from what the ledger recorded (totals; the per-segment counts and
     /// rejected lines were in the run that stopped).
-    private func writeMissingReceipts() throws {
-        for (fingerprint, record) in try ledger.archivedFilesWithoutReceipt() {
-            let parts = record.name.split(separator: "/", maxSplits: 1)
-            let file = InboxFile(
-                path: configuration.inbox + "/" + record.name, relativePath: record.name,
-                partner: parts.count > 1 ? String(parts[0]) : nil, size: record.size, modified: 0, kind: .regular)
-            let path = Receipt.relativePath(for: file, fingerprint: fingerprint.hex)
-            if FileManager.default.fileExists(atPath: configuration.stateDirectory + "/" + path) {
-                try ledger.recordReceipt(fingerprint: fingerprint, at: path)
-                continue
-            }
-            var receipt = Receipt(file: file, outcome: .applied, now: Date(timeIntervalSince1970: Double(record.plannedAt)))
-            receipt.fingerprint = fingerprint.hex
-            receipt.kind = record.isDelta == false ? "snapshot" : "delta"
-            receipt.rowsRead = record.rowsRead
-            receipt.rowsRejected = record.rowsRejected
-            receipt.members = record.members
-            receipt.archivedAs = record.archivedAs
-            receipt.reason = "written after a restart (the run that applied it stopped before its receipt): +\(record.adds) -\(record.removes) in all"
-            try writeReceipt(receipt, for: file, fingerprint: fingerprint)
+    private func writeMissingReceipts() {
+        let missing: [(fingerprint: Digest32, record: FileRecord)]
+        do {
+            missing = try ledger.archivedFilesWithoutReceipt()
+        } catch {
+            logger.error("cannot look for receipts left unwritten", metadata: ["error": "\("\(error)".replacingNewlines())"])
+            return
         }
+        for (fingerprint, record) in missing {
+            do { try writeMissingReceipt(fingerprint, record) } catch {
+                logger.error("cannot write the receipt of an archived file; tried again next pass", metadata: [
+                    "file": "\(record.name)", "error": "\("\(error)".replacingNewlines())",
+                ])
+            }
+        }
+    }
+
+    private func writeMissingReceipt(_ fingerprint: Digest32, _ record: FileRecord) throws {
+        let parts = record.name.split(separator: "/", maxSplits: 1)
+        let file = InboxFile(
+            path: configuration.inbox + "/" + record.name, relativePath: record.name,
+            partner: parts.count > 1 ? String(parts[0]) : nil, size: record.size, modified: 0, kind: .regular)
+        let path = Receipt.relativePath(for: file, fingerprint: fingerprint.hex)
+        if FileManager.default.fileExists(atPath: configuration.stateDirectory + "/" + path) {
+            try ledger.recordReceipt(fingerprint: fingerprint, at: path)
+            return
+        }
+        var receipt = Receipt(file: file, outcome: .applied, now: Date(timeIntervalSince1970: Double(record.plannedAt)))
+        receipt.fingerprint = fingerprint.hex
+        receipt.kind = record.isDelta == false ? "snapshot" : "delta"
+        receipt.rowsRead = record.rowsRead
+        receipt.rowsRejected = record.rowsRejected
+        receipt.members = record.members
+        receipt.archivedAs = record.archivedAs
+        receipt.reason = "written after a restart (the run that applied it stopped before its receipt): +\(record.adds) -\(record.removes) in all"
+        try writeReceipt(receipt, for: file, fingerprint: fingerprint)
     }
 
     private func writeReceipt(_ receipt: Receipt, for file: InboxFile, fingerprint: Digest32?) throws {
@@ -392,8 +426,19 @@ extension SyncEngine {
                 path: path,
                 "cannot be approved: \(later.count) later file(s) of the same folder were applied since it was held (\(later.prefix(3).map(\.escapingControlCharacters).joined(separator: ", "))), and applying this snapshot now would undo their changes. Ask the partner for a fresh complete snapshot, and delete the held file")
         }
+        let arrived = try ledger.heldArrival(fingerprint: fingerprint)
         try ledger.approve(fingerprint: fingerprint, now: Int64(Date().timeIntervalSince1970))
-        try mover.restore(absolute, toInbox: configuration.inbox, as: record.name)
-        return record.name
+        let destination: String
+        do {
+            destination = try mover.restore(absolute, toInbox: configuration.inbox, as: record.name)
+        } catch {
+            try ledger.withdrawApproval(fingerprint: fingerprint, held: record, arrived: arrived)
+            throw error
+        }
+        // Its place in line is where it first arrived: before the files its partner sent after it.
+        if let arrived, let identity = FileIdentity(path: destination) {
+            try ledger.setArrival(ArrivalKey(device: identity.device, inode: identity.inode), to: arrived)
+        }
+        return String(destination.dropFirst(configuration.inbox.count + 1))
     }
 }
