@@ -52,8 +52,11 @@ struct CommandContext {
     func openLedger() throws -> Ledger {
         try refuseLostLedger()
         do {
-            try FileMover(stateDirectory: configuration.stateDirectory).makeDirectories(configuration.stateDirectory)
-            return try Ledger(path: configuration.ledgerPath)
+            let mover = FileMover(stateDirectory: configuration.stateDirectory)
+            try mover.makeDirectories(configuration.stateDirectory)
+            let ledger = try Ledger(path: configuration.ledgerPath)
+            try refuseLedgerOlderThanSeal(ledger, mover: mover)
+            return ledger
         } catch let error as LedgerError {
             throw fail(error.description, Exit.badConfiguration, redactor: redactor)
         } catch {
@@ -82,6 +85,30 @@ extension CommandContext {
             To start anew on purpose, run once with \(Self.startAnewVariable)=1: every file from then on is applied to an empty ledger, \
             and members TikTok holds from before stay there until a snapshot of their segment is sent
             """, Exit.badConfiguration, redactor: redactor)
+    }
+}
+
+extension CommandContext {
+    /// A ledger whose last applied file is older than the seal written after it lost its latest
+    /// commits (its -wal file deleted after a crash, or an older copy put back): refused, as it
+    /// would take what TikTok holds for what it held back then.
+    private func refuseLedgerOlderThanSeal(_ ledger: Ledger, mover: FileMover) throws {
+        let sealPath = configuration.stateDirectory + "/" + Configuration.ledgerSealName
+        guard let text = try? String(contentsOfFile: sealPath, encoding: .utf8),
+            let sealed = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return }
+        let last = try ledger.lastAppliedGeneration()
+        guard last < sealed else { return }
+        guard ProcessInfo.processInfo.environment[Self.startAnewVariable] == "1" else {
+            throw fail(
+                """
+                the ledger \(configuration.ledgerPath) is older than the last file it applied (generation \(last), the seal \(sealPath) says \(sealed)): \
+                its -wal file was lost, or an older copy was put back. It would take what TikTok holds for what it held back then. \
+                Put back the ledger's -wal file or a newer copy. To go on with this ledger on purpose, run once with \(Self.startAnewVariable)=1, \
+                then send a fresh snapshot of each segment the later files changed
+                """, Exit.badConfiguration, redactor: redactor)
+        }
+        try mover.write(Array("\(last)\n".utf8), to: Configuration.ledgerSealName)
     }
 }
 

@@ -48,4 +48,34 @@ struct ArrivalEndToEndTests {
             #expect(try await workspace.once().status == 0, "started anew, later runs go on")
         }
     }
+
+    @Test("a ledger older than the last file it applied (an older copy put back, a lost -wal) is refused until accepted on purpose")
+    func olderLedgerIsLoud() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator)
+            let ledger = workspace.state + "/ledger.sqlite"
+            try workspace.drop("first.csv", "email_hash,segment_id,action\n\(sha256Hex("older-1")),123456,add\n", age: 20)
+            #expect(try await workspace.once().status == 0)
+            let files = FileManager.default
+            for suffix in ["", "-wal"] where files.fileExists(atPath: ledger + suffix) {
+                try files.copyItem(atPath: ledger + suffix, toPath: workspace.root + "/copy" + suffix)
+            }
+            try workspace.drop("second.csv", "email_hash,segment_id,action\n\(sha256Hex("older-2")),123456,add\n", age: 10)
+            let second = try await workspace.once()
+            #expect(second.status == 0, "\(second.output)")
+            for suffix in ["", "-wal", "-shm"] { try? files.removeItem(atPath: ledger + suffix) }
+            for suffix in ["", "-wal"] where files.fileExists(atPath: workspace.root + "/copy" + suffix) {
+                try files.copyItem(atPath: workspace.root + "/copy" + suffix, toPath: ledger + suffix)
+            }
+            let refused = try await workspace.once()
+            #expect(refused.status == 78, "\(refused.output)")
+            #expect(refused.stderr.contains("older than the last file it applied"))
+            #expect(try await runCommand(["status", "--config", workspace.configPath]).status == 78)
+            let accepted = try await runCommand(
+                ["once", "--config", workspace.configPath],
+                environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token", "TIKTOK_AUDIENCE_SYNC_START_ANEW": "1"])
+            #expect(accepted.status == 0, "\(accepted.output)")
+            #expect(try await workspace.once().status == 0, "accepted once, later runs go on")
+        }
+    }
 }

@@ -52,6 +52,10 @@ public struct Configuration: Sendable {
     }
 
     public var ledgerPath: String { stateDirectory + "/ledger.sqlite" }
+    /// Below the state directory: the generation of the last file applied, written after each
+    /// one, so that a ledger that lost its latest commits (a deleted -wal file, an older copy put
+    /// back) is noticed instead of taken for the truth.
+    public static let ledgerSealName = "ledger.seal"
     public var archiveDirectory: String { stateDirectory + "/archive" }
     public var rejectedDirectory: String { stateDirectory + "/rejected" }
     public var receiptsDirectory: String { stateDirectory + "/receipts" }

@@ -138,6 +138,15 @@ extension Ledger {
         }
     }
 
+    /// The generation of the last file applied (0 for none): see ``Configuration/ledgerSealName``.
+    public func lastAppliedGeneration() throws -> Int64 {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("SELECT coalesce(max(generation), 0) FROM file WHERE outcome = 'applied'")
+            defer { statement.reset() }
+            return try statement.step() ? statement.int(0) : 0
+        }
+    }
+
     /// When a held file first arrived in the inbox (nil for ledgers older than that record).
     public func heldArrival(fingerprint: Digest32) throws -> Double? {
         try withConnection { ledger in

@@ -215,6 +215,7 @@ public struct SyncEngine: Sendable {
         } catch let held as SnapshotHeld {
             return try hold(file, fingerprint: fingerprint, reason: held.description)
         }
+        try mover.write(Array("\(result.generation)\n".utf8), to: Configuration.ledgerSealName)
         var receipt = Receipt(file: file, outcome: .applied)
         receipt.fingerprint = fingerprint.hex
         receipt.fill(from: result.summary, changes: result.changes)
