@@ -23,7 +23,7 @@ extension AudienceSyncCommand {
             let configuration = context.configuration
             var known: [String] = []
             if FileManager.default.fileExists(atPath: configuration.ledgerPath) {
-                known = (try? Ledger(path: configuration.ledgerPath).knownSegments()) ?? []
+                known = (try? await Ledger.open(path: configuration.ledgerPath).reader.knownSegments()) ?? []
             }
             let client = context.token.map {
                 TikTokClient(

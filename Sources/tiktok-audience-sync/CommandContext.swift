@@ -49,13 +49,13 @@ struct CommandContext {
     /// missing or empty while archive/ or receipts/ show that files were applied is refused (78):
     /// starting afresh would forget what TikTok holds, and a later snapshot would leave stale
     /// members at TikTok for good.
-    func openLedger() throws -> Ledger {
+    func openLedger() async throws -> Ledger {
         try refuseLostLedger()
         do {
             let mover = FileMover(stateDirectory: configuration.stateDirectory)
             try mover.makeDirectories(configuration.stateDirectory)
-            let ledger = try Ledger(path: configuration.ledgerPath)
-            try refuseLedgerOlderThanSeal(ledger, mover: mover)
+            let ledger = try await Ledger.open(path: configuration.ledgerPath)
+            try await refuseLedgerOlderThanSeal(ledger, mover: mover)
             return ledger
         } catch let error as LedgerError {
             throw fail(error.description, Exit.badConfiguration, redactor: redactor)
@@ -92,12 +92,12 @@ extension CommandContext {
     /// A ledger whose last applied file is older than the seal written after it lost its latest
     /// commits (its -wal file deleted after a crash, or an older copy put back): refused, as it
     /// would take what TikTok holds for what it held back then.
-    private func refuseLedgerOlderThanSeal(_ ledger: Ledger, mover: FileMover) throws {
+    private func refuseLedgerOlderThanSeal(_ ledger: Ledger, mover: FileMover) async throws {
         let sealPath = configuration.stateDirectory + "/" + Configuration.ledgerSealName
         guard let text = try? String(contentsOfFile: sealPath, encoding: .utf8),
             let sealed = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
         else { return }
-        let last = try ledger.lastAppliedGeneration()
+        let last = try await ledger.reader.lastAppliedGeneration()
         guard last < sealed else { return }
         guard ProcessInfo.processInfo.environment[Self.startAnewVariable] == "1" else {
             throw fail(

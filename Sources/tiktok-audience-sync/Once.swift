@@ -36,7 +36,7 @@ extension AudienceSyncCommand {
             let context = try await CommandContext.load(options)
             let lock = try context.lockStateDirectory()
             defer { withExtendedLifetime(lock) {} }
-            let ledger = try context.openLedger()
+            let ledger = try await context.openLedger()
             let progress = ProgressReporter(logger: context.logger)
             let engine = SyncEngine(
                 configuration: context.configuration, ledger: ledger, logger: context.logger,
@@ -50,7 +50,7 @@ extension AudienceSyncCommand {
                 throw fail("\(error)", Exit.workPending, redactor: context.redactor)
             }
             guard let token = context.token else {
-                printSummary(ledger: ledger, intake: intake, send: nil)
+                await printSummary(ledger: ledger, intake: intake, send: nil)
                 throw fail(
                     "no TikTok access token: set TIKTOK_ACCESS_TOKEN, the systemd credential tiktok-access-token, or tiktok.access_token_file; the files are planned and their changes wait in the ledger",
                     Exit.badConfiguration, redactor: context.redactor)
@@ -62,19 +62,19 @@ extension AudienceSyncCommand {
                 ledger: ledger, client: client, options: context.configuration.senderOptions, logger: context.logger)
             var report = SendReport()
             if !stopping.isSet {
-                try Sender.reclaimInFlight(ledger, options: context.configuration.senderOptions, logger: context.logger)
+                try await Sender.reclaimInFlight(ledger, options: context.configuration.senderOptions, logger: context.logger)
                 report = try await sender.sendPending(shouldStop: { stopping.isSet })
             }
-            try engine.confirmFiles()
-            printSummary(ledger: ledger, intake: intake, send: report)
-            let pending = try ledger.pendingCounts()
+            try await engine.confirmFiles()
+            await printSummary(ledger: ledger, intake: intake, send: report)
+            let pending = try await ledger.reader.pendingCounts()
             if let reason = report.pausedReason {
                 throw fail(reason, Exit.workPending, redactor: context.redactor)
             }
             if stopping.isSet, pending.total > 0 || !intake.waiting.isEmpty {
                 throw fail("stopped by a signal with work left; it is picked up by the next run", Exit.workPending, redactor: context.redactor)
             }
-            let parked = try ledger.parkedSegments()
+            let parked = try await ledger.reader.parkedSegments()
             if !parked.isEmpty {
                 throw fail(
                     "TikTok refused segment(s) \(parked.map(\.segment).joined(separator: ", ")); their changes are parked. Fix the cause, then run `tiktok-audience-sync retry`",
@@ -84,7 +84,7 @@ extension AudienceSyncCommand {
                 throw fail("\(pending.total) changes are still pending; run again, or see `tiktok-audience-sync status`",
                            Exit.workPending, redactor: context.redactor)
             }
-            let rechecks = try ledger.pendingRechecks()
+            let rechecks = try await ledger.reader.pendingRechecks()
             if rechecks.members > 0 {
                 let when = rechecks.next.map(StatusDocument.time) ?? "the next run"
                 throw fail(
@@ -101,7 +101,7 @@ extension AudienceSyncCommand {
             }
         }
 
-        private func printSummary(ledger: Ledger, intake: IntakeReport, send: SendReport?) {
+        private func printSummary(ledger: Ledger, intake: IntakeReport, send: SendReport?) async {
             for receipt in intake.receipts { say(receipt.logLine) }
             for (file, reason) in intake.waiting { say("\(file.escapingControlCharacters): left in the inbox: \(reason.escapingControlCharacters)") }
             if let send {
@@ -113,7 +113,7 @@ extension AudienceSyncCommand {
             }
             // Only what is left: a count of every confirmed member would read the whole ledger
             // (`status` shows it).
-            guard let pending = try? ledger.pendingCounts(), pending.total > 0 else { return }
+            guard let pending = try? await ledger.reader.pendingCounts(), pending.total > 0 else { return }
             say("segment              pending adds   pending removes")
             for segment in pending.bySegment.keys.sorted() {
                 let waiting = pending.bySegment[segment] ?? SegmentChange()

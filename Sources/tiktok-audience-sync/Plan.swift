@@ -15,7 +15,7 @@ extension AudienceSyncCommand {
 
         func run() async throws {
             let context = try await CommandContext.load(options)
-            let ledger = try context.openLedger()
+            let ledger = try await context.openLedger()
             var reading = ReadingOptions()
             reading.defaultMAIDType = context.configuration.tiktok.maidType
             reading.maximumDecompressedBytes = context.configuration.maxDecompressedBytes
@@ -25,13 +25,12 @@ extension AudienceSyncCommand {
             do {
                 let reader = try AudienceFileReader(path: file, options: reading)
                 let fingerprint = try reader.fingerprint()
-                if let known = try ledger.fileRecord(fingerprint: fingerprint) {
+                if let known = try await ledger.reader.fileRecord(fingerprint: fingerprint) {
                     say("\(file): same bytes as \(known.name), already \(known.outcome.rawValue): it would change nothing")
                     return
                 }
-                let result = try ledger.previewFile { preview in
-                    try Planner(spillDirectory: context.configuration.stateDirectory).plan(reader, into: &preview)
-                }
+                let sorted = try Planner(spillDirectory: context.configuration.stateDirectory).sort(reader)
+                let result = try await ledger.reader.previewFile(sorted)
                 progress.finish()
                 let summary = result.summary
                 say("\(file): \(summary.isDelta ? "delta" : "snapshot"), \(summary.rowsRead) rows, \(summary.rowsRejected) rejected")

@@ -23,13 +23,13 @@ extension AudienceSyncCommand {
 
         func run() async throws {
             let context = try await CommandContext.load(options)
-            let ledger = try context.openLedger()
-            let parked = try ledger.parkedSegments().filter { segment == nil || $0.segment == segment }
+            let ledger = try await context.openLedger()
+            let parked = try await ledger.reader.parkedSegments().filter { segment == nil || $0.segment == segment }
             if parked.isEmpty {
                 say(segment.map { "segment \($0) is not parked; nothing to retry" } ?? "no segment is parked; nothing to retry")
                 return
             }
-            let rows = try ledger.unpark(segment: segment)
+            let rows = try await ledger.unpark(segment: segment)
             for entry in parked {
                 say("segment \(entry.segment): \(entry.adds + entry.removes) change(s) back in line (TikTok had said: code \(entry.code.map(String.init) ?? "-") \(entry.message), request_id=\(entry.requestID ?? "-"))")
             }
@@ -54,10 +54,10 @@ extension AudienceSyncCommand {
 
         func run() async throws {
             let context = try await CommandContext.load(options)
-            let ledger = try context.openLedger()
+            let ledger = try await context.openLedger()
             let engine = SyncEngine(configuration: context.configuration, ledger: ledger, logger: context.logger)
             do {
-                let destination = try engine.approveHeld(path: file)
+                let destination = try await engine.approveHeld(path: file)
                 say("approved: \(file) is back in the inbox as \(destination) and will be applied in full")
             } catch {
                 throw fail("\(error)", Exit.inputRejected, redactor: context.redactor)

@@ -24,7 +24,7 @@ extension AudienceSyncCommand {
             defer { withExtendedLifetime(lock) {} }
             let notifier = SystemdNotifier()
             notifier.extendStartup(by: .seconds(3600), status: "opening the ledger (upgrading it if an older version wrote it)")
-            let ledger = try context.openLedger()
+            let ledger = try await context.openLedger()
             let status = DaemonStatus(notifier: notifier)
             let settings = DaemonSettings(configuration)
             let inboxBell = Doorbell()
@@ -36,7 +36,7 @@ extension AudienceSyncCommand {
                 watcher.watch(scanner.folders())
                 watcher.start()
                 let waiting = try scanner.scan().count
-                let pending = try ledger.pendingCounts().total
+                let pending = try await ledger.reader.pendingCounts().total
                 notifier.ready(status: "started: \(waiting) file(s) in the inbox, \(pending) pending")
                 context.logger.notice("started", metadata: [
                     "inbox": "\(configuration.inbox)", "files": "\(waiting)", "pending": "\(pending)",

@@ -22,11 +22,12 @@ extension AudienceSyncCommand {
 
         func run() async throws {
             let context = try await CommandContext.load(options)
-            let ledger = try context.openLedger()
+            let ledger = try await context.openLedger()
+            let reader = ledger.reader
             let document = StatusDocument(
-                pending: try ledger.pendingCounts(), parked: try ledger.parkedSegments(),
-                confirmed: try ledger.confirmedCounts(), files: try ledger.recentFiles(limit: files),
-                tiktok: try ledger.tiktokHealth(), rechecks: try ledger.pendingRechecks(), ledgerBytes: ledger.sizeOnDisk())
+                pending: try await reader.pendingCounts(), parked: try await reader.parkedSegments(),
+                confirmed: try await reader.confirmedCounts(), files: try await reader.recentFiles(limit: files),
+                tiktok: try await reader.tiktokHealth(), rechecks: try await reader.pendingRechecks(), ledgerBytes: await reader.sizeOnDisk())
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -5,7 +5,7 @@ import Testing
 @Suite("intake: every archived file gets its receipt")
 struct IntakeReceiptTests {
     @Test("a run stopped between the archive move and the receipt: the next pass writes the receipt from the ledger")
-    func receiptAfterInterruption() throws {
+    func receiptAfterInterruption() async throws {
         // Given a file applied and archived whose receipt was never written (the process died there)
         let directory = try TemporaryDirectory()
         try directory.write("inbox/acme/day.csv", "email_hash,segment_id,action\n\(String(repeating: "ab", count: 32)),123456,add\n")
@@ -17,20 +17,20 @@ struct IntakeReceiptTests {
         var settled = configuration
         settled.settleSeconds = 0
         let engine = SyncEngine(configuration: settled, ledger: ledger, logger: .init(label: "test"))
-        let first = try engine.processReadyFiles()
+        let first = try await engine.processReadyFiles()
         let receipt = try #require(first.receipts.first)
         let receiptPath = configuration.stateDirectory + "/" + Receipt.relativePath(
             for: InboxFile(path: "", relativePath: "acme/day.csv", partner: "acme", size: 0, modified: 0, kind: .regular),
             fingerprint: receipt.fingerprint)
         try FileManager.default.removeItem(atPath: receiptPath)
-        try ledger.withConnection { try $0.connection.execute("UPDATE file SET receipt = NULL") }
+        try await ledger.withConnection { try $0.connection.execute("UPDATE file SET receipt = NULL") }
         // When the next pass runs
-        _ = try engine.processReadyFiles()
+        _ = try await engine.processReadyFiles()
         // Then the partner has a receipt, and the ledger knows it
         let data = try #require(FileManager.default.contents(atPath: receiptPath))
         let written = try JSONDecoder().decode(Receipt.self, from: data)
         #expect(written.outcome == .applied && written.rowsRead == 1 && written.partner == "acme")
         #expect(written.archivedAs == receipt.archivedAs)
-        #expect(try ledger.archivedFilesWithoutReceipt().isEmpty)
+        #expect(try await ledger.reader.archivedFilesWithoutReceipt().isEmpty)
     }
 }

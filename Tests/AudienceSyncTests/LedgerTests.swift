@@ -5,28 +5,35 @@ import TestFixtures
 
 /// Writes `text` as a file and applies it to `ledger`, as intake does.
 @discardableResult
-func apply(_ text: String, to ledger: Ledger, in directory: TemporaryDirectory, name: String = UUID().uuidString + ".csv", dryRun: Bool = false) throws -> FileApplyResult {
+func apply(_ text: String, to ledger: Ledger, in directory: TemporaryDirectory, name: String = UUID().uuidString + ".csv", dryRun: Bool = false) async throws -> FileApplyResult {
     let path = try directory.write(name, text)
     let reader = try AudienceFileReader(path: path)
     if dryRun {
-        return try ledger.previewFile { preview in try Planner(chunkSize: 3).plan(reader, into: &preview) }
+        return try await ledger.reader.previewFile(try Planner(chunkSize: 3).sort(reader))
     }
-    return try ledger.applyFile(fingerprint: try reader.fingerprint(), name: name, size: reader.size) { writer in
-        try Planner(chunkSize: 3).plan(reader, into: &writer)
+    return try await ledger.applyFile(try Planner(chunkSize: 3).sort(reader), fingerprint: try reader.fingerprint(), name: name, size: reader.size)
+}
+
+extension Ledger {
+    /// Reads pending rows as the sender does: the dead outbox rows met on the way are dropped.
+    func pendingRowsDroppingDead(after cursor: PendingCursor?, through end: PendingCursor? = nil, limit: Int) async throws -> ([PendingRow], PendingCursor?) {
+        let page = try await reader.pendingRows(after: cursor, through: end, limit: limit)
+        try dropDeadOutboxRows(page.dead)
+        return (page.rows, page.next)
     }
 }
 
 /// Everything pending, as "action segment hash-prefix" strings.
-func pendingDescription(_ ledger: Ledger) throws -> [String] {
-    try ledger.pendingRows(after: nil, limit: 1000).0.map {
+func pendingDescription(_ ledger: Ledger) async throws -> [String] {
+    try await ledger.pendingRowsDroppingDead(after: nil, limit: 1000).0.map {
         "\($0.action == .add ? "add" : "remove") \($0.audienceID) \($0.member.digest.hex.prefix(6))"
     }.sorted()
 }
 
 /// Acknowledges every pending row, as if TikTok had answered code 0.
-func acknowledgeAll(_ ledger: Ledger) throws {
-    let epoch = try ledger.sendingEpoch()
-    try ledger.markAcknowledged(try ledger.pendingRows(after: nil, limit: 100_000).0, readIn: epoch)
+func acknowledgeAll(_ ledger: Ledger) async throws {
+    let epoch = try await ledger.reader.sendingEpoch()
+    try await ledger.markAcknowledged(try await ledger.pendingRowsDroppingDead(after: nil, limit: 100_000).0, readIn: epoch)
 }
 
 @Suite("Ledger: desired versus acknowledged")
@@ -35,117 +42,115 @@ struct LedgerTests {
     let b = sha256Hex("b@example.com")
     let c = sha256Hex("c@example.com")
 
-    func freshLedger(_ directory: TemporaryDirectory) throws -> Ledger {
+    func freshLedger(_ directory: TemporaryDirectory) async throws -> Ledger {
         try Ledger(path: directory.path + "/ledger.sqlite")
     }
 
     @Test("a delta makes its adds and removes pending; acknowledging settles them")
-    func deltaThenAck() throws {
+    func deltaThenAck() async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
-        let result = try apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n\(c),2,remove\n", to: ledger, in: directory)
+        let ledger = try await freshLedger(directory)
+        let result = try await apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n\(c),2,remove\n", to: ledger, in: directory)
         #expect(result.changes["1"] == SegmentChange(adds: 2, removes: 0))
         #expect(result.changes["2"] == SegmentChange(adds: 0, removes: 1), "a remove of an unknown member is still sent")
-        #expect(try ledger.pendingCounts().total == 3)
-        try acknowledgeAll(ledger)
-        #expect(try ledger.pendingCounts().total == 0)
-        #expect(try ledger.confirmedCounts() == ["1": 2])
+        #expect(try await ledger.reader.pendingCounts().total == 3)
+        try await acknowledgeAll(ledger)
+        #expect(try await ledger.reader.pendingCounts().total == 0)
+        #expect(try await ledger.reader.confirmedCounts() == ["1": 2])
     }
 
     @Test("add then remove before anything was sent costs TikTok nothing")
-    func addThenRemoveCancels() throws {
+    func addThenRemoveCancels() async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
-        try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
-        try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
-        #expect(try pendingDescription(ledger) == [])
+        let ledger = try await freshLedger(directory)
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        try await apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
+        await #expect(try pendingDescription(ledger) == [])
     }
 
     @Test("within one file the last row for a member and segment wins")
-    func lastRowWins() throws {
+    func lastRowWins() async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
-        try apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n\(a),1,remove\n\(c),1,add\n\(b),1,remove\n\(b),1,add\n", to: ledger, in: directory)
-        #expect(try pendingDescription(ledger) == ["add 1 \(b.prefix(6))", "add 1 \(c.prefix(6))"].sorted())
+        let ledger = try await freshLedger(directory)
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n\(a),1,remove\n\(c),1,add\n\(b),1,remove\n\(b),1,add\n", to: ledger, in: directory)
+        await #expect(try pendingDescription(ledger) == ["add 1 \(b.prefix(6))", "add 1 \(c.prefix(6))"].sorted())
     }
 
     @Test("a snapshot replaces the membership of the segments it names, and only those")
-    func snapshotSweeps() throws {
+    func snapshotSweeps() async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
-        try apply("email_hash,segment_id\n\(a),1\n\(b),1\n\(a),2\n", to: ledger, in: directory)
-        try acknowledgeAll(ledger)
-        let result = try apply("email_hash,segment_id\n\(b),1\n\(c),1\n", to: ledger, in: directory)
+        let ledger = try await freshLedger(directory)
+        try await apply("email_hash,segment_id\n\(a),1\n\(b),1\n\(a),2\n", to: ledger, in: directory)
+        try await acknowledgeAll(ledger)
+        let result = try await apply("email_hash,segment_id\n\(b),1\n\(c),1\n", to: ledger, in: directory)
         #expect(result.changes["1"] == SegmentChange(adds: 1, removes: 1))
-        #expect(try pendingDescription(ledger) == ["add 1 \(c.prefix(6))", "remove 1 \(a.prefix(6))"].sorted())
-        #expect(try ledger.confirmedCounts()["2"] == 1, "segment 2 was not in the snapshot and keeps its member")
+        await #expect(try pendingDescription(ledger) == ["add 1 \(c.prefix(6))", "remove 1 \(a.prefix(6))"].sorted())
+        #expect(try await ledger.reader.confirmedCounts()["2"] == 1, "segment 2 was not in the snapshot and keeps its member")
     }
 
     @Test("a segment whose rows were all rejected is not emptied by a snapshot")
-    func snapshotWithOnlyBadRowsKeepsSegment() throws {
+    func snapshotWithOnlyBadRowsKeepsSegment() async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
-        try apply("email_hash,segment_id\n\(a),1\n", to: ledger, in: directory)
-        try acknowledgeAll(ledger)
-        try apply("email_hash,segment_id\nnot-a-hash,1\n", to: ledger, in: directory)
-        #expect(try pendingDescription(ledger) == [])
+        let ledger = try await freshLedger(directory)
+        try await apply("email_hash,segment_id\n\(a),1\n", to: ledger, in: directory)
+        try await acknowledgeAll(ledger)
+        try await apply("email_hash,segment_id\nnot-a-hash,1\n", to: ledger, in: directory)
+        await #expect(try pendingDescription(ledger) == [])
     }
 
     @Test("a row already in the wanted state is never pending")
-    func noOpChanges() throws {
+    func noOpChanges() async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
-        try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
-        try acknowledgeAll(ledger)
-        let again = try apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n", to: ledger, in: directory)
+        let ledger = try await freshLedger(directory)
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        try await acknowledgeAll(ledger)
+        let again = try await apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n", to: ledger, in: directory)
         #expect(again.changes["1"] == SegmentChange(adds: 1, removes: 0))
-        #expect(try pendingDescription(ledger) == ["add 1 \(b.prefix(6))"])
+        await #expect(try pendingDescription(ledger) == ["add 1 \(b.prefix(6))"])
     }
 
     @Test("an ack for a row a newer file changed meanwhile leaves the new wish pending")
-    func generationGuard() throws {
+    func generationGuard() async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
-        try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
-        let epoch = try ledger.sendingEpoch()
-        let inFlight = try ledger.pendingRows(after: nil, limit: 10).0
-        try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
-        try apply("email_hash,segment_id,action\n\(a),1,add\n\(c),9,add\n", to: ledger, in: directory)
-        #expect(try ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
-        #expect(try pendingDescription(ledger) == ["add 1 \(a.prefix(6))", "add 9 \(c.prefix(6))"])
+        let ledger = try await freshLedger(directory)
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        let epoch = try await ledger.reader.sendingEpoch()
+        let inFlight = try await ledger.pendingRowsDroppingDead(after: nil, limit: 10).0
+        try await apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n\(c),9,add\n", to: ledger, in: directory)
+        #expect(try await ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
+        await #expect(try pendingDescription(ledger) == ["add 1 \(a.prefix(6))", "add 9 \(c.prefix(6))"])
     }
 
     @Test("an add confirmed after a newer file removed the member leaves the remove pending")
-    func confirmationRacingAnOppositeWish() throws {
+    func confirmationRacingAnOppositeWish() async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
-        try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
-        let epoch = try ledger.sendingEpoch()
-        let inFlight = try ledger.pendingRows(after: nil, limit: 10).0
-        try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
-        #expect(try pendingDescription(ledger) == [], "before the answer, the remove cancels the unsent add")
-        #expect(try ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
-        #expect(try pendingDescription(ledger) == ["remove 1 \(a.prefix(6))"], "TikTok got the add: the remove must be sent")
+        let ledger = try await freshLedger(directory)
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        let epoch = try await ledger.reader.sendingEpoch()
+        let inFlight = try await ledger.pendingRowsDroppingDead(after: nil, limit: 10).0
+        try await apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
+        await #expect(try pendingDescription(ledger) == [], "before the answer, the remove cancels the unsent add")
+        #expect(try await ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
+        await #expect(try pendingDescription(ledger) == ["remove 1 \(a.prefix(6))"], "TikTok got the add: the remove must be sent")
     }
 
     @Test("the outcome of a file does not depend on how it is chunked", arguments: [1, 2, 3, 100])
-    func chunkingIsInvisible(chunkSize: Int) throws {
+    func chunkingIsInvisible(chunkSize: Int) async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
-        try apply("email_hash,segment_id,action\n\(c),1,add\n", to: ledger, in: directory)
-        try acknowledgeAll(ledger)
+        let ledger = try await freshLedger(directory)
+        try await apply("email_hash,segment_id,action\n\(c),1,add\n", to: ledger, in: directory)
+        try await acknowledgeAll(ledger)
         let text = "email_hash,segment_id,action\n\(a),1,add\n\(b),1,remove\n\(a),1,remove\n\(c),1,add\n\(c),1,remove\n\(b),1,add\n"
         let path = try directory.write("chunked.csv", text)
         let reader = try AudienceFileReader(path: path)
-        let result = try ledger.applyFile(fingerprint: try reader.fingerprint(), name: "c", size: reader.size) { writer in
-            try Planner(chunkSize: chunkSize).plan(reader, into: &writer)
-        }
-        #expect(try pendingDescription(ledger) == ["add 1 \(b.prefix(6))", "remove 1 \(c.prefix(6))"].sorted())
+        let result = try await ledger.applyFile(try Planner(chunkSize: chunkSize).sort(reader), fingerprint: try reader.fingerprint(), name: "c", size: reader.size)
+        await #expect(try pendingDescription(ledger) == ["add 1 \(b.prefix(6))", "remove 1 \(c.prefix(6))"].sorted())
         #expect(result.changes["1"] == SegmentChange(adds: 1, removes: 1))
     }
 
     @Test("a large shuffled file ends the same whether it is sorted in one chunk or merged from many")
-    func mergedRunsMatchOneChunk() throws {
+    func mergedRunsMatchOneChunk() async throws {
         var generator = SeededRandom(state: 42)
         let members = (0..<40).map { sha256Hex("member-\($0)") }
         var text = "email_hash,segment_id,action\n"
@@ -158,21 +163,17 @@ struct LedgerTests {
         // (chunk size, records the merge holds): the last two make the merge refill its blocks.
         for (chunkSize, mergeMemory) in [(1, 131_072), (7, 131_072), (250, 131_072), (10_000, 131_072), (250, 8), (1_000, 3)] {
             let directory = try TemporaryDirectory()
-            let ledger = try freshLedger(directory)
-            try apply("email_hash,segment_id,action\n\(members[0]),1,add\n\(members[1]),2,add\n", to: ledger, in: directory)
-            try acknowledgeAll(ledger)
+            let ledger = try await freshLedger(directory)
+            try await apply("email_hash,segment_id,action\n\(members[0]),1,add\n\(members[1]),2,add\n", to: ledger, in: directory)
+            try await acknowledgeAll(ledger)
             let path = try directory.write("big.csv", text)
             let reader = try AudienceFileReader(path: path)
-            let preview = try ledger.previewFile { preview in
-                try Planner(chunkSize: chunkSize, spillDirectory: directory.path).plan(reader, into: &preview)
-            }
-            let result = try ledger.applyFile(fingerprint: try reader.fingerprint(), name: "big", size: reader.size) { writer in
-                var planner = Planner(chunkSize: chunkSize, spillDirectory: directory.path)
-                planner.mergeMemoryRecords = mergeMemory
-                return try planner.plan(reader, into: &writer)
-            }
+            let preview = try await ledger.reader.previewFile(try Planner(chunkSize: chunkSize, spillDirectory: directory.path).sort(reader))
+            var planner = Planner(chunkSize: chunkSize, spillDirectory: directory.path)
+            planner.mergeMemoryRecords = mergeMemory
+            let result = try await ledger.applyFile(try planner.sort(reader), fingerprint: try reader.fingerprint(), name: "big", size: reader.size)
             #expect(preview.changes == result.changes, "plan's preview says what applying does")
-            outcomes.append((try pendingDescription(ledger), result.changes))
+            await outcomes.append((try pendingDescription(ledger), result.changes))
         }
         #expect(outcomes[0].0.count > 20, "the file makes real work")
         for outcome in outcomes.dropFirst() {
@@ -183,88 +184,84 @@ struct LedgerTests {
     }
 
     @Test("a snapshot removing more than the limit is held whole; at the limit it applies", arguments: [5, 4])
-    func snapshotRemovalLimit(kept: Int) throws {
+    func snapshotRemovalLimit(kept: Int) async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
+        let ledger = try await freshLedger(directory)
         let members = (0..<10).map { sha256Hex("limit\($0)@example.com") }
-        try apply("email_hash,segment_id\n" + members.map { "\($0),7" }.joined(separator: "\n") + "\n", to: ledger, in: directory)
-        try acknowledgeAll(ledger)
+        try await apply("email_hash,segment_id\n" + members.map { "\($0),7" }.joined(separator: "\n") + "\n", to: ledger, in: directory)
+        try await acknowledgeAll(ledger)
         let newcomer = sha256Hex("newcomer@example.com")
         let text = "email_hash,segment_id\n" + (members.prefix(kept) + [newcomer]).map { "\($0),7" }.joined(separator: "\n") + "\n"
         let path = try directory.write("smaller.csv", text)
         let reader = try AudienceFileReader(path: path)
         let applyIt = {
-            try ledger.applyFile(fingerprint: try reader.fingerprint(), name: "smaller.csv", size: reader.size, maximumRemovalPercent: 50) { writer in
-                try Planner(chunkSize: 2, spillDirectory: directory.path).plan(reader, into: &writer)
-            }
+            try await ledger.applyFile(try Planner(chunkSize: 2, spillDirectory: directory.path).sort(reader), fingerprint: try reader.fingerprint(), name: "smaller.csv", size: reader.size, maximumRemovalPercent: 50)
         }
         if kept == 5 {
-            let result = try applyIt()
+            let result = try await applyIt()
             #expect(result.changes["7"] == SegmentChange(adds: 1, removes: 5), "5 of 10 leave: exactly the limit")
-            #expect(try ledger.pendingCounts().total == 6)
+            #expect(try await ledger.reader.pendingCounts().total == 6)
         } else {
-            #expect {
-                try applyIt()
+            await #expect {
+                try await applyIt()
             } throws: { error in
                 (error as? SnapshotHeld).map { $0.members == 10 && $0.removals == 6 && $0.segment == "7" } ?? false
             }
-            #expect(try ledger.pendingCounts().total == 0, "nothing of a held file is applied")
-            #expect(try ledger.confirmedCounts() == ["7": 10])
-            #expect(try ledger.recentFiles(limit: 10).count == 1)
+            #expect(try await ledger.reader.pendingCounts().total == 0, "nothing of a held file is applied")
+            #expect(try await ledger.reader.confirmedCounts() == ["7": 10])
+            #expect(try await ledger.reader.recentFiles(limit: 10).count == 1)
         }
     }
 
     @Test("plan's preview of a snapshot says what applying it does", arguments: [1, 2, 3])
-    func snapshotPreviewMatchesApply(seed: UInt64) throws {
+    func snapshotPreviewMatchesApply(seed: UInt64) async throws {
         var random = SeededRandom(state: seed)
         let people = (0..<60).map { sha256Hex("preview\($0)@example.com") }
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
+        let ledger = try await freshLedger(directory)
         var base = "email_hash,segment_id,action\n"
         for person in people where Bool.random(using: &random) {
             base += "\(person),\(Int.random(in: 1...3, using: &random)),\(Bool.random(using: &random) ? "add" : "remove")\n"
         }
-        try apply(base, to: ledger, in: directory)
-        try acknowledgeAll(ledger)
+        try await apply(base, to: ledger, in: directory)
+        try await acknowledgeAll(ledger)
         var snapshot = "email_hash,segment_id\n"
         for person in people where Int.random(in: 0..<3, using: &random) == 0 {
             snapshot += "\(person),\(Int.random(in: 1...2, using: &random))\n"
         }
         snapshot += "\(people[0]),4\n"
-        let preview = try apply(snapshot, to: ledger, in: directory, dryRun: true)
-        let applied = try apply(snapshot, to: ledger, in: directory)
+        let preview = try await apply(snapshot, to: ledger, in: directory, dryRun: true)
+        let applied = try await apply(snapshot, to: ledger, in: directory)
         #expect(!applied.changes.isEmpty)
         #expect(preview.changes == applied.changes)
     }
 
     @Test("a dry run reports the change and writes nothing")
-    func dryRun() throws {
+    func dryRun() async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
-        let result = try apply("email_hash,segment_id,action\n\(a),77,add\n", to: ledger, in: directory, dryRun: true)
+        let ledger = try await freshLedger(directory)
+        let result = try await apply("email_hash,segment_id,action\n\(a),77,add\n", to: ledger, in: directory, dryRun: true)
         #expect(result.changes["77"] == SegmentChange(adds: 1, removes: 0))
-        #expect(try ledger.pendingCounts().total == 0)
-        #expect(try ledger.recentFiles(limit: 10).isEmpty)
-        try apply("email_hash,segment_id,action\n\(a),78,add\n", to: ledger, in: directory)
-        #expect(try pendingDescription(ledger) == ["add 78 \(a.prefix(6))"])
+        #expect(try await ledger.reader.pendingCounts().total == 0)
+        #expect(try await ledger.reader.recentFiles(limit: 10).isEmpty)
+        try await apply("email_hash,segment_id,action\n\(a),78,add\n", to: ledger, in: directory)
+        await #expect(try pendingDescription(ledger) == ["add 78 \(a.prefix(6))"])
     }
 
     @Test("a file that fails half-way leaves nothing behind")
-    func failedFileRollsBack() throws {
+    func failedFileRollsBack() async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
+        let ledger = try await freshLedger(directory)
         var rows = "email_hash,segment_id,action\n"
         for index in 0..<50 { rows += sha256Hex("\(index)") + ",1,add\n" }
         let bytes = try gzipped(rows)
         let path = try directory.write("cut.csv.gz", bytes: Array(bytes.dropLast(4)))
         let reader = try AudienceFileReader(path: path)
-        #expect(throws: AudienceFileError.self) {
-            try ledger.applyFile(fingerprint: try reader.fingerprint(), name: "cut.csv.gz", size: reader.size) { writer in
-                try Planner(chunkSize: 4).plan(reader, into: &writer)
-            }
+        await #expect(throws: AudienceFileError.self) {
+            try await ledger.applyFile(try Planner(chunkSize: 4).sort(reader), fingerprint: try reader.fingerprint(), name: "cut.csv.gz", size: reader.size)
         }
-        #expect(try ledger.pendingCounts().total == 0)
-        #expect(try ledger.recentFiles(limit: 10).isEmpty)
+        #expect(try await ledger.reader.pendingCounts().total == 0)
+        #expect(try await ledger.reader.recentFiles(limit: 10).isEmpty)
     }
 
     @Test("a large file's pages reach the ledger file in the background, and every member survives reopening")
@@ -278,39 +275,37 @@ struct LedgerTests {
         let path = try directory.write("big.csv", rows)
         do {
             let ledger = try Ledger(path: ledgerPath, checkpointAfterPages: 50)
-            let sizeBefore = try fileSize(ledgerPath)
+            let sizeBefore = try await fileSize(ledgerPath)
             let reader = try AudienceFileReader(path: path)
-            _ = try ledger.applyFile(fingerprint: try reader.fingerprint(), name: "big.csv", size: reader.size) { writer in
-                try Planner().plan(reader, into: &writer)
-            }
+            _ = try await ledger.applyFile(try Planner().sort(reader), fingerprint: try reader.fingerprint(), name: "big.csv", size: reader.size)
             // Without a checkpoint the committed pages would stay in the log until the ledger closes.
-            var size = try fileSize(ledgerPath)
+            var size = try await fileSize(ledgerPath)
             for _ in 0..<200 where size < sizeBefore + 1 << 20 {
                 try await Task.sleep(for: .milliseconds(50))
-                size = try fileSize(ledgerPath)
+                size = try await fileSize(ledgerPath)
             }
             #expect(size >= sizeBefore + 1 << 20, "ledger file \(sizeBefore) → \(size) bytes while open")
         }
         let reopened = try Ledger(path: ledgerPath)
-        #expect(try reopened.pendingCounts().total == members)
-        #expect(try reopened.integrityCheck() == "ok")
+        #expect(try await reopened.reader.pendingCounts().total == members)
+        #expect(try await reopened.reader.integrityCheck() == "ok")
     }
 
-    private func fileSize(_ path: String) throws -> Int {
+    private func fileSize(_ path: String) async throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     }
 
     @Test("a ledger from a newer version is refused")
-    func supersededLedger() throws {
+    func supersededLedger() async throws {
         let directory = try TemporaryDirectory()
-        _ = try freshLedger(directory)
+        _ = try await freshLedger(directory)
         let connection = try SQLiteConnection(path: directory.path + "/ledger.sqlite")
         try connection.execute("PRAGMA user_version = 99")
-        #expect(throws: LedgerError.self) { _ = try freshLedger(directory) }
+        await #expect(throws: LedgerError.self) { _ = try await freshLedger(directory) }
     }
 
     @Test("a ledger written by an older schema keeps every member, wish and confirmation")
-    func migratesFromOlderSchema() throws {
+    func migratesFromOlderSchema() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.path + "/ledger.sqlite"
         let old = try SQLiteConnection(path: path)
@@ -322,29 +317,29 @@ struct LedgerTests {
             INSERT INTO membership (segment, id_type, identifier, desired, acked, generation, seen) VALUES
                 (1, 1, x'\(a)', 1, 1, 1, 1), (2, 1, x'\(a)', 1, 0, 1, 1), (1, 1, x'\(b)', 0, NULL, 1, 1);
             """)
-        let ledger = try freshLedger(directory)
-        #expect(try pendingDescription(ledger) == ["add 222 \(a.prefix(6))", "remove 111 \(b.prefix(6))"].sorted())
-        #expect(try ledger.confirmedCounts() == ["111": 1])
-        #expect(try ledger.integrityCheck() == "ok")
+        let ledger = try await freshLedger(directory)
+        await #expect(try pendingDescription(ledger) == ["add 222 \(a.prefix(6))", "remove 111 \(b.prefix(6))"].sorted())
+        #expect(try await ledger.reader.confirmedCounts() == ["111": 1])
+        #expect(try await ledger.reader.integrityCheck() == "ok")
     }
 
     @Test("pending rows come back in packing order and the cursor walks them once")
-    func pendingWalk() throws {
+    func pendingWalk() async throws {
         let directory = try TemporaryDirectory()
-        let ledger = try freshLedger(directory)
+        let ledger = try await freshLedger(directory)
         var rows = "email_hash,segment_id,action\n"
         for index in 0..<25 { rows += sha256Hex("\(index)") + ",\(index % 3 + 1),add\n" }
-        try apply(rows, to: ledger, in: directory)
+        try await apply(rows, to: ledger, in: directory)
         var cursor: PendingCursor?
         var seen: [PendingRow] = []
         while true {
-            let (page, next) = try ledger.pendingRows(after: cursor, limit: 4)
+            let (page, next) = try await ledger.pendingRowsDroppingDead(after: cursor, limit: 4)
             seen += page
             cursor = next
             if page.count < 4 { break }
         }
         #expect(seen.count == 25)
         #expect(seen.map(\.member.digest) == seen.map(\.member.digest).sorted())
-        #expect(try ledger.integrityCheck() == "ok")
+        #expect(try await ledger.reader.integrityCheck() == "ok")
     }
 }

@@ -10,174 +10,174 @@ struct OutboxTests {
     let c = sha256Hex("c@example.com")
     let d = sha256Hex("d@example.com")
 
-    func outboxRows(_ ledger: Ledger) throws -> Int {
-        try ledger.withConnection { ledger in
+    func outboxRows(_ ledger: Ledger) async throws -> Int {
+        try await ledger.withConnection { ledger in
             let statement = try ledger.connection.prepare("SELECT count(*) FROM outbox")
             defer { statement.reset() }
             return try statement.step() ? Int(statement.int(0)) : -1
         }
     }
 
-    func walk(_ ledger: Ledger, through end: PendingCursor? = nil) throws -> [PendingRow] {
-        try ledger.pendingRows(after: nil, through: end, limit: 1000).0
+    func walk(_ ledger: Ledger, through end: PendingCursor? = nil) async throws -> [PendingRow] {
+        try await ledger.pendingRowsDroppingDead(after: nil, through: end, limit: 1000).0
     }
 
     /// Sends what `sent` queued, applies `racing` before TikTok answers, then records the answer
     /// (which settles nothing: the racing file changed the row). Returns what is queued afterwards.
-    func confirmRacing(_ sent: String, _ racing: String, ledger: Ledger, in directory: TemporaryDirectory) throws -> [PendingRow] {
-        try apply(sent, to: ledger, in: directory)
-        let epoch = try ledger.sendingEpoch()
-        let inFlight = try walk(ledger)
-        try apply(racing, to: ledger, in: directory)
-        #expect(try ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
-        return try walk(ledger)
+    func confirmRacing(_ sent: String, _ racing: String, ledger: Ledger, in directory: TemporaryDirectory) async throws -> [PendingRow] {
+        try await apply(sent, to: ledger, in: directory)
+        let epoch = try await ledger.reader.sendingEpoch()
+        let inFlight = try await walk(ledger)
+        try await apply(racing, to: ledger, in: directory)
+        #expect(try await ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
+        return try await walk(ledger)
     }
 
     @Test("wishes cancelled before sending leave nothing behind once the sender has passed")
-    func cancelledWishesAreDropped() throws {
+    func cancelledWishesAreDropped() async throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
-        try apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n", to: ledger, in: directory)
-        try apply("email_hash,segment_id,action\n\(a),1,remove\n\(b),1,remove\n", to: ledger, in: directory)
-        #expect(try walk(ledger).isEmpty)
-        #expect(try outboxRows(ledger) == 0)
-        #expect(try ledger.pendingCounts().total == 0)
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n", to: ledger, in: directory)
+        try await apply("email_hash,segment_id,action\n\(a),1,remove\n\(b),1,remove\n", to: ledger, in: directory)
+        await #expect(try walk(ledger).isEmpty)
+        await #expect(try outboxRows(ledger) == 0)
+        #expect(try await ledger.reader.pendingCounts().total == 0)
     }
 
     @Test("a member changed by several files is sent once, with its last wish")
-    func supersededWishesAreSentOnce() throws {
+    func supersededWishesAreSentOnce() async throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
         // A remove of a member never seen is sent; the add after it replaces it.
-        try apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
-        try apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
-        try apply("email_hash,segment_id,action\n\(a),1,remove\n\(a),2,add\n", to: ledger, in: directory)
-        let rows = try walk(ledger)
+        try await apply("email_hash,segment_id,action\n\(a),1,remove\n", to: ledger, in: directory)
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n", to: ledger, in: directory)
+        try await apply("email_hash,segment_id,action\n\(a),1,remove\n\(a),2,add\n", to: ledger, in: directory)
+        let rows = try await walk(ledger)
         #expect(rows.map { "\($0.action) \($0.audienceID)" }.sorted() == ["add 2", "remove 1"])
-        #expect(try outboxRows(ledger) == 2)
+        await #expect(try outboxRows(ledger) == 2)
     }
 
     @Test("a file mixing new members with known ones counts and queues each change once")
-    func mixedNewAndKnownMembers() throws {
+    func mixedNewAndKnownMembers() async throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
         let known = (0..<1000).map { sha256Hex("known\($0)") }
         let fresh = (0..<600).map { sha256Hex("fresh\($0)") }
-        try apply("email_hash,segment_id,action\n" + known.map { "\($0),1,add\n" }.joined(), to: ledger, in: directory)
-        try acknowledgeAll(ledger)
+        try await apply("email_hash,segment_id,action\n" + known.map { "\($0),1,add\n" }.joined(), to: ledger, in: directory)
+        try await acknowledgeAll(ledger)
         // Interleaved in key order: unchanged adds, removes of known members, adds of new ones.
         var rows = known.prefix(700).map { "\($0),1,add\n" } + known.suffix(300).map { "\($0),1,remove\n" }
         rows += fresh.map { "\($0),1,add\n" }
-        let result = try apply("email_hash,segment_id,action\n" + rows.shuffled().joined(), to: ledger, in: directory)
+        let result = try await apply("email_hash,segment_id,action\n" + rows.shuffled().joined(), to: ledger, in: directory)
         #expect(result.changes["1"] == SegmentChange(adds: 600, removes: 300))
-        let pending = try walk(ledger)
+        let pending = try await walk(ledger)
         #expect(pending.count == 900)
         #expect(Set(pending.map(\.member.digest.hex)) == Set(fresh + known.suffix(300)))
-        #expect(try outboxRows(ledger) == 900)
-        try acknowledgeAll(ledger)
-        #expect(try ledger.confirmedCounts() == ["1": 1300])
+        await #expect(try outboxRows(ledger) == 900)
+        try await acknowledgeAll(ledger)
+        #expect(try await ledger.reader.confirmedCounts() == ["1": 1300])
     }
 
     @Test("what a file plans while a pass runs waits for the next pass")
-    func passReadsOnlyWhatWasQueuedBeforeIt() throws {
+    func passReadsOnlyWhatWasQueuedBeforeIt() async throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
-        try apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n", to: ledger, in: directory)
-        let end = try ledger.outboxEnd()
-        try apply("email_hash,segment_id,action\n\(c),1,add\n\(a),1,remove\n", to: ledger, in: directory)
-        #expect(try walk(ledger, through: end).map(\.member.digest.hex) == [b], "a's add was cancelled; c waits")
-        #expect(try walk(ledger).map(\.member.digest.hex) == [b, c], "the next pass takes both")
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n", to: ledger, in: directory)
+        let end = try await ledger.reader.outboxEnd()
+        try await apply("email_hash,segment_id,action\n\(c),1,add\n\(a),1,remove\n", to: ledger, in: directory)
+        await #expect(try walk(ledger, through: end).map(\.member.digest.hex) == [b], "a's add was cancelled; c waits")
+        await #expect(try walk(ledger).map(\.member.digest.hex) == [b, c], "the next pass takes both")
     }
 
     @Test("confirming one file's batch never settles another file's waiting rows in the same key range")
-    func rangeConfirmationStaysWithinTheBatch() throws {
+    func rangeConfirmationStaysWithinTheBatch() async throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
         let keys = [a, b, c, d].sorted()
-        try apply("email_hash,segment_id,action\n\(keys[0]),1,add\n\(keys[2]),1,add\n", to: ledger, in: directory)
-        try apply("email_hash,segment_id,action\n\(keys[1]),1,add\n\(keys[3]),1,add\n", to: ledger, in: directory)
-        let epoch = try ledger.sendingEpoch()
-        let rows = try walk(ledger)
+        try await apply("email_hash,segment_id,action\n\(keys[0]),1,add\n\(keys[2]),1,add\n", to: ledger, in: directory)
+        try await apply("email_hash,segment_id,action\n\(keys[1]),1,add\n\(keys[3]),1,add\n", to: ledger, in: directory)
+        let epoch = try await ledger.reader.sendingEpoch()
+        let rows = try await walk(ledger)
         #expect(rows.count == 4)
         // The second file's rows span keys[1]...keys[3], which holds the first file's keys[2].
         let second = rows.filter { [keys[1], keys[3]].contains($0.member.digest.hex) }
-        #expect(try ledger.markAcknowledged(second, readIn: epoch) == 2)
-        #expect(try pendingDescription(ledger) == ["add 1 \(keys[0].prefix(6))", "add 1 \(keys[2].prefix(6))"])
+        #expect(try await ledger.markAcknowledged(second, readIn: epoch) == 2)
+        await #expect(try pendingDescription(ledger) == ["add 1 \(keys[0].prefix(6))", "add 1 \(keys[2].prefix(6))"])
         let first = rows.filter { [keys[0], keys[2]].contains($0.member.digest.hex) }
-        #expect(try ledger.markAcknowledged(first, readIn: epoch) == 2)
-        #expect(try ledger.pendingCounts().total == 0)
-        #expect(try ledger.confirmedCounts() == ["1": 4])
-        #expect(try outboxRows(ledger) == 0)
+        #expect(try await ledger.markAcknowledged(first, readIn: epoch) == 2)
+        #expect(try await ledger.reader.pendingCounts().total == 0)
+        #expect(try await ledger.reader.confirmedCounts() == ["1": 4])
+        await #expect(try outboxRows(ledger) == 0)
     }
 
     @Test("a confirmation arriving after a newer file is checked row by row, not by range")
-    func newerFileMeansRowByRow() throws {
+    func newerFileMeansRowByRow() async throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
         let keys = [a, b, c].sorted()
         // keys[1] waits from an earlier file (say, its batch failed); the batch is keys[0] and keys[2].
-        try apply("email_hash,segment_id,action\n\(keys[1]),1,add\n", to: ledger, in: directory)
-        try apply("email_hash,segment_id,action\n\(keys[0]),1,add\n\(keys[2]),1,add\n", to: ledger, in: directory)
-        let epoch = try ledger.sendingEpoch()
-        let batch = try walk(ledger).filter { $0.member.digest.hex != keys[1] }
-        try apply("email_hash,segment_id,action\n\(keys[2]),1,remove\n", to: ledger, in: directory)
+        try await apply("email_hash,segment_id,action\n\(keys[1]),1,add\n", to: ledger, in: directory)
+        try await apply("email_hash,segment_id,action\n\(keys[0]),1,add\n\(keys[2]),1,add\n", to: ledger, in: directory)
+        let epoch = try await ledger.reader.sendingEpoch()
+        let batch = try await walk(ledger).filter { $0.member.digest.hex != keys[1] }
+        try await apply("email_hash,segment_id,action\n\(keys[2]),1,remove\n", to: ledger, in: directory)
         // By range, keys[1] (never sent) would stand in for keys[2] (changed since): same count.
-        #expect(try ledger.markAcknowledged(batch, readIn: epoch) == 1)
-        #expect(try pendingDescription(ledger) == ["add 1 \(keys[1].prefix(6))", "remove 1 \(keys[2].prefix(6))"])
+        #expect(try await ledger.markAcknowledged(batch, readIn: epoch) == 1)
+        await #expect(try pendingDescription(ledger) == ["add 1 \(keys[1].prefix(6))", "remove 1 \(keys[2].prefix(6))"])
     }
 
     @Test("a confirmation racing a snapshot of the latest file leaves the member queued once")
-    func requeueAfterSnapshotIsSentOnce() throws {
+    func requeueAfterSnapshotIsSentOnce() async throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
         // A remove of a member the ledger never saw is sent, while a snapshot that names it is
         // applied; then TikTok confirms the remove.
-        let again = try confirmRacing(
+        let again = try await confirmRacing(
             "email_hash,segment_id,action\n\(a),1,remove\n", "email_hash,segment_id\n\(a),1\n", ledger: ledger, in: directory)
         #expect(again.map { "\($0.action) \($0.audienceID)" } == ["add 1"], "one add, not two")
-        #expect(try ledger.markAcknowledged(again, readIn: try ledger.sendingEpoch()) == 1)
-        #expect(try walk(ledger).isEmpty)
-        #expect(try ledger.confirmedCounts() == ["1": 1])
+        #expect(try await ledger.markAcknowledged(again, readIn: try await ledger.reader.sendingEpoch()) == 1)
+        await #expect(try walk(ledger).isEmpty)
+        #expect(try await ledger.reader.confirmedCounts() == ["1": 1])
     }
 
     @Test("a segment parked, put back and parked again while a batch was out still goes row by row")
-    func parkingTwiceChangesTheEpoch() throws {
+    func parkingTwiceChangesTheEpoch() async throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
-        try ledger.park(segment: "2", code: 40002, message: "refused", requestID: "r-1", now: 0)
-        let epoch = try ledger.sendingEpoch()
-        try ledger.unpark(segment: "2")
-        try ledger.park(segment: "2", code: 40002, message: "refused", requestID: "r-2", now: 1)
-        #expect(try ledger.sendingEpoch() != epoch)
+        try await ledger.park(segment: "2", code: 40002, message: "refused", requestID: "r-1", now: 0)
+        let epoch = try await ledger.reader.sendingEpoch()
+        try await ledger.unpark(segment: "2")
+        try await ledger.park(segment: "2", code: 40002, message: "refused", requestID: "r-2", now: 1)
+        #expect(try await ledger.reader.sendingEpoch() != epoch)
     }
 
     @Test("a segment parked while its batch was out is not confirmed by the range")
-    func parkingDuringAPassFallsBackToRows() throws {
+    func parkingDuringAPassFallsBackToRows() async throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
-        try apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n\(a),2,add\n\(b),2,add\n", to: ledger, in: directory)
-        let epoch = try ledger.sendingEpoch()
-        let rows = try walk(ledger)
-        try ledger.park(segment: "2", code: 40002, message: "refused", requestID: "r-1", now: 0)
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n\(a),2,add\n\(b),2,add\n", to: ledger, in: directory)
+        let epoch = try await ledger.reader.sendingEpoch()
+        let rows = try await walk(ledger)
+        try await ledger.park(segment: "2", code: 40002, message: "refused", requestID: "r-1", now: 0)
         // Only segment 1's rows were confirmed (segment 2 was refused in another request).
         let confirmed = rows.filter { $0.audienceID == "1" }
-        #expect(try ledger.markAcknowledged(confirmed, readIn: epoch) == 2)
-        #expect(try ledger.parkedSegments().first?.adds == 2)
-        try ledger.unpark()
-        #expect(try pendingDescription(ledger) == ["add 2 \(a.prefix(6))", "add 2 \(b.prefix(6))"].sorted())
+        #expect(try await ledger.markAcknowledged(confirmed, readIn: epoch) == 2)
+        #expect(try await ledger.reader.parkedSegments().first?.adds == 2)
+        try await ledger.unpark()
+        await #expect(try pendingDescription(ledger) == ["add 2 \(a.prefix(6))", "add 2 \(b.prefix(6))"].sorted())
     }
 
     @Test("a confirmation racing a newer file queues the member again, once")
-    func requeuedOnce() throws {
+    func requeuedOnce() async throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
-        let again = try confirmRacing(
+        let again = try await confirmRacing(
             "email_hash,segment_id,action\n\(a),1,add\n", "email_hash,segment_id,action\n\(a),1,remove\n",
             ledger: ledger, in: directory)
         #expect(again.map { "\($0.action) \($0.audienceID)" } == ["remove 1"])
-        #expect(try ledger.markAcknowledged(again, readIn: try ledger.sendingEpoch()) == 1)
-        #expect(try ledger.pendingCounts().total == 0)
-        #expect(try ledger.confirmedCounts() == [:])
-        #expect(try outboxRows(ledger) == 0)
+        #expect(try await ledger.markAcknowledged(again, readIn: try await ledger.reader.sendingEpoch()) == 1)
+        #expect(try await ledger.reader.pendingCounts().total == 0)
+        #expect(try await ledger.reader.confirmedCounts() == [:])
+        await #expect(try outboxRows(ledger) == 0)
     }
 }

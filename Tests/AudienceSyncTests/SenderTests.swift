@@ -12,7 +12,7 @@ struct SendingFixture {
     let ledger: Ledger
     let emulator: RunningEmulator
 
-    init(_ emulator: RunningEmulator) throws {
+    init(_ emulator: RunningEmulator) async throws {
         directory = try TemporaryDirectory()
         ledger = try Ledger(path: directory.path + "/ledger.sqlite")
         self.emulator = emulator
@@ -54,19 +54,19 @@ struct SenderTests {
     @Test("mixed deltas and snapshots in order end in exactly the membership the files say")
     func exactMembership() async throws {
         try await TikTokEmulator.withRunning { emulator in
-            let fixture = try SendingFixture(emulator)
-            try apply("email_hash,segment_id\n" + members[0..<10].map { "\($0),123456" }.joined(separator: "\n") + "\n",
+            let fixture = try await SendingFixture(emulator)
+            try await apply("email_hash,segment_id\n" + members[0..<10].map { "\($0),123456" }.joined(separator: "\n") + "\n",
                       to: fixture.ledger, in: fixture.directory)
             _ = try await fixture.sender().sendPending()
-            try apply(delta([(members[0], "123456", "remove"), (members[10], "123456", "add"), (members[11], "654321", "add")]),
+            try await apply(delta([(members[0], "123456", "remove"), (members[10], "123456", "add"), (members[11], "654321", "add")]),
                       to: fixture.ledger, in: fixture.directory)
-            try apply("email_hash,segment_id\n" + members[5..<12].map { "\($0),123456" }.joined(separator: "\n") + "\n",
+            try await apply("email_hash,segment_id\n" + members[5..<12].map { "\($0),123456" }.joined(separator: "\n") + "\n",
                       to: fixture.ledger, in: fixture.directory)
             let report = try await fixture.sender().sendPending()
             #expect(report.failures.isEmpty)
             #expect(await fixture.held("123456") == Set(members[5..<12]))
             #expect(await fixture.held("654321") == [members[11]])
-            #expect(try fixture.ledger.pendingCounts().total == 0)
+            #expect(try await fixture.ledger.reader.pendingCounts().total == 0)
             let again = try await fixture.sender().sendPending()
             #expect(again.requests == 0, "nothing pending means nothing sent")
         }
@@ -75,26 +75,26 @@ struct SenderTests {
     @Test("an add and its remove planned before any sending cost TikTok no request")
     func addThenRemoveSendsNothing() async throws {
         try await TikTokEmulator.withRunning { emulator in
-            let fixture = try SendingFixture(emulator)
-            try apply(delta(members[0..<3].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
-            try apply(delta(members[0..<3].map { ($0, "123456", "remove") }), to: fixture.ledger, in: fixture.directory)
+            let fixture = try await SendingFixture(emulator)
+            try await apply(delta(members[0..<3].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            try await apply(delta(members[0..<3].map { ($0, "123456", "remove") }), to: fixture.ledger, in: fixture.directory)
             let report = try await fixture.sender().sendPending()
             #expect(report.requests == 0)
             #expect(await emulator.state.mappingRequestCount == 0)
-            #expect(try fixture.ledger.pendingCounts().total == 0)
+            #expect(try await fixture.ledger.reader.pendingCounts().total == 0)
         }
     }
 
     @Test("a member of several segments is one identifier with all its audience_ids; 10,000 users a request")
     func packing() async throws {
         try await TikTokEmulator.withRunning { emulator in
-            let fixture = try SendingFixture(emulator)
+            let fixture = try await SendingFixture(emulator)
             var rows = "email_hash,segment_id,action\n"
             for index in 0..<12_000 {
                 let hash = sha256Hex("p\(index)")
                 rows += "\(hash),123456,add\n\(hash),654321,add\n"
             }
-            try apply(rows, to: fixture.ledger, in: fixture.directory)
+            try await apply(rows, to: fixture.ledger, in: fixture.directory)
             let report = try await fixture.sender().sendPending()
             #expect(report.requests == 2)
             #expect(await emulator.state.identifiersReceived == 12_000)
@@ -105,8 +105,8 @@ struct SenderTests {
     @Test("rate limits, TikTok errors and gateway pages are retried until confirmed")
     func transientFaults() async throws {
         try await TikTokEmulator.withRunning { emulator in
-            let fixture = try SendingFixture(emulator)
-            try apply(delta(members[0..<3].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            let fixture = try await SendingFixture(emulator)
+            try await apply(delta(members[0..<3].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
             await emulator.state.enqueue([
                 .code(40100, message: "Too many requests"), .code(50002, message: "timeout"),
                 .gatewayError(status: 503), .code(40200, message: "not ready", httpStatus: 400),
@@ -115,16 +115,16 @@ struct SenderTests {
             #expect(report.requests == 5)
             #expect(report.failures.isEmpty)
             #expect(await fixture.held("123456") == Set(members[0..<3]))
-            #expect(try fixture.ledger.pendingCounts().total == 0)
+            #expect(try await fixture.ledger.reader.pendingCounts().total == 0)
         }
     }
 
     @Test("a 40100 storm (TikTok's requests-per-second limit) slows the sender down instead of failing it")
     func rateLimitStorm() async throws {
         try await TikTokEmulator.withRunning { emulator in
-            let fixture = try SendingFixture(emulator)
+            let fixture = try await SendingFixture(emulator)
             await emulator.state.setRequestsPerSecondLimit(8)
-            try apply(delta(members.map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            try await apply(delta(members.map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
             var options = SenderOptions()
             options.requestsPerSecond = 200
             options.maxUsersPerRequest = 1
@@ -142,8 +142,8 @@ struct SenderTests {
     @Test("one batch that never gets an answer while others do is that batch's failure, not a pause of all sending")
     func oneUnansweredBatch() async throws {
         try await TikTokEmulator.withRunning { emulator in
-            let fixture = try SendingFixture(emulator)
-            try apply(delta(members[0..<3].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            let fixture = try await SendingFixture(emulator)
+            try await apply(delta(members[0..<3].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
             // The first request goes through; every try of the second loses its connection.
             await emulator.state.enqueue([.delay(.zero)] + Array(repeating: .applyThenDropConnection, count: 6))
             var options = SenderOptions()
@@ -156,10 +156,10 @@ struct SenderTests {
             #expect(report.failures.count == 1)
             #expect(report.unanswered == 6)
             #expect(report.acknowledged == 2, "the batches after the failing one were still sent")
-            #expect(try fixture.ledger.pendingCounts().total == 1)
+            #expect(try await fixture.ledger.reader.pendingCounts().total == 1)
             let again = try await fixture.sender(options).sendPending()
             #expect(again.failures.isEmpty)
-            #expect(try fixture.ledger.pendingCounts().total == 0)
+            #expect(try await fixture.ledger.reader.pendingCounts().total == 0)
             #expect(await fixture.held("123456") == Set(members[0..<3]))
         }
     }
@@ -181,15 +181,15 @@ struct SenderTests {
     @Test("an answer lost after TikTok applied the change ends in the right state")
     func lostAnswers() async throws {
         try await TikTokEmulator.withRunning { emulator in
-            let fixture = try SendingFixture(emulator)
-            try apply(delta(members[0..<4].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            let fixture = try await SendingFixture(emulator)
+            try await apply(delta(members[0..<4].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
             await emulator.state.enqueue([.applyThenFail(status: 504), .applyThenDropConnection])
             let report = try await fixture.sender().sendPending()
             #expect(report.failures.isEmpty)
             #expect(report.requests == 2, "the 504 page is an answer")
             #expect(report.unanswered == 1, "the dropped connection is not")
             #expect(await fixture.held("123456") == Set(members[0..<4]))
-            #expect(try fixture.ledger.pendingCounts().total == 0)
+            #expect(try await fixture.ledger.reader.pendingCounts().total == 0)
         }
     }
 
@@ -198,12 +198,12 @@ struct SenderTests {
         try await TikTokEmulator.withRunning { emulator in
             await emulator.state.addAudience("111")
             await emulator.state.addAudience("222")
-            let fixture = try SendingFixture(emulator)
+            let fixture = try await SendingFixture(emulator)
             var rows: [(String, String, String)] = []
             for member in members[0..<6] {
                 for segment in ["111", "123456", "222", "654321"] { rows.append((member, segment, "add")) }
             }
-            try apply(delta(rows), to: fixture.ledger, in: fixture.directory)
+            try await apply(delta(rows), to: fixture.ledger, in: fixture.directory)
             await emulator.state.setRefusedAudiences(["654321"])
             let report = try await fixture.sender().sendPending()
             #expect(report.failures.count == 1)
@@ -214,15 +214,15 @@ struct SenderTests {
             #expect(failure.message.contains("654321"))
             for segment in ["111", "123456", "222"] { #expect(await fixture.held(segment) == Set(members[0..<6])) }
             #expect(await fixture.held("654321").isEmpty)
-            let parked = try fixture.ledger.parkedSegments()
+            let parked = try await fixture.ledger.reader.parkedSegments()
             #expect(parked.map(\.segment) == ["654321"])
             #expect(parked.first?.adds == 6)
             #expect(parked.first?.requestID == failure.requestID)
-            #expect(try fixture.ledger.pendingCounts().total == 0, "parked rows wait outside the pending work")
+            #expect(try await fixture.ledger.reader.pendingCounts().total == 0, "parked rows wait outside the pending work")
             let idle = try await fixture.sender().sendPending()
             #expect(idle.requests == 0, "a parked segment is not sent again by itself")
             await emulator.state.setRefusedAudiences([])
-            #expect(try fixture.ledger.unpark(segment: "654321") == 6)
+            #expect(try await fixture.ledger.unpark(segment: "654321") == 6)
             _ = try await fixture.sender().sendPending()
             #expect(await fixture.held("654321") == Set(members[0..<6]))
         }
@@ -231,14 +231,14 @@ struct SenderTests {
     @Test("a refused token pauses all sending and keeps everything pending")
     func tokenRefused() async throws {
         try await TikTokEmulator.withRunning { emulator in
-            let fixture = try SendingFixture(emulator)
+            let fixture = try await SendingFixture(emulator)
             var rows: [(String, String, String)] = []
             for member in members { rows.append((member, "123456", "add")) }
-            try apply(delta(rows), to: fixture.ledger, in: fixture.directory)
+            try await apply(delta(rows), to: fixture.ledger, in: fixture.directory)
             let report = try await fixture.sender(token: "expired-token", maxUsers: 5).sendPending()
             #expect(report.pausedReason?.contains("access token") == true)
             #expect(report.requests <= 4, "no more than the requests already in flight")
-            #expect(try fixture.ledger.pendingCounts().adds == 30)
+            #expect(try await fixture.ledger.reader.pendingCounts().adds == 30)
             let retry = try await fixture.sender(maxUsers: 5).sendPending()
             #expect(retry.pausedReason == nil)
             #expect(await fixture.held("123456").count == 30)
@@ -248,8 +248,8 @@ struct SenderTests {
     @Test("a batch TikTok finds too large is split and both halves land")
     func splitOnTooLarge() async throws {
         try await TikTokEmulator.withRunning { emulator in
-            let fixture = try SendingFixture(emulator)
-            try apply(delta(members[0..<6].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            let fixture = try await SendingFixture(emulator)
+            try await apply(delta(members[0..<6].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
             await emulator.state.enqueue([.code(40061, message: "batch too large")])
             let report = try await fixture.sender().sendPending()
             #expect(report.requests == 3)
@@ -260,8 +260,8 @@ struct SenderTests {
     @Test("the access token travels only in the Access-Token header")
     func tokenHeader() async throws {
         try await TikTokEmulator.withRunning { emulator in
-            let fixture = try SendingFixture(emulator)
-            try apply(delta([(members[0], "123456", "add")]), to: fixture.ledger, in: fixture.directory)
+            let fixture = try await SendingFixture(emulator)
+            try await apply(delta([(members[0], "123456", "add")]), to: fixture.ledger, in: fixture.directory)
             _ = try await fixture.sender().sendPending()
             let request = try #require(await emulator.state.requests().last)
             #expect(request.header("Access-Token") == "emulator-token")

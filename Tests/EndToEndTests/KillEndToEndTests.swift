@@ -63,9 +63,9 @@ struct KillEndToEndTests {
             #expect(workspace.files(under: "inbox").isEmpty)
             #expect(workspace.files(under: "state/archive") == ["acme/1-snapshot.csv", "acme/2-delta.csv"], "seed \(seed): archived once each")
             let ledger = try Ledger(path: workspace.state + "/ledger.sqlite")
-            #expect(try ledger.integrityCheck() == "ok")
-            #expect(try ledger.pendingCounts().total == 0)
-            let files = try ledger.recentFiles(limit: 10)
+            #expect(try await ledger.reader.integrityCheck() == "ok")
+            #expect(try await ledger.reader.pendingCounts().total == 0)
+            let files = try await ledger.reader.recentFiles(limit: 10)
             #expect(files.count == 2, "seed \(seed): each file recorded once")
             #expect(files.allSatisfy { $0.outcome == .applied && $0.duplicatesSeen == 0 })
         }

@@ -38,7 +38,7 @@ struct SafeguardEndToEndTests {
             let workspace = try Workspace(emulator: emulator)
             // As root: a 1 MiB tmpfs under the state directory, a disk that really fills (ENOSPC).
             // Otherwise: a 1 MiB file-size limit on the process (EFBIG), which fails the same writes.
-            let disk = SmallDisk.canMount ? try SmallDisk(at: workspace.state, megabytes: 1) : nil
+            let disk = await SmallDisk.canMount ? try SmallDisk(at: workspace.state, megabytes: 1) : nil
             defer { disk?.unmount() }
             try workspace.drop("first.csv", snapshot("123456", people[0..<5]))
             #expect(try await workspace.once().status == 0)
@@ -62,9 +62,9 @@ struct SafeguardEndToEndTests {
             let statusAfter = try await runCommand(["status", "--json", "--config", workspace.configPath])
             #expect(pendingSection(statusAfter.stdout) == pendingSection(statusBefore.stdout), "the ledger is as it was")
             #expect(await emulator.state.members(of: "654321").isEmpty)
-            #expect(try Ledger(path: workspace.state + "/ledger.sqlite").integrityCheck() == "ok")
+            #expect(try await Ledger(path: workspace.state + "/ledger.sqlite").reader.integrityCheck() == "ok")
 
-            try disk?.resize(megabytes: 64)
+            try await disk?.resize(megabytes: 64)
             let again = try await workspace.once()
             #expect(again.status == 0, "\(again.output)")
             #expect(Set(await emulator.state.members(of: "654321").map(\.id)) == Set(many))
@@ -134,7 +134,7 @@ struct SmallDisk {
         return true
     }()
 
-    init(at path: String, megabytes: Int) throws {
+    init(at path: String, megabytes: Int) async throws {
         self.path = path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         guard mount("tmpfs", path, "tmpfs", 0, "size=\(megabytes)m,mode=0750") == 0 else {
@@ -142,7 +142,7 @@ struct SmallDisk {
         }
     }
 
-    func resize(megabytes: Int) throws {
+    func resize(megabytes: Int) async throws {
         guard mount("tmpfs", path, "tmpfs", UInt(MS_REMOUNT), "size=\(megabytes)m") == 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "remount: \(String(cString: strerror(errno)))"])
         }

@@ -52,6 +52,9 @@ final class Workspace {
 
     @discardableResult
     func drop(_ relativePath: String, bytes: [UInt8], modified: Date) throws -> String {
+        // Arrival is the change time when first seen, which the kernel keeps in clock ticks of a
+        // few milliseconds: files dropped one after the other arrive one after the other.
+        usleep(10_000)
         let path = inbox + "/" + relativePath
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -13,8 +13,6 @@ public struct IntakeService: Service {
     let senderBell: Doorbell
     let status: DaemonStatus
     let logger: Logger
-    /// Planning a large file is tens of seconds of blocking work; it must not hold a cooperative thread.
-    private let planningQueue = BlockingQueue(label: "tiktok-audience-sync.intake")
 
     public init(
         settings: DaemonSettings, ledger: Ledger, watcher: InboxWatcher, inboxBell: Doorbell, senderBell: Doorbell,
@@ -44,12 +42,12 @@ public struct IntakeService: Service {
                             status.intake("planning \(name): \(progress.rows.formatted()) rows, \(Int(progress.fraction * 100))%")
                         })
                     watcher.watch(engine.scanner.folders())
-                    let pass = try await planningQueue.run { [watcher, status] in
-                        try engine.processReadyFiles(
-                            renamedIn: { watcher.wasRenamedIn($0) },
-                            onFile: { file in status.intake("planning \(file.relativePath)") },
-                            shouldStop: { stopping.isSet })
-                    }
+                    // A shutdown stops the planning of a large file at once (nothing is committed;
+                    // the file stays in the inbox), so that SIGTERM never waits for it.
+                    let pass = try await engine.processReadyFiles(
+                        renamedIn: { [watcher] in watcher.wasRenamedIn($0) },
+                        onFile: { [status] file in status.intake("planning \(file.relativePath)") },
+                        shouldStop: { stopping.isSet })
                     for receipt in pass.receipts { _ = watcher.takeRenamedIn(configuration.inbox + "/" + receipt.file) }
                     if let failure = pass.failures.first {
                         status.intake("inbox error: \(pass.failures.count) file(s) could not be taken (\(failure.error))")

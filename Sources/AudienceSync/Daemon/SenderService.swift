@@ -14,8 +14,6 @@ public struct SenderService: Service {
     let logger: Logger
     let environment: [String: String]
     let redactor: Redactor
-    /// Ledger calls wait here, not on a cooperative thread, while a file is being planned.
-    private let ledgerQueue = BlockingQueue(label: "tiktok-audience-sync.sender-service-ledger")
 
     public init(
         settings: DaemonSettings, ledger: Ledger, bell: Doorbell, status: DaemonStatus, logger: Logger,
@@ -75,7 +73,7 @@ public struct SenderService: Service {
 
     /// `wait`, or less when a recheck of members whose request got no sure answer falls due sooner.
     private func untilNextRecheck(atMost wait: Duration) async throws -> Duration {
-        let rechecks = try await ledgerQueue.run { [ledger] in try ledger.pendingRechecks() }
+        let rechecks = try await ledger.reader.pendingRechecks()
         guard let next = rechecks.next else { return wait }
         let due = Duration.milliseconds(max(0, (Double(next) - clockSeconds()) * 1000) + 50)
         return min(wait, due)
@@ -110,10 +108,8 @@ public struct SenderService: Service {
         _ configuration: Configuration, stopping: StopFlag, usedToken: inout AccessToken?
     ) async throws -> Outcome {
         // Sends a dead process left unfinished, and due rechecks, become pending work first.
-        try await ledgerQueue.run { [ledger, logger] in
-            try Sender.reclaimInFlight(ledger, options: configuration.senderOptions, logger: logger)
-        }
-        guard try await ledgerQueue.run({ [ledger] in try ledger.hasPendingWork() }) else {
+        try await Sender.reclaimInFlight(ledger, options: configuration.senderOptions, logger: logger)
+        guard try await ledger.reader.hasPendingWork() else {
             status.sender("idle, 0 pending")
             return .settled
         }
@@ -134,17 +130,15 @@ public struct SenderService: Service {
         }
         resolved.token.register(in: redactor)
         usedToken = resolved.token
-        let pending = try await ledgerQueue.run { [ledger] in try ledger.pendingCounts() }
+        let pending = try await ledger.reader.pendingCounts()
         status.sender("sending: \(pending.total) pending")
         let client = TikTokClient(
             baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: resolved.token,
             http: TikTokClient.sharedHTTPClient, timeout: configuration.tiktok.requestTimeout)
         let sender = Sender(ledger: ledger, client: client, options: configuration.senderOptions, logger: logger)
         let report = try await sender.sendPending(shouldStop: { stopping.isSet })
-        let left = try await ledgerQueue.run { [ledger, logger] in
-            try SyncEngine(configuration: configuration, ledger: ledger, logger: logger).confirmFiles()
-            return try ledger.pendingCounts().total
-        }
+        try await SyncEngine(configuration: configuration, ledger: ledger, logger: logger).confirmFiles()
+        let left = try await ledger.reader.pendingCounts().total
         if let pause = report.pause {
             status.sender("paused: \(pause.kind.rawValue), \(left) pending")
             return .refused

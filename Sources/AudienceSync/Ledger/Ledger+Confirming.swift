@@ -7,14 +7,16 @@ public struct SendingEpoch: Sendable, Equatable {
     var parking: Int64
 }
 
-extension Ledger {
+extension LedgerReader {
     /// What decides which rows are pending, as of now: the file generation (also moved on when a
     /// confirmation requeues a row) and the count of parkings. While it stays the same, only
     /// confirmations change the ledger's pending rows.
     public func sendingEpoch() throws -> SendingEpoch {
-        try withConnection { ledger in try ledger.sendingEpoch() }
+        try connection.sendingEpoch()
     }
+}
 
+extension Ledger {
     /// Records TikTok's confirmation of `rows`, in one transaction, and takes them off the outbox.
     /// A row that a newer file changed since it was read keeps its new wish and stays pending.
     /// `epoch`: the ``sendingEpoch()`` from before the rows were read; while it holds, a batch is

@@ -40,78 +40,59 @@ public struct FileApplyResult: Sendable {
 }
 
 extension Ledger {
-    public func fileRecord(fingerprint: Digest32) throws -> FileRecord? {
-        try withConnection { ledger in
-            let statement = try ledger.connection.prepare(
-                """
-                SELECT name, size, outcome, kind, rows_read, rows_rejected, members, adds, removes, reason,
-                       planned_at, archived_as, duplicates_seen, receipt, confirmed_at
-                FROM file WHERE fingerprint = ?1
-                """)
-            defer { statement.reset() }
-            statement.bind(1, fingerprint)
-            guard try statement.step() else { return nil }
-            return FileRecord(
-                fingerprint: fingerprint.hex, name: statement.string(0), size: statement.int(1),
-                outcome: FileRecord.Outcome(rawValue: statement.string(2)) ?? .rejected,
-                isDelta: statement.optionalString(3).map { $0 == "delta" },
-                rowsRead: Int(statement.int(4)), rowsRejected: Int(statement.int(5)), members: Int(statement.int(6)),
-                adds: Int(statement.int(7)), removes: Int(statement.int(8)), reason: statement.optionalString(9),
-                plannedAt: statement.int(10), archivedAs: statement.optionalString(11),
-                duplicatesSeen: Int(statement.int(12)), receipt: statement.optionalString(13),
-                confirmedAt: statement.optionalInt(14))
-        }
-    }
 
-    /// Applies a file's member changes to desired membership and records the file, in one transaction.
-    /// `write` streams the changes (sorted in chunks) into the writer and returns what reading found.
+    /// Applies a file's member changes to desired membership and records the file, in one
+    /// transaction; rolled back if the planning's stop is asked for meanwhile (``PlanningStopped``).
     /// `reapplying`: the same bytes were applied before (a snapshot re-sent after newer files):
     /// the file's record is that of this arrival from now on.
     public func applyFile(
-        fingerprint: Digest32, name: String, size: Int64, maximumRemovalPercent: Double? = nil, reapplying: Bool = false,
-        _ write: (inout ChangeWriter) throws -> ReadSummary
+        _ changes: SortedChanges, fingerprint: Digest32, name: String, size: Int64,
+        maximumRemovalPercent: Double? = nil, reapplying: Bool = false
     ) throws -> FileApplyResult {
-        try withConnection { ledger in
-            let body = { () throws -> FileApplyResult in
-                let generation = try ledger.nextGeneration()
-                var writer = try ChangeWriter(ledger: ledger, generation: generation)
-                writer.maximumRemovalPercent = maximumRemovalPercent
-                let summary = try write(&writer)
-                try writer.flush()
-                if !summary.isDelta {
-                    try writer.sweepSnapshot()
-                }
-                let result = FileApplyResult(summary: summary, changes: writer.changes, generation: generation)
-                if reapplying {
-                    let forget = try ledger.connection.prepare("DELETE FROM file WHERE fingerprint = ?1")
-                    forget.bind(1, fingerprint)
-                    try forget.run()
-                }
-                try ledger.insertFile(
-                    fingerprint: fingerprint, generation: generation, name: name, size: size, result: result)
-                return result
+        let connection = self.connection
+        let body = { () throws -> FileApplyResult in
+            let generation = try connection.nextGeneration()
+            var writer = try ChangeWriter(ledger: connection, generation: generation)
+            writer.maximumRemovalPercent = maximumRemovalPercent
+            try changes.write(into: &writer)
+            try writer.flush()
+            if !changes.isDelta {
+                try writer.sweepSnapshot()
             }
-            do {
-                return try ledger.connection.transaction(body)
-            } catch {
-                try? ledger.reloadSegments()
-                throw error
+            let result = FileApplyResult(summary: changes.summary, changes: writer.changes, generation: generation)
+            if reapplying {
+                let forget = try connection.connection.prepare("DELETE FROM file WHERE fingerprint = ?1")
+                forget.bind(1, fingerprint)
+                try forget.run()
             }
+            try connection.insertFile(
+                fingerprint: fingerprint, generation: generation, name: name, size: size, result: result)
+            return result
+        }
+        do {
+            return try connection.connection.transaction(body)
+        } catch {
+            try? connection.reloadSegments()
+            throw error
         }
     }
+}
 
+extension LedgerReader {
     /// What a file would change, computed by reading the ledger only (for `plan`).
-    public func previewFile(_ read: (inout ChangePreview) throws -> ReadSummary) throws -> FileApplyResult {
-        try withConnection { ledger in
-            // One read transaction: the file is compared with one consistent state of the ledger.
-            try ledger.connection.execute("BEGIN")
-            defer { try? ledger.connection.execute("ROLLBACK") }
-            var preview = try ChangePreview(ledger: ledger)
-            let summary = try read(&preview)
-            return FileApplyResult(summary: summary, changes: try preview.changes(isDelta: summary.isDelta), generation: 0)
-        }
+    public func previewFile(_ changes: SortedChanges) throws -> FileApplyResult {
+        try connection.reloadSegments()
+        // One read transaction: the file is compared with one consistent state of the ledger.
+        try connection.connection.execute("BEGIN")
+        defer { try? connection.connection.execute("ROLLBACK") }
+        var preview = try ChangePreview(ledger: connection)
+        try changes.write(into: &preview)
+        return FileApplyResult(
+            summary: changes.summary, changes: try preview.changes(isDelta: changes.isDelta), generation: 0)
     }
+}
 
+extension Ledger {
     /// Records a file rejected as a whole (or held), so a re-upload of the same bytes is known at once.
     /// `arrived`: for a held file, its place in the arrival order (see ``heldArrival(fingerprint:)``).
     public func recordRejectedFile(
@@ -138,60 +119,6 @@ extension Ledger {
         }
     }
 
-    /// The generation of the last file applied (0 for none): see ``Configuration/ledgerSealName``.
-    public func lastAppliedGeneration() throws -> Int64 {
-        try withConnection { ledger in
-            let statement = try ledger.connection.prepare("SELECT coalesce(max(generation), 0) FROM file WHERE outcome = 'applied'")
-            defer { statement.reset() }
-            return try statement.step() ? statement.int(0) : 0
-        }
-    }
-
-    /// When a held file first arrived in the inbox (nil for ledgers older than that record).
-    public func heldArrival(fingerprint: Digest32) throws -> Double? {
-        try withConnection { ledger in
-            let statement = try ledger.connection.prepare("SELECT arrived FROM file WHERE fingerprint = ?1 AND outcome = 'held'")
-            defer { statement.reset() }
-            statement.bind(1, fingerprint)
-            return try statement.step() && !statement.isNull(0) ? statement.double(0) : nil
-        }
-    }
-
-    /// Whether a file was applied after the one with this fingerprint: then a snapshot with the
-    /// same bytes is the partner's complete membership *now*, and is applied again.
-    public func hasFileAppliedAfter(fingerprint: Digest32) throws -> Bool {
-        try withConnection { ledger in
-            let statement = try ledger.connection.prepare(
-                """
-                SELECT EXISTS (SELECT 1 FROM file WHERE outcome = 'applied' AND generation >
-                    (SELECT generation FROM file WHERE fingerprint = ?1))
-                """)
-            defer { statement.reset() }
-            statement.bind(1, fingerprint)
-            return try statement.step() && statement.int(0) == 1
-        }
-    }
-
-    /// Names of files applied after the file with this fingerprint was recorded (held, say) that
-    /// lie in the same inbox folder: `folder` is the partner folder, nil for the inbox itself.
-    public func filesApplied(after fingerprint: Digest32, inFolder folder: String?) throws -> [String] {
-        try withConnection { ledger in
-            let statement = try ledger.connection.prepare(
-                """
-                SELECT name FROM file WHERE outcome = 'applied'
-                  AND rowid > (SELECT rowid FROM file WHERE fingerprint = ?1)
-                  AND (CASE WHEN ?2 IS NULL THEN instr(name, '/') = 0 ELSE substr(name, 1, length(?2) + 1) = ?2 || '/' END)
-                ORDER BY rowid
-                """)
-            defer { statement.reset() }
-            statement.bind(1, fingerprint)
-            statement.bind(2, folder)
-            var names: [String] = []
-            while try statement.step() { names.append(statement.string(0)) }
-            return names
-        }
-    }
-
     public func recordDuplicate(fingerprint: Digest32) throws {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare(
@@ -211,31 +138,6 @@ extension Ledger {
         }
     }
 
-    /// Applied and archived files whose receipt was never recorded: the process stopped between
-    /// the move and the receipt.
-    public func archivedFilesWithoutReceipt() throws -> [(fingerprint: Digest32, record: FileRecord)] {
-        try withConnection { ledger in
-            let statement = try ledger.connection.prepare(
-                "SELECT fingerprint FROM file WHERE outcome = 'applied' AND archived_as IS NOT NULL AND receipt IS NULL")
-            var prints: [Digest32] = []
-            while try statement.step() { if let print = statement.digest(0) { prints.append(print) } }
-            statement.reset()
-            return prints
-        }.compactMap { print in try fileRecord(fingerprint: print).map { (print, $0) } }
-    }
-
-    /// The most recent files, newest first.
-    public func recentFiles(limit: Int) throws -> [FileRecord] {
-        try withConnection { ledger in
-            let statement = try ledger.connection.prepare(
-                "SELECT fingerprint FROM file ORDER BY planned_at DESC, rowid DESC LIMIT ?1")
-            statement.bind(1, limit)
-            var prints: [Digest32] = []
-            while try statement.step() { if let print = statement.digest(0) { prints.append(print) } }
-            statement.reset()
-            return prints
-        }.compactMap { try fileRecord(fingerprint: $0) }
-    }
 }
 
 extension LedgerConnection {
@@ -307,5 +209,110 @@ extension Ledger {
                 return result
             }
         }
+    }
+}
+
+extension LedgerReader {
+    public func fileRecord(fingerprint: Digest32) throws -> FileRecord? {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                """
+                SELECT name, size, outcome, kind, rows_read, rows_rejected, members, adds, removes, reason,
+                       planned_at, archived_as, duplicates_seen, receipt, confirmed_at
+                FROM file WHERE fingerprint = ?1
+                """)
+            defer { statement.reset() }
+            statement.bind(1, fingerprint)
+            guard try statement.step() else { return nil }
+            return FileRecord(
+                fingerprint: fingerprint.hex, name: statement.string(0), size: statement.int(1),
+                outcome: FileRecord.Outcome(rawValue: statement.string(2)) ?? .rejected,
+                isDelta: statement.optionalString(3).map { $0 == "delta" },
+                rowsRead: Int(statement.int(4)), rowsRejected: Int(statement.int(5)), members: Int(statement.int(6)),
+                adds: Int(statement.int(7)), removes: Int(statement.int(8)), reason: statement.optionalString(9),
+                plannedAt: statement.int(10), archivedAs: statement.optionalString(11),
+                duplicatesSeen: Int(statement.int(12)), receipt: statement.optionalString(13),
+                confirmedAt: statement.optionalInt(14))
+        }
+    }
+
+    /// The generation of the last file applied (0 for none): see ``Configuration/ledgerSealName``.
+    public func lastAppliedGeneration() throws -> Int64 {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("SELECT coalesce(max(generation), 0) FROM file WHERE outcome = 'applied'")
+            defer { statement.reset() }
+            return try statement.step() ? statement.int(0) : 0
+        }
+    }
+
+    /// When a held file first arrived in the inbox (nil for ledgers older than that record).
+    public func heldArrival(fingerprint: Digest32) throws -> Double? {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("SELECT arrived FROM file WHERE fingerprint = ?1 AND outcome = 'held'")
+            defer { statement.reset() }
+            statement.bind(1, fingerprint)
+            return try statement.step() && !statement.isNull(0) ? statement.double(0) : nil
+        }
+    }
+
+    /// Whether a file was applied after the one with this fingerprint: then a snapshot with the
+    /// same bytes is the partner's complete membership *now*, and is applied again.
+    public func hasFileAppliedAfter(fingerprint: Digest32) throws -> Bool {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                """
+                SELECT EXISTS (SELECT 1 FROM file WHERE outcome = 'applied' AND generation >
+                    (SELECT generation FROM file WHERE fingerprint = ?1))
+                """)
+            defer { statement.reset() }
+            statement.bind(1, fingerprint)
+            return try statement.step() && statement.int(0) == 1
+        }
+    }
+
+    /// Names of files applied after the file with this fingerprint was recorded (held, say) that
+    /// lie in the same inbox folder: `folder` is the partner folder, nil for the inbox itself.
+    public func filesApplied(after fingerprint: Digest32, inFolder folder: String?) throws -> [String] {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                """
+                SELECT name FROM file WHERE outcome = 'applied'
+                  AND rowid > (SELECT rowid FROM file WHERE fingerprint = ?1)
+                  AND (CASE WHEN ?2 IS NULL THEN instr(name, '/') = 0 ELSE substr(name, 1, length(?2) + 1) = ?2 || '/' END)
+                ORDER BY rowid
+                """)
+            defer { statement.reset() }
+            statement.bind(1, fingerprint)
+            statement.bind(2, folder)
+            var names: [String] = []
+            while try statement.step() { names.append(statement.string(0)) }
+            return names
+        }
+    }
+
+    /// Applied and archived files whose receipt was never recorded: the process stopped between
+    /// the move and the receipt.
+    public func archivedFilesWithoutReceipt() throws -> [(fingerprint: Digest32, record: FileRecord)] {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                "SELECT fingerprint FROM file WHERE outcome = 'applied' AND archived_as IS NOT NULL AND receipt IS NULL")
+            var prints: [Digest32] = []
+            while try statement.step() { if let print = statement.digest(0) { prints.append(print) } }
+            statement.reset()
+            return prints
+        }.compactMap { print in try fileRecord(fingerprint: print).map { (print, $0) } }
+    }
+
+    /// The most recent files, newest first.
+    public func recentFiles(limit: Int) throws -> [FileRecord] {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                "SELECT fingerprint FROM file ORDER BY planned_at DESC, rowid DESC LIMIT ?1")
+            statement.bind(1, limit)
+            var prints: [Digest32] = []
+            while try statement.step() { if let print = statement.digest(0) { prints.append(print) } }
+            statement.reset()
+            return prints
+        }.compactMap { try fileRecord(fingerprint: $0) }
     }
 }

@@ -33,19 +33,19 @@ public struct TikTokHealth: Sendable, Codable, Equatable {
     public init() {}
 }
 
-extension Ledger {
-    public func tiktokHealth() throws -> TikTokHealth {
-        try withConnection { ledger in
-            let statement = try ledger.connection.prepare("SELECT value FROM setting WHERE key = 'tiktok_health'")
-            defer { statement.reset() }
-            guard try statement.step() else { return TikTokHealth() }
-            return (try? JSONDecoder().decode(TikTokHealth.self, from: Data(statement.string(0).utf8))) ?? TikTokHealth()
-        }
+extension LedgerConnection {
+    func tiktokHealth() throws -> TikTokHealth {
+        let statement = try connection.prepare("SELECT value FROM setting WHERE key = 'tiktok_health'")
+        defer { statement.reset() }
+        guard try statement.step() else { return TikTokHealth() }
+        return (try? JSONDecoder().decode(TikTokHealth.self, from: Data(statement.string(0).utf8))) ?? TikTokHealth()
     }
+}
 
+extension Ledger {
     /// Folds one sending pass into the recorded health.
     public func recordSendPass(_ report: SendReport, now: Int64) throws {
-        var health = try tiktokHealth()
+        var health = try connection.tiktokHealth()
         if report.acknowledged > 0 { health.lastSuccessAt = now }
         if let failure = report.failures.last {
             health.lastError = .init(
@@ -66,6 +66,13 @@ extension Ledger {
             statement.bind(1, text)
             try statement.run()
         }
+    }
+
+}
+
+extension LedgerReader {
+    public func tiktokHealth() throws -> TikTokHealth {
+        try connection.tiktokHealth()
     }
 
     /// The ledger file's size in bytes, with its write-ahead log.

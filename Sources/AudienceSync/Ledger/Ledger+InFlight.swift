@@ -93,16 +93,6 @@ extension Ledger {
         }
     }
 
-    /// Members waiting for a recheck (or in a send right now), and when the first recheck is due.
-    public func pendingRechecks() throws -> PendingRechecks {
-        try withConnection { ledger in
-            let statement = try ledger.connection.prepare(
-                "SELECT coalesce(sum(member_count), 0), min(recheck_at) FROM in_flight")
-            defer { statement.reset() }
-            guard try statement.step() else { return PendingRechecks() }
-            return PendingRechecks(members: Int(statement.int(0)), next: statement.optionalInt(1))
-        }
-    }
 }
 
 extension LedgerConnection {
@@ -168,5 +158,18 @@ enum InFlightMembers {
             }
         }
         return members
+    }
+}
+
+extension LedgerReader {
+    /// Members waiting for a recheck (or in a send right now), and when the first recheck is due.
+    public func pendingRechecks() throws -> PendingRechecks {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                "SELECT coalesce(sum(member_count), 0), min(recheck_at) FROM in_flight")
+            defer { statement.reset() }
+            guard try statement.step() else { return PendingRechecks() }
+            return PendingRechecks(members: Int(statement.int(0)), next: statement.optionalInt(1))
+        }
     }
 }

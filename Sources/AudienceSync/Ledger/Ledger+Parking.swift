@@ -41,7 +41,7 @@ extension Ledger {
     /// Puts parked rows back in line (all segments, or one). Returns how many rows that frees.
     @discardableResult
     public func unpark(segment: String? = nil) throws -> Int {
-        let parked = try parkedSegments().filter { segment == nil || $0.segment == segment }
+        let parked = try connection.parkedSegments().filter { segment == nil || $0.segment == segment }
         try withConnection { ledger in
             try ledger.connection.transaction {
                 let statement = try ledger.connection.prepare(
@@ -54,36 +54,6 @@ extension Ledger {
             }
         }
         return parked.reduce(0) { $0 + $1.adds + $1.removes }
-    }
-
-    /// Parked segments with their pending row counts.
-    public func parkedSegments() throws -> [ParkedSegment] {
-        try withConnection { ledger in
-            let statement = try ledger.connection.prepare(
-                """
-                SELECT s.audience_id, p.code, p.message, p.request_id, p.parked_at, p.segment
-                FROM parked_segment p JOIN segment s ON s.id = p.segment ORDER BY s.audience_id
-                """)
-            var result: [ParkedSegment] = []
-            var rows: [Int64] = []
-            while try statement.step() {
-                result.append(
-                    ParkedSegment(
-                        segment: statement.string(0), code: statement.optionalInt(1).map { Int($0) },
-                        message: statement.string(2), requestID: statement.optionalString(3), parkedAt: statement.int(4)))
-                rows.append(statement.int(5))
-            }
-            statement.reset()
-            guard !rows.isEmpty else { return result }
-            // One walk over the outbox for every parked segment's waiting rows.
-            let waiting = try ledger.count(
-                ledger.liveOutboxRows("segment, desired", whereSegment: "IN (SELECT segment FROM parked_segment)")) { [$0.int(0), $0.int(1)] }
-            for (index, row) in rows.enumerated() {
-                result[index].adds = waiting[[row, 1]] ?? 0
-                result[index].removes = waiting[[row, 0]] ?? 0
-            }
-            return result
-        }
     }
 
     /// Remembers that an operator approved a held file, so it applies on its next intake.
@@ -113,12 +83,52 @@ extension Ledger {
             outcome: .held, arrived: arrived)
     }
 
+}
+
+extension LedgerReader {
+    /// Parked segments with their pending row counts.
+    public func parkedSegments() throws -> [ParkedSegment] {
+        try connection.parkedSegments()
+    }
+
     public func isApproved(fingerprint: Digest32) throws -> Bool {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare("SELECT 1 FROM approved_file WHERE fingerprint = ?1")
             defer { statement.reset() }
             statement.bind(1, fingerprint)
             return try statement.step()
+        }
+    }
+}
+
+extension LedgerConnection {
+    func parkedSegments() throws -> [ParkedSegment] {
+        let ledger = self
+        do {
+            let statement = try ledger.connection.prepare(
+                """
+                SELECT s.audience_id, p.code, p.message, p.request_id, p.parked_at, p.segment
+                FROM parked_segment p JOIN segment s ON s.id = p.segment ORDER BY s.audience_id
+                """)
+            var result: [ParkedSegment] = []
+            var rows: [Int64] = []
+            while try statement.step() {
+                result.append(
+                    ParkedSegment(
+                        segment: statement.string(0), code: statement.optionalInt(1).map { Int($0) },
+                        message: statement.string(2), requestID: statement.optionalString(3), parkedAt: statement.int(4)))
+                rows.append(statement.int(5))
+            }
+            statement.reset()
+            guard !rows.isEmpty else { return result }
+            // One walk over the outbox for every parked segment's waiting rows.
+            let waiting = try ledger.count(
+                ledger.liveOutboxRows("segment, desired", whereSegment: "IN (SELECT segment FROM parked_segment)")) { [$0.int(0), $0.int(1)] }
+            for (index, row) in rows.enumerated() {
+                result[index].adds = waiting[[row, 1]] ?? 0
+                result[index].removes = waiting[[row, 0]] ?? 0
+            }
+            return result
         }
     }
 }

@@ -15,6 +15,15 @@ public struct PendingCursor: Sendable, Equatable {
     var seq: Int64
 }
 
+/// One read of the outbox: see ``LedgerReader/pendingRows(after:through:limit:)``.
+public struct PendingPage: Sendable {
+    public var rows: [PendingRow]
+    /// Where the next read starts.
+    public var next: PendingCursor?
+    /// Outbox rows whose wish was cancelled, superseded or confirmed: for the writer to drop.
+    public var dead: [Int64]
+}
+
 public struct PendingCounts: Sendable, Codable, Equatable {
     public var adds = 0
     public var removes = 0
@@ -23,6 +32,23 @@ public struct PendingCounts: Sendable, Codable, Equatable {
 }
 
 extension Ledger {
+    /// Drops outbox rows a read found dead (see ``PendingPage/dead``).
+    public func dropDeadOutboxRows(_ seqs: [Int64]) throws {
+        try connection.connection.transaction { try connection.dropFromOutbox(seqs) }
+    }
+}
+
+extension LedgerConnection {
+    func parkedSegmentRows() throws -> Set<Int64> {
+        let statement = try connection.prepare("SELECT segment FROM parked_segment")
+        defer { statement.reset() }
+        var rows: Set<Int64> = []
+        while try statement.step() { rows.insert(statement.int(0)) }
+        return rows
+    }
+}
+
+extension LedgerReader {
     /// The outbox's last row number now: a sending pass reads no further, so that a change
     /// planned while it runs waits for the next pass instead of racing one in flight.
     public func outboxEnd() throws -> PendingCursor {
@@ -34,9 +60,9 @@ extension Ledger {
     }
 
     /// The next pending rows after `cursor` (up to `end`), in outbox order: the order planning
-    /// wrote them, which is (identifier type, identifier, segment) order within each file. Dead
-    /// outbox rows it meets are dropped on the way.
-    public func pendingRows(after cursor: PendingCursor?, through end: PendingCursor? = nil, limit: Int) throws -> ([PendingRow], PendingCursor?) {
+    /// wrote them, which is (identifier type, identifier, segment) order within each file. The
+    /// dead outbox rows it meets are listed for ``Ledger/dropDeadOutboxRows(_:)``.
+    public func pendingRows(after cursor: PendingCursor?, through end: PendingCursor? = nil, limit: Int) throws -> PendingPage {
         try withConnection { ledger in
             let parked = try ledger.parkedSegmentRows()
             let latest = try ledger.sendingEpoch().generation
@@ -88,8 +114,7 @@ extension Ledger {
                         action: desired == 1 ? .add : .remove, generation: generation, seq: seq))
             }
             statement.reset()
-            try ledger.dropFromOutbox(dead)
-            return (rows, last)
+            return PendingPage(rows: rows, next: last, dead: dead)
         }
     }
 
@@ -125,9 +150,7 @@ extension Ledger {
             return counts
         }
     }
-}
 
-extension Ledger {
     /// Whether any row is pending, without counting them all.
     public func hasPendingWork() throws -> Bool {
         try withConnection { ledger in
@@ -137,9 +160,7 @@ extension Ledger {
             return try statement.step()
         }
     }
-}
 
-extension Ledger {
     /// Every segment the ledger has heard of.
     public func knownSegments() throws -> [String] {
         try withConnection { ledger in
@@ -149,15 +170,5 @@ extension Ledger {
             while try statement.step() { result.append(statement.string(0)) }
             return result
         }
-    }
-}
-
-extension LedgerConnection {
-    func parkedSegmentRows() throws -> Set<Int64> {
-        let statement = try connection.prepare("SELECT segment FROM parked_segment")
-        defer { statement.reset() }
-        var rows: Set<Int64> = []
-        while try statement.step() { rows.insert(statement.int(0)) }
-        return rows
     }
 }

@@ -28,32 +28,41 @@ public struct Planner: Sendable {
         return String(cString: directory)
     }
 
-    /// Reads `reader` and writes its changes; returns what reading found.
-    public func plan<Sink: ChangeSink>(_ reader: AudienceFileReader, into writer: inout Sink) throws -> ReadSummary {
+    /// Reads `reader` and sorts its changes into ledger key order, spilling chunks to disk when
+    /// the file is larger than one. Nothing is written to the ledger here: the sorted changes are
+    /// then written in one transaction (``SortedChanges/write(into:)``), so the ledger's writer is
+    /// busy only for the writing. `stop` is asked every `chunkSize` rows: once it says yes, the
+    /// reading ends with ``PlanningStopped``.
+    public func sort(_ reader: AudienceFileReader, stop: PlanningStop = .never) throws -> SortedChanges {
         var chunk: [MemberChange] = []
         chunk.reserveCapacity(chunkSize)
         var spill: SpillFile?
         let summary = try reader.read { change in
             chunk.append(change)
             if chunk.count == chunkSize {
+                try stop.check()
                 Self.sortKeepingLast(&chunk)
                 if spill == nil { spill = try SpillFile(directory: spillDirectory) }
                 try chunk.withUnsafeBufferPointer { try spill?.append($0) }
                 chunk.removeAll(keepingCapacity: true)
             }
         }
+        try stop.check()
         Self.sortKeepingLast(&chunk)
-        let segments = reader.segments
-        let isDelta = reader.isDelta
-        guard let spill else {
-            try chunk.withUnsafeBufferPointer { try writer.apply($0, segments: segments, isDelta: isDelta) }
-            return summary
+        if let spill, !chunk.isEmpty {
+            try chunk.withUnsafeBufferPointer { try spill.append($0) }
+            chunk = []
         }
-        if !chunk.isEmpty { try chunk.withUnsafeBufferPointer { try spill.append($0) } }
-        chunk = []
-        let merger = try RunMerger(spill, memoryRecords: mergeMemoryRecords)
-        try merger.merge { try writer.apply($0, segments: segments, isDelta: isDelta) }
-        return summary
+        return SortedChanges(
+            summary: summary, segments: reader.segments, source: spill.map { .spilled($0) } ?? .inMemory(chunk),
+            mergeMemoryRecords: mergeMemoryRecords, stop: stop)
+    }
+
+    /// Reads `reader` and writes its changes into `sink`; returns what reading found.
+    public func plan<Sink: ChangeSink>(_ reader: AudienceFileReader, into sink: inout Sink) throws -> ReadSummary {
+        let sorted = try sort(reader)
+        try sorted.write(into: &sink)
+        return sorted.summary
     }
 
     /// The ledger's order; for one key, file order.

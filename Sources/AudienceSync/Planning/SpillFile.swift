@@ -3,20 +3,23 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Sorted runs of member changes, written to a temporary file that has no name (unlinked at once,
 /// so nothing is left behind if the process dies) and read back a block at a time for merging.
 ///
 /// Records are the in-memory bytes of `MemberChange`, a trivial type, read back by the same process.
-final class SpillFile {
+/// Sendable: runs are appended while the file is read and sorted, then only read back, by
+/// whichever thread writes the ledger.
+final class SpillFile: Sendable {
     struct Run {
         var offset: Int
         var count: Int
     }
 
     private let descriptor: Int32
-    private(set) var runs: [Run] = []
-    private var end = 0
+    private let written = Mutex<(runs: [Run], end: Int)>(([], 0))
+    var runs: [Run] { written.withLock { $0.runs } }
     static let recordSize = MemoryLayout<MemberChange>.stride
 
     /// Creates the file in `directory` (the state directory: on disk, where the ledger is).
@@ -38,6 +41,7 @@ final class SpillFile {
     func append(_ changes: UnsafeBufferPointer<MemberChange>) throws {
         let bytes = UnsafeRawBufferPointer(changes)
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        let end = written.withLock { $0.end }
         var written = 0
         while written < bytes.count {
             let result = pwrite(descriptor, base + written, bytes.count - written, off_t(end + written))
@@ -48,8 +52,10 @@ final class SpillFile {
             }
             written += result
         }
-        runs.append(Run(offset: end, count: changes.count))
-        end += bytes.count
+        self.written.withLock { state in
+            state.runs.append(Run(offset: end, count: changes.count))
+            state.end += bytes.count
+        }
     }
 
     /// Reads up to `buffer.count` records of run `run`, starting at its record `first`.

@@ -1,12 +1,12 @@
 /// Spaces requests to at most `rate` per second, and adapts: TikTok's rate-limit answers halve the
-/// pace, each success wins a little of it back.
-actor RateLimiter {
-    private let ceiling: Double
+/// pace, each success wins a little of it back. One per process: what a pass learns holds for the next.
+public actor RateLimiter {
+    nonisolated let ceiling: Double
     private(set) var rate: Double
     private var nextSlot: ContinuousClock.Instant = .now
     private let clock = ContinuousClock()
 
-    init(requestsPerSecond: Double) {
+    public init(requestsPerSecond: Double) {
         ceiling = max(0.1, requestsPerSecond)
         rate = ceiling
     }

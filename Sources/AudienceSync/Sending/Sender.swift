@@ -26,15 +26,15 @@ public struct Sender: Sendable {
     let options: SenderOptions
     let logger: Logger
     private let limiter: RateLimiter
-    /// Every ledger call goes through here: it may wait for a file being planned.
-    private let ledgerQueue = BlockingQueue(label: "tiktok-audience-sync.sender-ledger")
 
-    public init(ledger: Ledger, client: TikTokClient, options: SenderOptions, logger: Logger) {
+    /// `limiter`: shared by every pass of a process, so that what TikTok's rate limits taught one
+    /// pass holds for the next.
+    public init(ledger: Ledger, client: TikTokClient, options: SenderOptions, limiter: RateLimiter? = nil, logger: Logger) {
         self.ledger = ledger
         self.client = client
         self.options = options
         self.logger = logger
-        limiter = RateLimiter(requestsPerSecond: options.requestsPerSecond)
+        self.limiter = limiter ?? RateLimiter(requestsPerSecond: options.requestsPerSecond)
     }
 
     /// One pass over everything pending. Returns when every batch was confirmed, given up on, or
@@ -50,7 +50,7 @@ public struct Sender: Sendable {
             var packer = BatchPacker(maxUsers: options.maxUsersPerRequest)
             var cursor: PendingCursor?
             // Each row at most once per pass: what is planned meanwhile waits for the next pass.
-            let (end, epoch) = try await ledgerQueue.run { [ledger] in (try ledger.outboxEnd(), try ledger.sendingEpoch()) }
+            let (end, epoch) = (try await ledger.reader.outboxEnd(), try await ledger.reader.sendingEpoch())
             func launch(_ batch: MappingBatch) async throws {
                 if running >= options.maxInFlight, let done = try await group.next() {
                     report.merge(done)
@@ -60,17 +60,16 @@ public struct Sender: Sendable {
                 running += 1
             }
             reading: while !pause.stopsSending {
-                let (rows, next) = try await ledgerQueue.run { [ledger, cursor, limit = options.readAhead] in
-                    try ledger.pendingRows(after: cursor, through: end, limit: limit)
-                }
-                for row in rows {
+                let page = try await ledger.reader.pendingRows(after: cursor, through: end, limit: options.readAhead)
+                if !page.dead.isEmpty { try await ledger.dropDeadOutboxRows(page.dead) }
+                for row in page.rows {
                     for batch in packer.add(row) {
                         try await launch(batch)
                         if pause.stopsSending { break reading }
                     }
                 }
-                cursor = next
-                if rows.count < options.readAhead { break }
+                cursor = page.next
+                if page.rows.count < options.readAhead { break }
             }
             if !pause.stopsSending {
                 for batch in packer.finish() { try await launch(batch) }
@@ -79,7 +78,7 @@ public struct Sender: Sendable {
             report.pause = report.pause ?? pause.pause
             if report.requests > 0 || report.unanswered > 0 {
                 do {
-                    try await ledgerQueue.run { [ledger, report] in try ledger.recordSendPass(report, now: Int64(clockSeconds())) }
+                    try await ledger.recordSendPass(report, now: Int64(clockSeconds()))
                 } catch {
                     logger.warning("could not record TikTok's health in the ledger", metadata: ["error": "\(error)"])
                 }
@@ -91,11 +90,10 @@ public struct Sender: Sendable {
     /// Turns sends that did not finish (this process's earlier passes, or a process that died)
     /// into unknown members, and makes due rechecks; see ``Ledger/reclaimInFlight(now:grace:)``.
     /// Callers run it once before each ``sendPending(shouldStop:)``, while no send of this
-    /// process runs, and before asking whether anything is pending (a due recheck is). Blocks on
-    /// the ledger.
-    public static func reclaimInFlight(_ ledger: Ledger, options: SenderOptions, logger: Logger) throws {
+    /// process runs, and before asking whether anything is pending (a due recheck is).
+    public static func reclaimInFlight(_ ledger: Ledger, options: SenderOptions, logger: Logger) async throws {
         let grace = options.resendUnansweredAfter.components.seconds
-        let reclaim = try ledger.reclaimInFlight(now: Int64(clockSeconds()), grace: grace)
+        let reclaim = try await ledger.reclaimInFlight(now: Int64(clockSeconds()), grace: grace)
         if reclaim.interrupted > 0 {
             logger.notice(
                 "\(reclaim.interrupted) change(s) were being sent when the last run stopped; TikTok may or may not have applied them, so they are sent again, and once more after \(grace) s in case the old request lands late")
@@ -123,9 +121,7 @@ public struct Sender: Sendable {
         if pause.stopsSending || Task.isCancelled { return SendReport() }
         let ticket: InFlightTicket
         do {
-            ticket = try await ledgerQueue.run { [ledger] in
-                try ledger.recordInFlight(batch.rows, type: batch.type, now: Int64(clockSeconds()))
-            }
+            ticket = try await ledger.recordInFlight(batch.rows, type: batch.type, now: Int64(clockSeconds()))
         } catch {
             logger.error("could not record a batch before sending it; it is not sent and stays pending",
                          metadata: batchMetadata(batch).merging(["error": "\(error)"]) { $1 })
@@ -139,9 +135,7 @@ public struct Sender: Sendable {
         let unconfirmed = batch.rows.filter { !delivery.confirmed.contains($0.seq) }
         let recheckAt = delivery.mayLandLate ? Int64(clockSeconds()) + options.resendUnansweredAfter.components.seconds : nil
         do {
-            try await ledgerQueue.run { [ledger] in
-                try ledger.endInFlight(ticket, unconfirmed: unconfirmed, type: batch.type, recheckAt: recheckAt)
-            }
+            try await ledger.endInFlight(ticket, unconfirmed: unconfirmed, type: batch.type, recheckAt: recheckAt)
         } catch {
             logger.error("could not record how a send ended; its members count as unknown from the next pass on",
                          metadata: batchMetadata(batch).merging(["error": "\(error)"]) { $1 })
@@ -190,9 +184,7 @@ public struct Sender: Sendable {
                 let closing = !delivery.mayLandLate && delivery.confirmed.isEmpty && batch.rows.count == delivery.ticket.rows
                     ? delivery.ticket : nil
                 do {
-                    report.acknowledged += try await ledgerQueue.run { [ledger] in
-                        try ledger.markAcknowledged(batch.rows, readIn: epoch, closing: closing)
-                    }
+                    report.acknowledged += try await ledger.markAcknowledged(batch.rows, readIn: epoch, closing: closing)
                     delivery.confirmed.formUnion(batch.rows.map(\.seq))
                     delivery.closed = closing != nil
                 } catch {
@@ -254,11 +246,9 @@ public struct Sender: Sendable {
                 }
                 let refused = failure(batch, answer, reason: "TikTok refused the segment")
                 do {
-                    try await ledgerQueue.run { [ledger] in
-                        try ledger.park(
-                            segment: segments.first ?? "", code: refused.code, message: refused.message,
-                            requestID: refused.requestID, now: Int64(clockSeconds()))
-                    }
+                    try await ledger.park(
+                        segment: segments.first ?? "", code: refused.code, message: refused.message,
+                        requestID: refused.requestID, now: Int64(clockSeconds()))
                 } catch {
                     logger.error("could not park the refused segment", metadata: ["error": "\(error)"])
                 }

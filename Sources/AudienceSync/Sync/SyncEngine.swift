@@ -38,13 +38,19 @@ public struct IntakePass: Sendable {
 
 /// Takes files from the inbox into the ledger, one at a time in arrival order: fingerprint,
 /// plan, archive (or reject), receipt. A file moves out of the inbox only after its plan is committed.
-public struct SyncEngine: Sendable {
-    public let configuration: Configuration
-    public let ledger: Ledger
+///
+/// Runs on a thread of its own: reading and sorting a large file is tens of seconds of blocking
+/// work that must not hold one of Swift's cooperative threads.
+public actor SyncEngine {
+    public nonisolated let configuration: Configuration
+    public nonisolated let ledger: Ledger
     let mover: FileMover
     let logger: Logger
     let planner: Planner
     let progress: (@Sendable (ReadProgress) -> Void)?
+    private nonisolated let executor = ThreadExecutor(label: "tiktok-audience-sync.intake")
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     public init(
         configuration: Configuration, ledger: Ledger, logger: Logger, planner: Planner? = nil,
@@ -58,16 +64,17 @@ public struct SyncEngine: Sendable {
         mover = FileMover(stateDirectory: configuration.stateDirectory)
     }
 
-    public var scanner: InboxScanner {
+    public nonisolated var scanner: InboxScanner {
         InboxScanner(root: configuration.inbox, excluded: [configuration.stateDirectory], settleSeconds: configuration.settleSeconds)
     }
 
     /// Processes every ready file. With `waitForSettling`, waits for files that are still being written.
-    /// `shouldStop` is asked between files and while waiting: a file being planned is finished.
-    public func processInbox(waitForSettling: Bool, shouldStop: () -> Bool = { false }) async throws -> IntakeReport {
+    /// `shouldStop` is asked between files, while waiting, and as a file is planned: planning
+    /// gives up (nothing is committed; the file stays in the inbox).
+    public func processInbox(waitForSettling: Bool, shouldStop: @escaping @Sendable () -> Bool = { false }) async throws -> IntakeReport {
         var report = IntakeReport()
         waiting: for _ in 0..<1000 {
-            let pass = try processReadyFiles(shouldStop: shouldStop)
+            let pass = try await processReadyFiles(shouldStop: shouldStop)
             report.receipts += pass.receipts
             report.waiting = pass.waiting
             report.failures = pass.failures
@@ -89,16 +96,16 @@ public struct SyncEngine: Sendable {
     /// left for `nextCheck` (a time); a visibly unfinished file older than
     /// `incomplete_upload_seconds` is moved to `rejected/` as an incomplete upload.
     public func processReadyFiles(
-        renamedIn: (String) -> Bool = { _ in false },
-        onFile: (InboxFile) -> Void = { _ in },
-        shouldStop: () -> Bool = { false }
-    ) throws -> IntakePass {
-        writeMissingReceipts()
+        renamedIn: @Sendable (String) -> Bool = { _ in false },
+        onFile: @Sendable (InboxFile) -> Void = { _ in },
+        shouldStop: @escaping @Sendable () -> Bool = { false }
+    ) async throws -> IntakePass {
+        await writeMissingReceipts()
         var pass = IntakePass()
         // Partners (by ``InboxFile/orderingKey``) with an older file still waiting: their later
         // files wait behind it, so that no file overtakes an older one of the same partner.
         var waitingBehind: [String: String] = [:]
-        for file in try scanInArrivalOrder() {
+        for file in try await scanInArrivalOrder() {
             if shouldStop() { break }
             if let older = waitingBehind[file.orderingKey] {
                 pass.waiting.append((file.relativePath, "waits behind \(older), which arrived first and is not taken yet"))
@@ -106,7 +113,10 @@ public struct SyncEngine: Sendable {
             }
             let waitingBefore = pass.waiting.count
             do {
-                try consider(file, renamedIn: renamedIn(file.path), onFile: onFile, into: &pass)
+                try await consider(file, renamedIn: renamedIn(file.path), onFile: onFile, stop: PlanningStop(shouldStop), into: &pass)
+            } catch is PlanningStopped {
+                pass.waiting.append((file.relativePath, "not taken: the process is stopping"))
+                break
             } catch {
                 // One file's trouble (a name the disk refuses, a full disk) never stops the others.
                 let described = "\(error)".replacingNewlines()
@@ -122,9 +132,9 @@ public struct SyncEngine: Sendable {
     }
 
     /// The inbox in arrival order: each file's first-seen change time as the ledger remembers it.
-    private func scanInArrivalOrder() throws -> [InboxFile] {
+    private func scanInArrivalOrder() async throws -> [InboxFile] {
         var files = try scanner.scan()
-        let arrivals = try ledger.arrivals(files.map { (ArrivalKey(device: $0.device, inode: $0.inode), $0.arrived) })
+        let arrivals = try await ledger.arrivals(files.map { (ArrivalKey(device: $0.device, inode: $0.inode), $0.arrived) })
         for index in files.indices {
             files[index].arrived = arrivals[ArrivalKey(device: files[index].device, inode: files[index].inode)] ?? files[index].arrived
         }
@@ -132,7 +142,9 @@ public struct SyncEngine: Sendable {
     }
 
     /// Takes `file` if it is ready, else notes in `pass` why it waits.
-    private func consider(_ file: InboxFile, renamedIn: Bool, onFile: (InboxFile) -> Void, into pass: inout IntakePass) throws {
+    private func consider(
+        _ file: InboxFile, renamedIn: Bool, onFile: (InboxFile) -> Void, stop: PlanningStop, into pass: inout IntakePass
+    ) async throws {
         if let original = file.originalName {
             logger.warning(
                 "the file's name was not valid UTF-8 (\(original.escapingControlCharacters)); it was renamed so that it can be read, named in receipts and logged",
@@ -150,7 +162,7 @@ public struct SyncEngine: Sendable {
                     metadata: ["file": "\(file.relativePath)"])
             }
             onFile(file)
-            if let receipt = try intake(file) {
+            if let receipt = try await intake(file, stop: stop) {
                 pass.receipts.append(receipt)
             } else {
                 pass.waiting.append((file.relativePath, "changed while being read, or could not be read; it is read again"))
@@ -162,7 +174,7 @@ public struct SyncEngine: Sendable {
             pass.waiting.append((file.relativePath, reason))
         case .incomplete(let reason):
             if now - unchangedSince > configuration.incompleteUploadSeconds {
-                pass.receipts.append(try reject(
+                pass.receipts.append(try await reject(
                     file, fingerprint: nil, reason: "incomplete upload: unchanged for \(Int(now - unchangedSince)) s and \(reason)",
                     outcome: .incomplete))
             } else {
@@ -175,9 +187,10 @@ public struct SyncEngine: Sendable {
 
     /// Takes one ready file. Returns nil when the file must be looked at again later (it changed
     /// while being read). Throws only for ledger or disk failures, never for a bad file.
-    public func intake(_ file: InboxFile) throws -> Receipt? {
-        if case .notRegular(let reason) = file.kind { return try reject(file, fingerprint: nil, reason: reason) }
-        if let problem = partnerProblem(file) { return try reject(file, fingerprint: nil, reason: problem) }
+    /// `stop`: planning gives up with ``PlanningStopped`` once it says so.
+    public func intake(_ file: InboxFile, stop: PlanningStop = .never) async throws -> Receipt? {
+        if case .notRegular(let reason) = file.kind { return try await reject(file, fingerprint: nil, reason: reason) }
+        if let problem = partnerProblem(file) { return try await reject(file, fingerprint: nil, reason: problem) }
         var options = ReadingOptions()
         options.defaultMAIDType = configuration.tiktok.maidType
         options.maximumDecompressedBytes = configuration.maxDecompressedBytes
@@ -191,29 +204,28 @@ public struct SyncEngine: Sendable {
             reader = try AudienceFileReader(path: file.path, options: options)
             fingerprint = try reader.fingerprint()
         } catch let error as AudienceFileError {
-            return try handleUnreadable(file, fingerprint: nil, error)
+            return try await handleUnreadable(file, fingerprint: nil, error)
         }
         var reapplying = false
-        if let known = try ledger.fileRecord(fingerprint: fingerprint) {
+        if let known = try await ledger.reader.fileRecord(fingerprint: fingerprint) {
             // A snapshot is the partner's complete membership as of its arrival: the same bytes
             // re-sent after newer files changed things apply again. A delta never applies twice.
-            reapplying = try known.outcome == .applied && known.archivedAs != nil && known.isDelta == false
-                && ledger.hasFileAppliedAfter(fingerprint: fingerprint)
-            if !reapplying { return try intakeKnown(file, fingerprint: fingerprint, known) }
+            reapplying = known.outcome == .applied && known.archivedAs != nil && known.isDelta == false
+            if reapplying { reapplying = try await ledger.reader.hasFileAppliedAfter(fingerprint: fingerprint) }
+            if !reapplying { return try await intakeKnown(file, fingerprint: fingerprint, known) }
         }
         let result: FileApplyResult
-        let limit = try ledger.isApproved(fingerprint: fingerprint) ? nil : configuration.maxSnapshotRemovalPercent
+        let limit = try await ledger.reader.isApproved(fingerprint: fingerprint) ? nil : configuration.maxSnapshotRemovalPercent
         do {
-            result = try ledger.applyFile(
-                fingerprint: fingerprint, name: file.relativePath, size: reader.size, maximumRemovalPercent: limit,
-                reapplying: reapplying
-            ) { writer in
-                try planner.plan(reader, into: &writer)
-            }
+            // Read and sorted here; the ledger's writer is busy only while the sorted changes are written.
+            let sorted = try planner.sort(reader, stop: stop)
+            result = try await ledger.applyFile(
+                sorted, fingerprint: fingerprint, name: file.relativePath, size: reader.size, maximumRemovalPercent: limit,
+                reapplying: reapplying)
         } catch let error as AudienceFileError {
-            return try handleUnreadable(file, fingerprint: fingerprint, error)
+            return try await handleUnreadable(file, fingerprint: fingerprint, error)
         } catch let held as SnapshotHeld {
-            return try hold(file, fingerprint: fingerprint, reason: held.description)
+            return try await hold(file, fingerprint: fingerprint, reason: held.description)
         }
         try mover.write(Array("\(result.generation)\n".utf8), to: Configuration.ledgerSealName)
         var receipt = Receipt(file: file, outcome: .applied)
@@ -230,21 +242,21 @@ public struct SyncEngine: Sendable {
         let archived = try mover.move(
             file, to: "archive", suffix: String(fingerprint.hex.prefix(12)), ifStill: reader.identity)
         if let archived {
-            try ledger.recordArchived(fingerprint: fingerprint, as: archived)
+            try await ledger.recordArchived(fingerprint: fingerprint, as: archived)
         } else {
             logger.notice("a new upload replaced the file while it was read; the new one is taken next", metadata: ["file": "\(file.relativePath)"])
         }
         receipt.archivedAs = archived
-        try writeReceipt(receipt, for: file, fingerprint: fingerprint)
+        try await writeReceipt(receipt, for: file, fingerprint: fingerprint)
         return receipt
     }
 
-    private func intakeKnown(_ file: InboxFile, fingerprint: Digest32, _ known: FileRecord) throws -> Receipt {
+    private func intakeKnown(_ file: InboxFile, fingerprint: Digest32, _ known: FileRecord) async throws -> Receipt {
         switch known.outcome {
         case .held:
-            return try hold(file, fingerprint: fingerprint, reason: known.reason ?? "held before", record: false)
+            return try await hold(file, fingerprint: fingerprint, reason: known.reason ?? "held before", record: false)
         case .rejected:
-            return try reject(file, fingerprint: fingerprint, reason: known.reason ?? "rejected before", record: false)
+            return try await reject(file, fingerprint: fingerprint, reason: known.reason ?? "rejected before", record: false)
         case .applied where known.archivedAs == nil:
             // Planned, then interrupted before the move: finish the move.
             var receipt = Receipt(file: file, outcome: .applied)
@@ -254,12 +266,12 @@ public struct SyncEngine: Sendable {
             receipt.rowsRejected = known.rowsRejected
             receipt.members = known.members
             let archived = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
-            try ledger.recordArchived(fingerprint: fingerprint, as: archived)
+            try await ledger.recordArchived(fingerprint: fingerprint, as: archived)
             receipt.archivedAs = archived
-            try writeReceipt(receipt, for: file, fingerprint: fingerprint)
+            try await writeReceipt(receipt, for: file, fingerprint: fingerprint)
             return receipt
         case .applied:
-            try ledger.recordDuplicate(fingerprint: fingerprint)
+            try await ledger.recordDuplicate(fingerprint: fingerprint)
             var receipt = Receipt(file: file, outcome: .duplicate)
             receipt.fingerprint = fingerprint.hex
             // Another partner's file is never named to this one.
@@ -269,12 +281,12 @@ public struct SyncEngine: Sendable {
                 ? "same bytes as \(known.name), already applied; nothing changed"
                 : "same bytes as a file applied before; nothing changed"
             receipt.archivedAs = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
-            try writeReceipt(receipt, for: file, fingerprint: fingerprint)
+            try await writeReceipt(receipt, for: file, fingerprint: fingerprint)
             return receipt
         }
     }
 
-    private func handleUnreadable(_ file: InboxFile, fingerprint: Digest32?, _ error: AudienceFileError) throws -> Receipt? {
+    private func handleUnreadable(_ file: InboxFile, fingerprint: Digest32?, _ error: AudienceFileError) async throws -> Receipt? {
         switch error.kind {
         case .changedWhileReading:
             logger.notice("file changed while being read; it will be read again", metadata: ["file": "\(file.relativePath)"])
@@ -283,7 +295,7 @@ public struct SyncEngine: Sendable {
             logger.error("cannot read file: \(error.description)", metadata: ["file": "\(file.relativePath)"])
             return nil
         default:
-            return try reject(file, fingerprint: fingerprint, reason: error.description)
+            return try await reject(file, fingerprint: fingerprint, reason: error.description)
         }
     }
 
@@ -300,18 +312,18 @@ public struct SyncEngine: Sendable {
 
     private func reject(
         _ file: InboxFile, fingerprint: Digest32?, reason: String, record: Bool = true, outcome: Receipt.Outcome = .rejected
-    ) throws -> Receipt {
-        try setAside(file, fingerprint: fingerprint, reason: reason, into: "rejected", outcome: outcome, recordAs: record ? .rejected : nil)
+    ) async throws -> Receipt {
+        try await setAside(file, fingerprint: fingerprint, reason: reason, into: "rejected", outcome: outcome, recordAs: record ? .rejected : nil)
     }
 
     /// Moves a snapshot that would empty too much of a segment to `held/`, with the reason.
-    private func hold(_ file: InboxFile, fingerprint: Digest32, reason: String, record: Bool = true) throws -> Receipt {
+    private func hold(_ file: InboxFile, fingerprint: Digest32, reason: String, record: Bool = true) async throws -> Receipt {
         if record {
-            try ledger.recordRejectedFile(
+            try await ledger.recordRejectedFile(
                 fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: reason, outcome: .held,
                 arrived: file.arrived)
         }
-        return try setAside(file, fingerprint: fingerprint, reason: reason, into: "held", outcome: .held, recordAs: nil)
+        return try await setAside(file, fingerprint: fingerprint, reason: reason, into: "held", outcome: .held, recordAs: nil)
     }
 
     /// Moves a file that is not applied into `folder` with a `.reason.txt` beside it, writes its
@@ -319,9 +331,9 @@ public struct SyncEngine: Sendable {
     private func setAside(
         _ file: InboxFile, fingerprint: Digest32?, reason: String, into folder: String, outcome: Receipt.Outcome,
         recordAs: FileRecord.Outcome?
-    ) throws -> Receipt {
+    ) async throws -> Receipt {
         if let recordAs, let fingerprint {
-            try ledger.recordRejectedFile(
+            try await ledger.recordRejectedFile(
                 fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: reason, outcome: recordAs)
         }
         var receipt = Receipt(file: file, outcome: outcome)
@@ -332,23 +344,23 @@ public struct SyncEngine: Sendable {
         receipt.archivedAs = moved
         let verb = outcome == .held ? "is held" : "was rejected"
         try mover.write(Array("\(file.relativePath) \(verb): \(reason)\n".utf8), to: FileName.appending(".reason.txt", to: moved))
-        try writeReceipt(receipt, for: file, fingerprint: fingerprint)
+        try await writeReceipt(receipt, for: file, fingerprint: fingerprint)
         return receipt
     }
 
     /// Every archived file gets its receipt: one whose run stopped between the move and the
     /// receipt gets it now, from what the ledger recorded (totals; the per-segment counts and
     /// rejected lines were in the run that stopped).
-    private func writeMissingReceipts() {
+    private func writeMissingReceipts() async {
         let missing: [(fingerprint: Digest32, record: FileRecord)]
         do {
-            missing = try ledger.archivedFilesWithoutReceipt()
+            missing = try await ledger.reader.archivedFilesWithoutReceipt()
         } catch {
             logger.error("cannot look for receipts left unwritten", metadata: ["error": "\("\(error)".replacingNewlines())"])
             return
         }
         for (fingerprint, record) in missing {
-            do { try writeMissingReceipt(fingerprint, record) } catch {
+            do { try await writeMissingReceipt(fingerprint, record) } catch {
                 logger.error("cannot write the receipt of an archived file; tried again next pass", metadata: [
                     "file": "\(record.name)", "error": "\("\(error)".replacingNewlines())",
                 ])
@@ -356,14 +368,14 @@ public struct SyncEngine: Sendable {
         }
     }
 
-    private func writeMissingReceipt(_ fingerprint: Digest32, _ record: FileRecord) throws {
+    private func writeMissingReceipt(_ fingerprint: Digest32, _ record: FileRecord) async throws {
         let parts = record.name.split(separator: "/", maxSplits: 1)
         let file = InboxFile(
             path: configuration.inbox + "/" + record.name, relativePath: record.name,
             partner: parts.count > 1 ? String(parts[0]) : nil, size: record.size, modified: 0, kind: .regular)
         let path = Receipt.relativePath(for: file, fingerprint: fingerprint.hex)
         if FileManager.default.fileExists(atPath: configuration.stateDirectory + "/" + path) {
-            try ledger.recordReceipt(fingerprint: fingerprint, at: path)
+            try await ledger.recordReceipt(fingerprint: fingerprint, at: path)
             return
         }
         var receipt = Receipt(file: file, outcome: .applied, now: Date(timeIntervalSince1970: Double(record.plannedAt)))
@@ -374,13 +386,13 @@ public struct SyncEngine: Sendable {
         receipt.members = record.members
         receipt.archivedAs = record.archivedAs
         receipt.reason = "written after a restart (the run that applied it stopped before its receipt): +\(record.adds) -\(record.removes) in all"
-        try writeReceipt(receipt, for: file, fingerprint: fingerprint)
+        try await writeReceipt(receipt, for: file, fingerprint: fingerprint)
     }
 
-    private func writeReceipt(_ receipt: Receipt, for file: InboxFile, fingerprint: Digest32?) throws {
+    private func writeReceipt(_ receipt: Receipt, for file: InboxFile, fingerprint: Digest32?) async throws {
         let path = Receipt.relativePath(for: file, fingerprint: fingerprint?.hex)
         try mover.write(receipt.encoded(), to: path)
-        if let fingerprint, receipt.outcome == .applied { try ledger.recordReceipt(fingerprint: fingerprint, at: path) }
+        if let fingerprint, receipt.outcome == .applied { try await ledger.recordReceipt(fingerprint: fingerprint, at: path) }
         var metadata: Logger.Metadata = ["file": "\(file.relativePath)", "outcome": "\(receipt.outcome.rawValue)"]
         if let partner = file.partner { metadata["partner"] = "\(partner)" }
         if receipt.outcome != .applied && receipt.outcome != .duplicate {
@@ -391,9 +403,9 @@ public struct SyncEngine: Sendable {
     }
 
     /// Stamps `confirmed_at` into the receipts of files whose changes TikTok has now all confirmed.
-    public func confirmFiles() throws {
+    public func confirmFiles() async throws {
         let now = Date()
-        for (_, receiptPath) in try ledger.confirmSettledFiles(now: Int64(now.timeIntervalSince1970)) {
+        for (_, receiptPath) in try await ledger.confirmSettledFiles(now: Int64(now.timeIntervalSince1970)) {
             guard let receiptPath else { continue }
             let full = configuration.stateDirectory + "/" + receiptPath
             guard let data = FileManager.default.contents(atPath: full),
@@ -408,7 +420,7 @@ public struct SyncEngine: Sendable {
 extension SyncEngine {
     /// Approves a held snapshot and puts it back into the inbox where it came from.
     /// Returns its path below the inbox.
-    public func approveHeld(path: String) throws -> String {
+    public func approveHeld(path: String) async throws -> String {
         let heldRoot = configuration.heldDirectory + "/"
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         guard absolute.hasPrefix(heldRoot) else {
@@ -416,29 +428,29 @@ extension SyncEngine {
         }
         let reader = try AudienceFileReader(path: absolute)
         let fingerprint = try reader.fingerprint()
-        guard let record = try ledger.fileRecord(fingerprint: fingerprint), record.outcome == .held else {
+        guard let record = try await ledger.reader.fileRecord(fingerprint: fingerprint), record.outcome == .held else {
             throw InboxError(path: path, "is not a held file (no held record for its contents)")
         }
         // Approved now, it would arrive after files its partner sent later, and undo their changes.
         let parts = record.name.split(separator: "/", maxSplits: 1)
-        let later = try ledger.filesApplied(after: fingerprint, inFolder: parts.count > 1 ? String(parts[0]) : nil)
+        let later = try await ledger.reader.filesApplied(after: fingerprint, inFolder: parts.count > 1 ? String(parts[0]) : nil)
         if !later.isEmpty {
             throw InboxError(
                 path: path,
                 "cannot be approved: \(later.count) later file(s) of the same folder were applied since it was held (\(later.prefix(3).map(\.escapingControlCharacters).joined(separator: ", "))), and applying this snapshot now would undo their changes. Ask the partner for a fresh complete snapshot, and delete the held file")
         }
-        let arrived = try ledger.heldArrival(fingerprint: fingerprint)
-        try ledger.approve(fingerprint: fingerprint, now: Int64(Date().timeIntervalSince1970))
+        let arrived = try await ledger.reader.heldArrival(fingerprint: fingerprint)
+        try await ledger.approve(fingerprint: fingerprint, now: Int64(Date().timeIntervalSince1970))
         let destination: String
         do {
             destination = try mover.restore(absolute, toInbox: configuration.inbox, as: record.name)
         } catch {
-            try ledger.withdrawApproval(fingerprint: fingerprint, held: record, arrived: arrived)
+            try await ledger.withdrawApproval(fingerprint: fingerprint, held: record, arrived: arrived)
             throw error
         }
         // Its place in line is where it first arrived: before the files its partner sent after it.
         if let arrived, let identity = FileIdentity(path: destination) {
-            try ledger.setArrival(ArrivalKey(device: identity.device, inode: identity.inode), to: arrived)
+            try await ledger.setArrival(ArrivalKey(device: identity.device, inode: identity.inode), to: arrived)
         }
         return String(destination.dropFirst(configuration.inbox.count + 1))
     }
