@@ -10,7 +10,8 @@ struct AudienceSyncCommand: AsyncParsableCommand {
             a segment_id; with an action column they are deltas, without one they are snapshots. Each file is
             read once, recorded in a SQLite ledger, and only the net changes are sent to TikTok.
 
-            Exit codes: 0 done, 65 input rejected, 75 work left pending, 78 bad configuration.
+            Exit codes: 0 done, 65 input rejected, 70 a defect (please report it), 75 work left pending
+            (try again later), 78 bad configuration.
             """,
         version: "0.1.0",
         subcommands: [Run.self, Once.self, Validate.self, Plan.self, Status.self, Check.self, Retry.self, Approve.self, Auth.self]

@@ -91,7 +91,7 @@ extension AudienceSyncCommand {
                 }
                 say("Next: tiktok-audience-sync check --config \(options.config)")
             } catch {
-                throw fail("\(error)", Exit.workPending, redactor: context.redactor)
+                throw fail(error, redactor: context.redactor)
             }
         }
     }

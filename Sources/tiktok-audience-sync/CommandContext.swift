@@ -29,8 +29,8 @@ struct CommandContext {
             return CommandContext(
                 configuration: configuration, logger: logger, redactor: redactor, token: resolved?.token,
                 tokenOrigin: resolved?.origin)
-        } catch let error as ConfigurationError {
-            throw fail(error.description, Exit.badConfiguration, redactor: redactor)
+        } catch {
+            throw fail(error, redactor: redactor)
         }
     }
 
@@ -41,7 +41,7 @@ struct CommandContext {
             try FileMover(stateDirectory: configuration.stateDirectory).makeDirectories(configuration.stateDirectory)
             return try StateLock(stateDirectory: configuration.stateDirectory)
         } catch {
-            throw fail("\(error)", Exit.workPending, redactor: redactor)
+            throw fail(error, redactor: redactor)
         }
     }
 
@@ -57,10 +57,10 @@ struct CommandContext {
             let ledger = try await Ledger.open(path: configuration.ledgerPath)
             try await refuseLedgerOlderThanSeal(ledger, mover: mover)
             return ledger
-        } catch let error as LedgerError {
-            throw fail(error.description, Exit.badConfiguration, redactor: redactor)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
-            throw fail("\(error)", Exit.badConfiguration, redactor: redactor)
+            throw fail(error, redactor: redactor)
         }
     }
 }

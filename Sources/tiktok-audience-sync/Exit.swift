@@ -10,6 +10,23 @@ enum Exit {
     static let software = ExitCode(70)
 }
 
+extension Exit {
+    /// The one place where a failure's ending becomes an exit code.
+    static func code(for ending: FailureEnding) -> ExitCode {
+        switch ending {
+        case .inputRejected: inputRejected
+        case .retryLater: workPending
+        case .configuration: badConfiguration
+        case .software: software
+        }
+    }
+}
+
+/// Prints what went wrong on stderr (through the redactor) and exits as the error's ending says.
+func fail(_ error: any Error, redactor: Redactor? = nil) -> ExitCode {
+    fail("\(error)", Exit.code(for: FailureEnding(of: error)), redactor: redactor)
+}
+
 /// Prints a message for the operator on stderr (through the redactor) and exits with `code`.
 func fail(_ message: String, _ code: ExitCode, redactor: Redactor? = nil) -> ExitCode {
     let text = redactor?.redact(message) ?? message

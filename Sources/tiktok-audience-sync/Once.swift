@@ -11,7 +11,9 @@ extension AudienceSyncCommand {
             discussion: """
                 Example: tiktok-audience-sync once --config /etc/tiktok-audience-sync/config.yaml
                 Exits 0 when TikTok holds what the files say, 65 when a file or row was rejected,
-                75 when work is left pending (TikTok unreachable or refusing), 78 on bad configuration.
+                75 when work is left pending (TikTok unreachable or refusing, a full disk, a stop by
+                SIGTERM or SIGINT): run it again later, 78 on bad configuration or a ledger that
+                needs an operator.
                 """)
 
         @OptionGroup var options: ConfigOptions
@@ -47,7 +49,7 @@ extension AudienceSyncCommand {
                 intake = try await engine.processInbox(waitForSettling: true, shouldStop: { stopping.isSet })
                 progress.finish()
             } catch {
-                throw fail("\(error)", Exit.workPending, redactor: context.redactor)
+                throw fail(error, redactor: context.redactor)
             }
             guard let token = context.token else {
                 await printSummary(ledger: ledger, intake: intake, send: nil)

@@ -33,7 +33,7 @@ extension AudienceSyncCommand {
                 let result = try await ledger.reader.previewFile(sorted)
                 progress.finish()
                 let summary = result.summary
-                say("\(file): \(summary.isDelta ? "delta" : "snapshot"), \(summary.rowsRead) rows, \(summary.rowsRejected) rejected")
+                say("\(file): \(summary.kind.rawValue), \(summary.rowsRead) rows, \(summary.rowsRejected) rejected")
                 say("segment              would add   would remove")
                 for segment in result.changes.keys.sorted() {
                     let change = result.changes[segment] ?? SegmentChange()

@@ -60,7 +60,7 @@ extension AudienceSyncCommand {
                 let destination = try await engine.approveHeld(path: file)
                 say("approved: \(file) is back in the inbox as \(destination) and will be applied in full")
             } catch {
-                throw fail("\(error)", Exit.inputRejected, redactor: context.redactor)
+                throw fail(error, redactor: context.redactor)
             }
         }
     }

@@ -43,7 +43,7 @@ extension AudienceSyncCommand {
                     "token": "\(context.tokenOrigin ?? "none")",
                 ])
             } catch {
-                throw fail("\(error)", Exit.badConfiguration, redactor: context.redactor)
+                throw fail(error, redactor: context.redactor)
             }
             let environment = ProcessInfo.processInfo.environment
             let path = options.config

@@ -36,7 +36,7 @@ extension AudienceSyncCommand {
                     let reader = try AudienceFileReader(path: path, options: options)
                     var segments: [UInt32: Int] = [:]
                     let summary = try reader.read { change in segments[change.segment, default: 0] += 1 }
-                    report.kind = summary.isDelta ? "delta" : "snapshot"
+                    report.kind = summary.kind
                     report.rows = summary.rowsRead
                     report.members = summary.membersRead
                     report.rowsRejected = summary.rowsRejected
@@ -64,7 +64,7 @@ extension AudienceSyncCommand {
 
 struct FileValidation: Encodable {
     var file: String
-    var kind: String?
+    var kind: FileKind?
     var rows = 0
     var members = 0
     var rowsRejected = 0
@@ -82,7 +82,7 @@ struct FileValidation: Encodable {
     var text: String {
         if let rejected { return "\(file): rejected: \(rejected)" }
         var lines = [
-            "\(file): \(kind ?? "?"), \(rows) rows, \(members) members in \(segments.count) segment(s), \(rowsRejected) rows rejected"
+            "\(file): \(kind?.rawValue ?? "?"), \(rows) rows, \(members) members in \(segments.count) segment(s), \(rowsRejected) rows rejected"
         ]
         for segment in segments.keys.sorted() { lines.append("  segment \(segment): \(segments[segment] ?? 0) members") }
         if !ignoredColumns.isEmpty { lines.append("  ignored columns: \(ignoredColumns.joined(separator: ", "))") }

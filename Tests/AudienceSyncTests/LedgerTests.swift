@@ -300,7 +300,7 @@ struct LedgerTests {
         let directory = try TemporaryDirectory()
         _ = try await freshLedger(directory)
         let connection = try SQLiteConnection(path: directory.path + "/ledger.sqlite")
-        try connection.execute("PRAGMA user_version = 99")
+        try connection.execute("PRAGMA busy_timeout = 10000; PRAGMA user_version = 99")
         await #expect(throws: LedgerError.self) { _ = try await freshLedger(directory) }
     }
 

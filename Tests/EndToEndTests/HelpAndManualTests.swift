@@ -15,6 +15,21 @@ struct HelpAndManualTests {
         #expect(help.stdout.contains("Example"), "\(subcommand) --help has no example:\n\(help.stdout)")
     }
 
+    /// `--help` of every command, word for word as in docs/help/ (where operators can read it too):
+    /// a change of what a command says is a change made on purpose. `UPDATE_HELP=1` rewrites them.
+    @Test("every command's --help is as docs/help/ has it", arguments: [""] + subcommands)
+    func helpIsPinned(subcommand: String) async throws {
+        let arguments = subcommand.isEmpty ? ["--help"] : [subcommand, "--help"]
+        let help = try await runCommand(arguments, environment: ["COLUMNS": "100"])
+        #expect(help.status == 0)
+        let pinned = DeploymentFixture.repositoryRoot + "/docs/help/\(subcommand.isEmpty ? "tiktok-audience-sync" : subcommand).txt"
+        if ProcessInfo.processInfo.environment["UPDATE_HELP"] == "1" {
+            try help.stdout.write(toFile: pinned, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOfFile: pinned, encoding: .utf8)
+        #expect(help.stdout == expected, "`\(arguments.joined(separator: " "))` differs from \(pinned); if the change is meant, run the tests with UPDATE_HELP=1")
+    }
+
     @Test("completion scripts for bash, zsh and fish know every command", arguments: ["bash", "zsh", "fish"])
     func completions(shell: String) async throws {
         let script = try await runCommand(["--generate-completion-script", shell])

@@ -135,20 +135,3 @@ func runCommand(_ arguments: [String], environment: [String: String] = [:]) asyn
     try await RunningCommand(arguments, environment: environment).wait()
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now.
-func freeLoopbackPort() throws -> Int {
-    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address -> Bool in
-            bind(socket, address, length) == 0 && getsockname(socket, address, &length) == 0
-        }
-    }
-    guard bound else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "bind: \(String(cString: strerror(errno)))"]) }
-    return Int(UInt16(bigEndian: address.sin_port))
-}

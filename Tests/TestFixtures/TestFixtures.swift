@@ -6,7 +6,26 @@ import Foundation
 
 /// Lowercase hex SHA-256 of `text`: an identifier as partners send it.
 public func sha256Hex(_ text: String) -> String {
-    SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    let digest = SHA256.hash(data: Array(text.utf8))
+    return String(unsafeUninitializedCapacity: 64) { out in
+        var index = 0
+        for byte in digest {
+            out[index] = hexDigits[Int(byte >> 4)]
+            out[index + 1] = hexDigits[Int(byte & 0x0f)]
+            index += 2
+        }
+        return 64
+    }
+}
+
+private let hexDigits = Array("0123456789abcdef".utf8)
+
+/// Runs `body` on a thread of its own: building large test data must not hold one of the few
+/// cooperative threads that every other test (and the emulator) shares.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
+    }
 }
 
 /// A small deterministic generator (SplitMix64), so that every run tests the same cases.
@@ -102,4 +121,22 @@ public final class OpenWatcher {
         }
         return seen
     }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+public func freeLoopbackPort() throws -> Int {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address -> Bool in
+            bind(socket, address, length) == 0 && getsockname(socket, address, &length) == 0
+        }
+    }
+    guard bound else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "bind: \(String(cString: strerror(errno)))"]) }
+    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -57,7 +57,6 @@ public struct Configuration: Sendable {
     /// back) is noticed instead of taken for the truth.
     public static let ledgerSealName = "ledger.seal"
     public var archiveDirectory: String { stateDirectory + "/archive" }
-    public var rejectedDirectory: String { stateDirectory + "/rejected" }
     public var receiptsDirectory: String { stateDirectory + "/receipts" }
 
     public var senderOptions: SenderOptions {

@@ -1,5 +1,5 @@
 /// A configuration problem: names the key and where it came from, and says what to do.
-public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+public struct ConfigurationError: OperatorError {
     public let file: String
     public let key: String?
     public let detail: String
@@ -9,6 +9,8 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
         self.key = key
         self.detail = detail
     }
+
+    public var ending: FailureEnding { .configuration }
 
     public var description: String {
         if let key {

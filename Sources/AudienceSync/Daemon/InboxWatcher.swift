@@ -21,7 +21,7 @@ public final class InboxWatcher: Sendable {
     public init(doorbell: Doorbell, excluded: Set<String>, logger: Logger) throws {
         let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0 else {
-            throw InboxError(path: "inotify", "cannot watch the inbox: \(String(cString: strerror(errno))); raise fs.inotify.max_user_instances")
+            throw InboxError(path: "inotify", "cannot watch the inbox: \(String(cString: strerror(errno))); raise fs.inotify.max_user_instances", ending: .configuration)
         }
         descriptor = fd
         source = DispatchSource.makeReadSource(

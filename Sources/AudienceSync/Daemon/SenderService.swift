@@ -34,6 +34,8 @@ public struct SenderService: Service {
             var wait: Duration = .zero
             var refusals = 0
             var usedToken: AccessToken?
+            // One for the life of the daemon: what TikTok's rate limits taught one pass holds for the next.
+            var limiter = RateLimiter(requestsPerSecond: settings.current.tiktok.requestsPerSecond)
             while !stopping.isSet && !Task.isCancelled {
                 if refusals > 0 {
                     await waitForBellOrNewToken(wait, refused: usedToken, stopping: stopping)
@@ -43,8 +45,11 @@ public struct SenderService: Service {
                 if stopping.isSet { break }
                 let configuration = settings.current
                 let idle = Duration.milliseconds(Int64(configuration.rescanSeconds * 1000))
+                if limiter.ceiling != max(0.1, configuration.tiktok.requestsPerSecond) {
+                    limiter = RateLimiter(requestsPerSecond: configuration.tiktok.requestsPerSecond)  // reloaded
+                }
                 do {
-                    let outcome = try await sendOnce(configuration, stopping: stopping, usedToken: &usedToken)
+                    let outcome = try await sendOnce(configuration, limiter: limiter, stopping: stopping, usedToken: &usedToken)
                     switch outcome {
                     case .settled:
                         refusals = 0
@@ -105,7 +110,7 @@ public struct SenderService: Service {
     static let tokenCheckInterval: Duration = .seconds(2)
 
     private func sendOnce(
-        _ configuration: Configuration, stopping: StopFlag, usedToken: inout AccessToken?
+        _ configuration: Configuration, limiter: RateLimiter, stopping: StopFlag, usedToken: inout AccessToken?
     ) async throws -> Outcome {
         // Sends a dead process left unfinished, and due rechecks, become pending work first.
         try await Sender.reclaimInFlight(ledger, options: configuration.senderOptions, logger: logger)
@@ -130,12 +135,11 @@ public struct SenderService: Service {
         }
         resolved.token.register(in: redactor)
         usedToken = resolved.token
-        let pending = try await ledger.reader.pendingCounts()
-        status.sender("sending: \(pending.total) pending")
+        status.sender("sending")
         let client = TikTokClient(
             baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: resolved.token,
             http: TikTokClient.sharedHTTPClient, timeout: configuration.tiktok.requestTimeout)
-        let sender = Sender(ledger: ledger, client: client, options: configuration.senderOptions, logger: logger)
+        let sender = Sender(ledger: ledger, client: client, options: configuration.senderOptions, limiter: limiter, logger: logger)
         let report = try await sender.sendPending(shouldStop: { stopping.isSet })
         try await SyncEngine(configuration: configuration, ledger: ledger, logger: logger).confirmFiles()
         let left = try await ledger.reader.pendingCounts().total

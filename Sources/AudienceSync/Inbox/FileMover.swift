@@ -55,7 +55,8 @@ public struct FileMover: Sendable {
         for component in path.split(separator: "/") {
             current += "/" + component
             if mkdir(current, 0o750) != 0 && errno != EEXIST {
-                throw InboxError(path: current, "cannot create folder: \(String(cString: strerror(errno)))")
+                throw InboxError(
+                    path: current, "cannot create folder: \(String(cString: strerror(errno)))", ending: InboxError.ending(ofErrno: errno))
             }
         }
     }

@@ -41,7 +41,7 @@ public struct InboxScanner: Sendable {
     private func walk(directory: String, relative: String, into found: inout [InboxFile]) throws {
         guard let stream = opendir(directory) else {
             if relative.isEmpty {
-                throw InboxError(path: directory, "cannot list the inbox: \(String(cString: strerror(errno))); check `inbox` in the configuration")
+                throw InboxError(path: directory, "cannot list the inbox: \(String(cString: strerror(errno))); check `inbox` in the configuration", ending: errno == ENOENT || errno == EACCES || errno == ENOTDIR ? .configuration : .retryLater)
             }
             return
         }
@@ -162,14 +162,30 @@ public struct InboxScanner: Sendable {
     }
 }
 
-public struct InboxError: Error, CustomStringConvertible, Sendable {
+/// A file or folder of the inbox or the state directory that cannot be used as it is.
+public struct InboxError: OperatorError {
     public let path: String
     public let detail: String
-    init(path: String, _ detail: String) {
+    public let ending: FailureEnding
+
+    /// `ending`: a disk or a moment's trouble passes (75, the default); an argument that names
+    /// the wrong file is the operator's input (65); a folder that cannot be ours is set-up (78).
+    init(path: String, _ detail: String, ending: FailureEnding = .retryLater) {
         self.path = path
         self.detail = detail
+        self.ending = ending
     }
+
     public var description: String { "\(path): \(detail)" }
+
+    /// The ending of a failed system call: no permission, a read-only file system or a file where
+    /// a folder should be is the set-up; a full disk or an I/O error passes.
+    static func ending(ofErrno code: Int32) -> FailureEnding {
+        switch code {
+        case EACCES, EPERM, EROFS, ENOTDIR, ELOOP: .configuration
+        default: .retryLater
+        }
+    }
 }
 
 extension String {

@@ -128,7 +128,8 @@ public struct ChangeWriter: ChangeSink {
 
 /// A snapshot that would remove more of a segment than `max_snapshot_removal_percent` allows:
 /// nothing of it is applied until an operator approves it (a truncated export must not empty a segment).
-public struct SnapshotHeld: Error, CustomStringConvertible, Sendable {
+public struct SnapshotHeld: OperatorError {
+    public var ending: FailureEnding { .inputRejected }
     public let segment: String
     public let members: Int
     public let removals: Int

@@ -7,7 +7,8 @@ public struct FileRecord: Sendable, Codable, Equatable {
     public var name: String
     public var size: Int64
     public var outcome: Outcome
-    public var isDelta: Bool?
+    /// Nil for a file that was not read through (rejected whole, or held).
+    public var kind: FileKind?
     public var rowsRead: Int
     public var rowsRejected: Int
     public var members: Int
@@ -164,7 +165,7 @@ extension LedgerConnection {
         statement.bind(2, generation)
         statement.bind(3, name)
         statement.bind(4, size)
-        statement.bind(5, result.summary.isDelta ? "delta" : "snapshot")
+        statement.bind(5, result.summary.kind.rawValue)
         statement.bind(6, result.summary.rowsRead)
         statement.bind(7, result.summary.rowsRejected)
         statement.bind(8, result.summary.membersRead)
@@ -227,7 +228,7 @@ extension LedgerReader {
             return FileRecord(
                 fingerprint: fingerprint.hex, name: statement.string(0), size: statement.int(1),
                 outcome: FileRecord.Outcome(rawValue: statement.string(2)) ?? .rejected,
-                isDelta: statement.optionalString(3).map { $0 == "delta" },
+                kind: statement.optionalString(3).flatMap(FileKind.init(rawValue:)),
                 rowsRead: Int(statement.int(4)), rowsRejected: Int(statement.int(5)), members: Int(statement.int(6)),
                 adds: Int(statement.int(7)), removes: Int(statement.int(8)), reason: statement.optionalString(9),
                 plannedAt: statement.int(10), archivedAs: statement.optionalString(11),

@@ -76,7 +76,7 @@ extension Ledger {
                 var reclaim = InFlightReclaim()
                 for record in found {
                     guard let type = IdentifierType(rawValue: UInt8(clamping: record.type)) else {
-                        throw LedgerError(.corrupt, path: ledger.connection.path, "a batch in flight has a bad identifier type")
+                        throw LedgerError.corrupt(ledger.connection.path, "a batch in flight has a bad identifier type")
                     }
                     let members = InFlightMembers.decode(record.members)
                     try ledger.makeUnknown(members, type: type)

@@ -88,7 +88,7 @@ extension LedgerReader {
                 let segmentRow = statement.int(3)
                 guard let type = IdentifierType(rawValue: UInt8(clamping: statement.int(1))),
                     let digest = statement.digest(2)
-                else { throw LedgerError(.corrupt, path: ledger.connection.path, "an outbox row has a bad identifier") }
+                else { throw LedgerError.corrupt(ledger.connection.path, "an outbox row has a bad identifier") }
                 var desired = statement.int(5)
                 var generation = statement.int(4)
                 if statement.int(6) == 0 || generation != latest {

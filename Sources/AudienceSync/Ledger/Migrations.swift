@@ -197,9 +197,7 @@ enum Migrations {
         let current = try version.step() ? Int(version.int(0)) : 0
         version.reset()
         if current > steps.count {
-            throw LedgerError(
-                .superseded, path: connection.path,
-                "schema step \(current), this version knows \(steps.count)")
+            throw LedgerError.superseded(connection.path, "schema step \(current), this version knows \(steps.count)")
         }
         for index in current..<steps.count {
             try connection.transaction {

@@ -17,7 +17,7 @@ final class SQLiteConnection {
         guard status == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(status))
             sqlite3_close(db)
-            throw LedgerError(.open, path: path, sqliteCode: status, message)
+            throw LedgerError.open(path, sqliteCode: status, message)
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
@@ -65,7 +65,7 @@ final class SQLiteConnection {
 
     func error(_ status: Int32, _ context: String) -> LedgerError {
         let message = String(cString: sqlite3_errmsg(handle))
-        return LedgerError(.sqlite, path: path, sqliteCode: status, "\(context): \(message)")
+        return LedgerError.sqlite(path, sqliteCode: status, "\(context): \(message)")
     }
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.

@@ -41,9 +41,6 @@ public struct Digest32: Hashable, Sendable, Comparable {
         }
     }
 
-    /// A short prefix for reports and logs: enough to find a row, too little to identify a person.
-    public var shortPrefix: String { String(hex.prefix(6)) + "…" }
-
     public static func < (a: Self, b: Self) -> Bool {
         (a.w0, a.w1, a.w2, a.w3) < (b.w0, b.w1, b.w2, b.w3)
     }

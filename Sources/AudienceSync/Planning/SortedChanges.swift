@@ -59,6 +59,7 @@ public struct PlanningStop: Sendable {
 }
 
 /// Planning gave up because the process is stopping; the file stays in the inbox.
-public struct PlanningStopped: Error, CustomStringConvertible, Sendable {
+public struct PlanningStopped: OperatorError {
+    public var ending: FailureEnding { .retryLater }
     public var description: String { "planning stopped for a shutdown; the file stays in the inbox and is planned again by the next run" }
 }

@@ -78,7 +78,9 @@ final class SpillFile: Sendable {
 }
 
 /// Planning could not use its temporary sort file.
-public struct PlanningError: Error, CustomStringConvertible, Sendable {
+public struct PlanningError: OperatorError {
     public let description: String
+    /// The state directory's disk: it passes once space is freed.
+    public var ending: FailureEnding { .retryLater }
     init(_ description: String) { self.description = description }
 }

@@ -1,5 +1,5 @@
 /// Why a whole file cannot be read as an audience file. Row-level problems are ``RowRejection``s instead.
-public struct AudienceFileError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct AudienceFileError: OperatorError, Equatable {
     public enum Kind: String, Sendable {
         case notRegularFile = "not_regular_file"
         case unreadable
@@ -27,6 +27,12 @@ public struct AudienceFileError: Error, CustomStringConvertible, Sendable, Equat
         self.kind = kind
         self.line = line
         self.detail = detail
+    }
+
+    /// A file that cannot be read now (permissions, a change under way) may be read later; any
+    /// other reason is the file's own.
+    public var ending: FailureEnding {
+        kind == .unreadable || kind == .changedWhileReading ? .retryLater : .inputRejected
     }
 
     public var description: String {

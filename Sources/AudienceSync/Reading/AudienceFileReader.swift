@@ -47,6 +47,7 @@ public struct MemberChange: Sendable {
 /// What reading a file found, besides the member changes themselves.
 public struct ReadSummary: Sendable {
     public var isDelta = true
+    public var kind: FileKind { FileKind(isDelta: isDelta) }
     public var rowsRead = 0
     public var rowsRejected = 0
     public var membersRead = 0

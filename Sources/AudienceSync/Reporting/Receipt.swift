@@ -11,7 +11,7 @@ public struct Receipt: Codable, Sendable {
     public var partner: String?
     public var fingerprint: String?
     public var outcome: Outcome
-    public var kind: String?
+    public var kind: FileKind?
     public var reason: String?
     public var rowsRead = 0
     public var rowsRejected = 0
@@ -43,7 +43,7 @@ public struct Receipt: Codable, Sendable {
     }
 
     mutating func fill(from summary: ReadSummary, changes: [String: SegmentChange]) {
-        kind = summary.isDelta ? "delta" : "snapshot"
+        kind = summary.kind
         rowsRead = summary.rowsRead
         rowsRejected = summary.rowsRejected
         members = summary.membersRead
@@ -56,7 +56,7 @@ public struct Receipt: Codable, Sendable {
     /// The one line an operator reads in the log.
     public var logLine: String {
         var parts = ["\(file.escapingControlCharacters): \(outcome.rawValue)"]
-        if let kind { parts.append(kind) }
+        if let kind { parts.append(kind.rawValue) }
         if outcome == .applied {
             let adds = segments.values.reduce(0) { $0 + $1.adds }
             let removes = segments.values.reduce(0) { $0 + $1.removes }

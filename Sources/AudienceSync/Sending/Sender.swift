@@ -162,10 +162,14 @@ public struct Sender: Sendable {
                 handling = .retry(.normal)
                 delivery.mayLandLate = true
                 transportError = error.detail
-                logger.warning("no answer from TikTok", metadata: batchMetadata(batch).merging(["error": "\(error.detail)"]) { $1 })
+                logger.warning("no answer from TikTok", metadata: batchMetadata(batch).merging(
+                    ["error": "\(error.detail)", "reason": "\(error.kind.rawValue)"]) { $1 })
             } catch {
-                // Cancelled mid-request: it may have reached TikTok all the same.
+                // Cancelled mid-request (a stop): it may have reached TikTok all the same, and its
+                // members are unknown until a later answer says otherwise.
                 delivery.mayLandLate = true
+                logger.notice("a request was cut short; its changes are sent again",
+                              metadata: batchMetadata(batch).merging(["error": "\(error)"]) { $1 })
                 return report
             }
             if answer != nil {

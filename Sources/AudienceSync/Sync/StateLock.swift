@@ -9,7 +9,9 @@ public final class StateLock: Sendable {
         let path = stateDirectory + "/lock"
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o640)
         guard fd >= 0 else {
-            throw InboxError(path: path, "cannot create the lock file: \(String(cString: strerror(errno))); check state_directory")
+            throw InboxError(
+                path: path, "cannot create the lock file: \(String(cString: strerror(errno))); check state_directory and its owner",
+                ending: InboxError.ending(ofErrno: errno))
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             var buffer = [UInt8](repeating: 0, count: 32)

@@ -210,7 +210,7 @@ public actor SyncEngine {
         if let known = try await ledger.reader.fileRecord(fingerprint: fingerprint) {
             // A snapshot is the partner's complete membership as of its arrival: the same bytes
             // re-sent after newer files changed things apply again. A delta never applies twice.
-            reapplying = known.outcome == .applied && known.archivedAs != nil && known.isDelta == false
+            reapplying = known.outcome == .applied && known.archivedAs != nil && known.kind == .snapshot
             if reapplying { reapplying = try await ledger.reader.hasFileAppliedAfter(fingerprint: fingerprint) }
             if !reapplying { return try await intakeKnown(file, fingerprint: fingerprint, known) }
         }
@@ -261,7 +261,7 @@ public actor SyncEngine {
             // Planned, then interrupted before the move: finish the move.
             var receipt = Receipt(file: file, outcome: .applied)
             receipt.fingerprint = fingerprint.hex
-            receipt.kind = known.isDelta == false ? "snapshot" : "delta"
+            receipt.kind = known.kind ?? .delta
             receipt.rowsRead = known.rowsRead
             receipt.rowsRejected = known.rowsRejected
             receipt.members = known.members
@@ -380,7 +380,7 @@ public actor SyncEngine {
         }
         var receipt = Receipt(file: file, outcome: .applied, now: Date(timeIntervalSince1970: Double(record.plannedAt)))
         receipt.fingerprint = fingerprint.hex
-        receipt.kind = record.isDelta == false ? "snapshot" : "delta"
+        receipt.kind = record.kind ?? .delta
         receipt.rowsRead = record.rowsRead
         receipt.rowsRejected = record.rowsRejected
         receipt.members = record.members
@@ -424,12 +424,12 @@ extension SyncEngine {
         let heldRoot = configuration.heldDirectory + "/"
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         guard absolute.hasPrefix(heldRoot) else {
-            throw InboxError(path: path, "is not in \(heldRoot); approve the file as it lies in held/")
+            throw InboxError(path: path, "is not in \(heldRoot); approve the file as it lies in held/", ending: .inputRejected)
         }
         let reader = try AudienceFileReader(path: absolute)
         let fingerprint = try reader.fingerprint()
         guard let record = try await ledger.reader.fileRecord(fingerprint: fingerprint), record.outcome == .held else {
-            throw InboxError(path: path, "is not a held file (no held record for its contents)")
+            throw InboxError(path: path, "is not a held file (no held record for its contents)", ending: .inputRejected)
         }
         // Approved now, it would arrive after files its partner sent later, and undo their changes.
         let parts = record.name.split(separator: "/", maxSplits: 1)
@@ -437,7 +437,7 @@ extension SyncEngine {
         if !later.isEmpty {
             throw InboxError(
                 path: path,
-                "cannot be approved: \(later.count) later file(s) of the same folder were applied since it was held (\(later.prefix(3).map(\.escapingControlCharacters).joined(separator: ", "))), and applying this snapshot now would undo their changes. Ask the partner for a fresh complete snapshot, and delete the held file")
+                "cannot be approved: \(later.count) later file(s) of the same folder were applied since it was held (\(later.prefix(3).map(\.escapingControlCharacters).joined(separator: ", "))), and applying this snapshot now would undo their changes. Ask the partner for a fresh complete snapshot, and delete the held file", ending: .inputRejected)
         }
         let arrived = try await ledger.reader.heldArrival(fingerprint: fingerprint)
         try await ledger.approve(fingerprint: fingerprint, now: Int64(Date().timeIntervalSince1970))

@@ -21,8 +21,10 @@ public enum Authorization {
         public var scope: [Int]
     }
 
-    public struct Failure: Error, CustomStringConvertible, Sendable {
+    public struct Failure: OperatorError {
         public let summary: String
+        /// The auth code given: a new one is needed.
+        public var ending: FailureEnding { .inputRejected }
         public var description: String {
             "TikTok did not exchange the auth code (\(summary)). Auth codes are valid for one hour and only once: open the authorization URL again and use the new code."
         }

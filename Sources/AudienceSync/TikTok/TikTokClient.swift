@@ -30,8 +30,6 @@ public struct TikTokClient: Sendable {
         self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
     }
 
-    public var hasToken: Bool { token != nil }
-
     /// `POST /segment/mapping/`: adds or deletes `users` (one identifier type) in their audiences.
     public func mapping(action: MembershipAction, type: IdentifierType, users: [User]) async throws -> TikTokAnswer {
         try await post("/segment/mapping/", body: Self.mappingBody(advertiserID: advertiserID, action: action, type: type, users: users))
@@ -114,7 +112,7 @@ public struct TikTokClient: Sendable {
             throw error
         } catch {
             let text = token.map { $0.redact(String(describing: error)) } ?? String(describing: error)
-            throw TikTokTransportError(path: path, detail: text)
+            throw TikTokTransportError(path: path, detail: text, kind: TikTokTransportError.kind(of: error))
         }
     }
 }
