@@ -1,8 +1,7 @@
 import ArgumentParser
-import AsyncHTTPClient
 import AudienceSync
 import Foundation
-import UnixSignals
+import ServiceLifecycle
 
 extension AudienceSyncCommand {
     struct Once: AsyncParsableCommand {
@@ -18,111 +17,111 @@ extension AudienceSyncCommand {
 
         @OptionGroup var options: ConfigOptions
 
+        /// The daemon's intake and sender, run until the inbox is drained and nothing more can be
+        /// sent now. SIGTERM and SIGINT stop it as they stop the daemon: planning gives up (the
+        /// file stays in the inbox), nothing new is sent, the answers in flight are recorded.
         func run() async throws {
-            // SIGTERM and SIGINT stop it gracefully: the file being planned is finished, nothing
-            // new is sent, the answers in flight are recorded; exit 75 if work is left.
-            let stopping = StopFlag()
-            let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await _ in signals {
-                        stopping.set()
-                    }
-                }
-                defer { group.cancelAll() }
-                try await work(stopping: stopping)
-            }
-        }
-
-        private func work(stopping: StopFlag) async throws {
-            let context = try await CommandContext.load(options)
+            let context = try await CommandContext.load(options, resolveToken: false)
             let lock = try context.lockStateDirectory()
             defer { withExtendedLifetime(lock) {} }
             let ledger = try await context.openLedger()
             let progress = ProgressReporter(logger: context.logger)
-            let engine = SyncEngine(
+            let outcome = PipelineOutcome()
+            let pipeline = Pipeline(
                 configuration: context.configuration, ledger: ledger, logger: context.logger,
-                progress: { progress.report($0) })
-            defer { progress.finish() }
-            let intake: IntakeReport
-            do {
-                intake = try await engine.processInbox(waitForSettling: true, shouldStop: { stopping.isSet })
-                progress.finish()
-            } catch {
-                throw fail(error, redactor: context.redactor)
-            }
-            guard let token = context.token else {
-                await printSummary(ledger: ledger, intake: intake, send: nil)
-                throw fail(
-                    "no TikTok access token: set TIKTOK_ACCESS_TOKEN, the systemd credential tiktok-access-token, or tiktok.access_token_file; the files are planned and their changes wait in the ledger",
-                    Exit.badConfiguration, redactor: context.redactor)
-            }
-            let client = TikTokClient(
-                baseURL: context.configuration.tiktok.baseURL, advertiserID: context.configuration.tiktok.advertiserID,
-                token: token, http: TikTokClient.sharedHTTPClient, timeout: context.configuration.tiktok.requestTimeout)
-            let sender = Sender(
-                ledger: ledger, client: client, options: context.configuration.senderOptions, logger: context.logger)
-            var report = SendReport()
-            if !stopping.isSet {
-                try await Sender.reclaimInFlight(ledger, options: context.configuration.senderOptions, logger: context.logger)
-                report = try await sender.sendPending(shouldStop: { stopping.isSet })
-            }
-            try await engine.confirmFiles()
-            await printSummary(ledger: ledger, intake: intake, send: report)
-            let pending = try await ledger.reader.pendingCounts()
-            if let reason = report.pausedReason {
-                throw fail(reason, Exit.workPending, redactor: context.redactor)
-            }
-            if stopping.isSet, pending.total > 0 || !intake.waiting.isEmpty {
-                throw fail("stopped by a signal with work left; it is picked up by the next run", Exit.workPending, redactor: context.redactor)
-            }
-            let parked = try await ledger.reader.parkedSegments()
-            if !parked.isEmpty {
-                throw fail(
-                    "TikTok refused segment(s) \(parked.map(\.segment).joined(separator: ", ")); their changes are parked. Fix the cause, then run `tiktok-audience-sync retry`",
-                    Exit.workPending, redactor: context.redactor)
-            }
-            if pending.total > 0 {
-                throw fail("\(pending.total) changes are still pending; run again, or see `tiktok-audience-sync status`",
-                           Exit.workPending, redactor: context.redactor)
-            }
-            let rechecks = try await ledger.reader.pendingRechecks()
-            if rechecks.members > 0 {
-                let when = rechecks.next.map(StatusDocument.time) ?? "the next run"
-                throw fail(
-                    "\(rechecks.members) change(s) got no sure answer from TikTok and are sent again from \(when) (tiktok.resend_unanswered_after_seconds), in case the old request lands late; run once again after that",
-                    Exit.workPending, redactor: context.redactor)
-            }
-            if !intake.failures.isEmpty {
-                throw fail(
-                    "\(intake.failures.count) file(s) could not be taken and stay in the inbox (\(intake.failures[0].error)); they are tried again by the next run",
-                    Exit.workPending, redactor: context.redactor)
-            }
-            if intake.rejectedFiles > 0 || intake.rejectedRows > 0 || !intake.waiting.isEmpty {
-                throw Exit.inputRejected
-            }
+                environment: ProcessInfo.processInfo.environment, redactor: context.redactor)
+            let services = pipeline.services(finish: .whenDrained, outcome: outcome, watcher: nil) { progress.report($0) }
+            var group = ServiceGroupConfiguration(services: services.map {
+                ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .ignore)
+            }, logger: context.logger)
+            group.gracefulShutdownSignals = [.sigterm, .sigint]
+            group.maximumGracefulShutdownDuration = .seconds(60)
+            try await ServiceGroup(configuration: group).run()
+            progress.finish()
+            let record = outcome.record
+            let left = OnceLeft(
+                pending: try await ledger.reader.pendingCounts(), parked: try await ledger.reader.parkedSegments(),
+                rechecks: try await ledger.reader.pendingRechecks())
+            printSummary(record, left: left)
+            let (code, message) = Self.ending(record, left: left)
+            if let message { throw fail(message, code, redactor: context.redactor) }
+            if code != Exit.done { throw code }
         }
 
-        private func printSummary(ledger: Ledger, intake: IntakeReport, send: SendReport?) async {
-            for receipt in intake.receipts { say(receipt.logLine) }
-            for (file, reason) in intake.waiting { say("\(file.escapingControlCharacters): left in the inbox: \(reason.escapingControlCharacters)") }
-            if let send {
+        /// The one place where what `once` did becomes its exit code, with what to tell the operator.
+        static func ending(_ record: PipelineOutcome.Record, left: OnceLeft) -> (ExitCode, String?) {
+            if let error = record.intakeError {
+                return (Exit.code(for: FailureEnding(of: error)), "cannot take files from the inbox: \(error)")
+            }
+            if let error = record.senderError {
+                return (Exit.code(for: FailureEnding(of: error)), "sending failed: \(error)")
+            }
+            switch record.senderStop {
+            case .noToken:
+                return (Exit.badConfiguration,
+                        "no TikTok access token: set TIKTOK_ACCESS_TOKEN, the systemd credential tiktok-access-token, or tiktok.access_token_file; the files are planned and their changes wait in the ledger")
+            case .tokenUnreadable(let reason):
+                return (Exit.badConfiguration, reason)
+            case .paused(let reason):
+                return (Exit.workPending, reason)
+            case .refusedBatches, nil:
+                break
+            }
+            if record.stopped, left.pending.total > 0 || !record.waiting.isEmpty {
+                return (Exit.workPending, "stopped by a signal with work left; it is picked up by the next run")
+            }
+            if !left.parked.isEmpty {
+                return (Exit.workPending,
+                        "TikTok refused segment(s) \(left.parked.map(\.segment).joined(separator: ", ")); their changes are parked. Fix the cause, then run `tiktok-audience-sync retry`")
+            }
+            if left.pending.total > 0 {
+                return (Exit.workPending, "\(left.pending.total) changes are still pending; run again, or see `tiktok-audience-sync status`")
+            }
+            if left.rechecks.members > 0 {
+                let when = left.rechecks.next.map(StatusDocument.time) ?? "the next run"
+                return (Exit.workPending,
+                        "\(left.rechecks.members) change(s) got no sure answer from TikTok and are sent again from \(when) (tiktok.resend_unanswered_after_seconds), in case the old request lands late; run once again after that")
+            }
+            if !record.failures.isEmpty {
+                return (Exit.workPending,
+                        "\(record.failures.count) file(s) could not be taken and stay in the inbox (\(record.failures[0].error)); they are tried again by the next run")
+            }
+            if record.rejectedFiles > 0 || record.rejectedRows > 0 || !record.waiting.isEmpty {
+                return (Exit.inputRejected, nil)
+            }
+            return (Exit.done, nil)
+        }
+
+        private func printSummary(_ record: PipelineOutcome.Record, left: OnceLeft) {
+            for receipt in record.receipts { say(receipt.logLine) }
+            for (file, reason) in record.waiting {
+                say("\(file.escapingControlCharacters): left in the inbox: \(reason.escapingControlCharacters)")
+            }
+            let send = record.sent
+            if record.senderStop != .noToken {
                 say("sent \(send.requests) request(s); TikTok confirmed \(send.acknowledged) change(s)"
                     + (send.unanswered > 0 ? "; \(send.unanswered) tries got no answer" : ""))
-                for failure in send.failures {
-                    say("  refused: \(failure.action) \(failure.rows) \(failure.identifierType) row(s) for segment(s) \(failure.segments.joined(separator: ",")): \(failure.code.map { "code \($0) " } ?? "")\(failure.message) request_id=\(failure.requestID ?? "-")")
-                }
+            }
+            for failure in send.failures {
+                say("  refused: \(failure.action) \(failure.rows) \(failure.identifierType) row(s) for segment(s) \(failure.segments.joined(separator: ",")): \(failure.code.map { "code \($0) " } ?? "")\(failure.message) request_id=\(failure.requestID ?? "-")")
             }
             // Only what is left: a count of every confirmed member would read the whole ledger
             // (`status` shows it).
-            guard let pending = try? await ledger.reader.pendingCounts(), pending.total > 0 else { return }
+            guard left.pending.total > 0 else { return }
             say("segment              pending adds   pending removes")
-            for segment in pending.bySegment.keys.sorted() {
-                let waiting = pending.bySegment[segment] ?? SegmentChange()
+            for segment in left.pending.bySegment.keys.sorted() {
+                let waiting = left.pending.bySegment[segment] ?? SegmentChange()
                 say(segment.padding(20) + " " + "\(waiting.adds)".padding(14) + " " + "\(waiting.removes)")
             }
         }
     }
+}
+
+/// What the ledger still holds when `once` ends.
+struct OnceLeft {
+    var pending: PendingCounts
+    var parked: [ParkedSegment]
+    var rechecks: PendingRechecks
 }
 
 extension String {

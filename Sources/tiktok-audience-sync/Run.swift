@@ -25,13 +25,14 @@ extension AudienceSyncCommand {
             let notifier = SystemdNotifier()
             notifier.extendStartup(by: .seconds(3600), status: "opening the ledger (upgrading it if an older version wrote it)")
             let ledger = try await context.openLedger()
-            let status = DaemonStatus(notifier: notifier)
-            let settings = DaemonSettings(configuration)
-            let inboxBell = Doorbell()
-            let senderBell = Doorbell()
+            let environment = ProcessInfo.processInfo.environment
+            let pipeline = Pipeline(
+                configuration: configuration, ledger: ledger, logger: context.logger, environment: environment,
+                redactor: context.redactor, status: DaemonStatus(notifier: notifier))
             let watcher: InboxWatcher
             do {
-                watcher = try InboxWatcher(doorbell: inboxBell, excluded: [configuration.stateDirectory], logger: context.logger)
+                watcher = try InboxWatcher(
+                    doorbell: pipeline.inboxBell, excluded: [configuration.stateDirectory], logger: context.logger)
                 let scanner = InboxScanner(root: configuration.inbox, excluded: [configuration.stateDirectory])
                 watcher.watch(scanner.folders())
                 watcher.start()
@@ -45,7 +46,6 @@ extension AudienceSyncCommand {
             } catch {
                 throw fail(error, redactor: context.redactor)
             }
-            let environment = ProcessInfo.processInfo.environment
             let path = options.config
             // A graceful shutdown stops services from the last to the first: the sender first
             // (nothing new is sent, answers in flight are recorded), then the intake (a file being
@@ -53,22 +53,15 @@ extension AudienceSyncCommand {
             let services: [any Service] = [
                 WatchdogService(notifier: notifier),
                 ReloadService(
-                    settings: settings, notifier: notifier, status: status, inboxBell: inboxBell, senderBell: senderBell,
-                    logger: context.logger,
+                    settings: pipeline.settings, notifier: notifier, status: pipeline.status, inboxBell: pipeline.inboxBell,
+                    senderBell: pipeline.senderBell, logger: context.logger,
                     load: { try await ConfigurationLoader.load(path: path, environment: environment) }),
-                IntakeService(
-                    settings: settings, ledger: ledger, watcher: watcher, inboxBell: inboxBell, senderBell: senderBell,
-                    status: status, logger: context.logger),
-                SenderService(
-                    settings: settings, ledger: ledger, bell: senderBell, status: status, logger: context.logger,
-                    environment: environment, redactor: context.redactor),
-            ]
+            ] + pipeline.services(finish: .whenStopped, outcome: PipelineOutcome(), watcher: watcher)
             var group = ServiceGroupConfiguration(services: services.map {
                 ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup)
             }, logger: context.logger)
             group.gracefulShutdownSignals = [.sigterm, .sigint]
             group.maximumGracefulShutdownDuration = .seconds(60)
-            senderBell.ring()
             do {
                 try await ServiceGroup(configuration: group).run()
             } catch {

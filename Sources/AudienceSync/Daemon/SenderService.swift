@@ -3,7 +3,8 @@ import Logging
 import ServiceLifecycle
 
 /// Sends pending work whenever the intake has applied a file, and retries on a timer while TikTok
-/// refuses or is unreachable. The token is looked up again before every pass, and every 2 s while
+/// refuses or is unreachable. With ``PipelineFinish/whenDrained`` (`once`) it ends instead: when
+/// the intake is done and nothing is left to send, or when sending cannot go on now. The token is looked up again before every pass, and every 2 s while
 /// paused, so a renewed token file or credential is picked up without a restart. On graceful
 /// shutdown the requests in flight finish and their answers are recorded; nothing new is sent.
 public struct SenderService: Service {
@@ -14,10 +15,13 @@ public struct SenderService: Service {
     let logger: Logger
     let environment: [String: String]
     let redactor: Redactor
+    let finish: PipelineFinish
+    let outcome: PipelineOutcome
 
     public init(
         settings: DaemonSettings, ledger: Ledger, bell: Doorbell, status: DaemonStatus, logger: Logger,
-        environment: [String: String], redactor: Redactor
+        environment: [String: String], redactor: Redactor, finish: PipelineFinish = .whenStopped,
+        outcome: PipelineOutcome = PipelineOutcome()
     ) {
         self.settings = settings
         self.ledger = ledger
@@ -26,6 +30,8 @@ public struct SenderService: Service {
         self.logger = logger
         self.environment = environment
         self.redactor = redactor
+        self.finish = finish
+        self.outcome = outcome
     }
 
     public func run() async throws {
@@ -48,9 +54,27 @@ public struct SenderService: Service {
                 if limiter.ceiling != max(0.1, configuration.tiktok.requestsPerSecond) {
                     limiter = RateLimiter(requestsPerSecond: configuration.tiktok.requestsPerSecond)  // reloaded
                 }
+                // What the intake had done before this pass: a file applied during it gets another.
+                let intakeWasDone = outcome.intakeDone
                 do {
-                    let outcome = try await sendOnce(configuration, limiter: limiter, stopping: stopping, usedToken: &usedToken)
-                    switch outcome {
+                    let result = try await sendOnce(configuration, limiter: limiter, stopping: stopping, usedToken: &usedToken)
+                    if finish == .whenDrained {
+                        switch result {
+                        case .morePending:
+                            wait = .zero
+                            continue
+                        case .settled where !intakeWasDone, .refused(.refusedBatches) where !intakeWasDone,
+                            .refused(nil) where !intakeWasDone:
+                            wait = .seconds(3600)  // until the intake rings: a file applied, or done
+                            continue
+                        case .settled:
+                            outcome.senderEnded(nil)
+                        case .refused(let stop):
+                            outcome.senderEnded(stop)
+                        }
+                        return
+                    }
+                    switch result {
                     case .settled:
                         refusals = 0
                         wait = idle
@@ -65,6 +89,10 @@ public struct SenderService: Service {
                     wait = try await untilNextRecheck(atMost: wait)
                 } catch {
                     logger.error("sending failed; trying again", metadata: ["error": "\(error)"])
+                    if finish == .whenDrained {
+                        outcome.senderEnded(nil, error: error)
+                        return
+                    }
                     wait = .seconds(30)
                 }
             }
@@ -74,7 +102,12 @@ public struct SenderService: Service {
         }
     }
 
-    private enum Outcome { case settled, morePending, refused }
+    private enum PassResult {
+        case settled
+        case morePending
+        /// Nothing more can be sent now; nil: the pass was stopped.
+        case refused(SenderStop?)
+    }
 
     /// `wait`, or less when a recheck of members whose request got no sure answer falls due sooner.
     private func untilNextRecheck(atMost wait: Duration) async throws -> Duration {
@@ -111,7 +144,7 @@ public struct SenderService: Service {
 
     private func sendOnce(
         _ configuration: Configuration, limiter: RateLimiter, stopping: StopFlag, usedToken: inout AccessToken?
-    ) async throws -> Outcome {
+    ) async throws -> PassResult {
         // Sends a dead process left unfinished, and due rechecks, become pending work first.
         try await Sender.reclaimInFlight(ledger, options: configuration.senderOptions, logger: logger)
         guard try await ledger.reader.hasPendingWork() else {
@@ -125,13 +158,13 @@ public struct SenderService: Service {
             usedToken = nil
             status.sender("paused: \(error)")
             logger.critical("sending paused: \(error)")
-            return .refused
+            return .refused(.tokenUnreadable("\(error)"))
         }
         guard let resolved else {
             usedToken = nil
             status.sender("paused: no access token")
             logger.critical("sending paused: no access token; set the systemd credential tiktok-access-token, TIKTOK_ACCESS_TOKEN or tiktok.access_token_file")
-            return .refused
+            return .refused(.noToken)
         }
         resolved.token.register(in: redactor)
         usedToken = resolved.token
@@ -140,19 +173,25 @@ public struct SenderService: Service {
             baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: resolved.token,
             http: TikTokClient.sharedHTTPClient, timeout: configuration.tiktok.requestTimeout)
         let sender = Sender(ledger: ledger, client: client, options: configuration.senderOptions, limiter: limiter, logger: logger)
+        let endBefore = try await ledger.reader.outboxEnd()
         let report = try await sender.sendPending(shouldStop: { stopping.isSet })
+        outcome.sent(report)
         try await SyncEngine(configuration: configuration, ledger: ledger, logger: logger).confirmFiles()
         let left = try await ledger.reader.pendingCounts().total
         if let pause = report.pause {
             status.sender("paused: \(pause.kind.rawValue), \(left) pending")
-            return .refused
+            return .refused(.paused(pause.message))
         }
         if !report.failures.isEmpty {
             status.sender("\(left) pending; TikTok refused \(report.failures.count) batch(es)")
-            return .refused
+            return .refused(.refusedBatches(report.failures.count))
         }
-        if left > 0 && report.acknowledged > 0 { return .morePending }
+        // TikTok answered: what is left was planned meanwhile, or a newer file changed the rows
+        // whose confirmation came back; go on at once.
+        if left > 0 && (report.acknowledged > 0 || report.requests > 0) { return .morePending }
+        // A file planned during the pass (its rows wait for the next pass) is no refusal.
+        if left > 0, !stopping.isSet, try await ledger.reader.outboxEnd() != endBefore { return .morePending }
         status.sender(left == 0 ? "idle, 0 pending" : "\(left) pending")
-        return left == 0 ? .settled : .refused
+        return left == 0 ? .settled : .refused(nil)
     }
 }

@@ -15,8 +15,9 @@ public final class ThreadExecutor: SerialExecutor {
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        let executor = asUnownedSerialExecutor()
-        queue.async { job.runSynchronously(on: executor) }
+        // The block holds the executor: a job may release the actor that owns it (an isolated
+        // deinit does), and the executor must outlive the job that runs on it.
+        queue.async { withExtendedLifetime(self) { job.runSynchronously(on: self.asUnownedSerialExecutor()) } }
     }
 
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {

@@ -2,25 +2,11 @@ import Foundation
 import Logging
 
 /// What one look at the inbox did.
-public struct IntakeReport: Sendable {
-    public var receipts: [Receipt] = []
-    /// Files left in the inbox because they look unfinished, with the reason.
-    public var waiting: [(file: String, reason: String)] = []
-    /// Files that could not be taken for a reason of this machine (disk, permissions, the ledger):
-    /// they stay in the inbox and are tried again; the other partners' files went on.
-    public var failures: [(file: String, error: String)] = []
-
-    /// Files not applied: rejected, incomplete uploads, and snapshots held for approval.
-    public var rejectedFiles: Int { receipts.filter { $0.outcome != .applied && $0.outcome != .duplicate }.count }
-    public var rejectedRows: Int { receipts.reduce(0) { $0 + $1.rowsRejected } }
-    public var applied: Int { receipts.filter { $0.outcome == .applied }.count }
-}
-
-/// What one look at the inbox did, for the daemon.
 public struct IntakePass: Sendable {
     public var receipts: [Receipt] = []
     public var waiting: [(file: String, reason: String)] = []
-    /// See ``IntakeReport/failures``.
+    /// Files that could not be taken for a reason of this machine (disk, permissions, the ledger):
+    /// they stay in the inbox and are tried again; the other partners' files went on.
     public var failures: [(file: String, error: String)] = []
     /// When (seconds since 1970) a file still being written will have settled.
     public var settledAt: Double?
@@ -66,30 +52,6 @@ public actor SyncEngine {
 
     public nonisolated var scanner: InboxScanner {
         InboxScanner(root: configuration.inbox, excluded: [configuration.stateDirectory], settleSeconds: configuration.settleSeconds)
-    }
-
-    /// Processes every ready file. With `waitForSettling`, waits for files that are still being written.
-    /// `shouldStop` is asked between files, while waiting, and as a file is planned: planning
-    /// gives up (nothing is committed; the file stays in the inbox).
-    public func processInbox(waitForSettling: Bool, shouldStop: @escaping @Sendable () -> Bool = { false }) async throws -> IntakeReport {
-        var report = IntakeReport()
-        waiting: for _ in 0..<1000 {
-            let pass = try await processReadyFiles(shouldStop: shouldStop)
-            report.receipts += pass.receipts
-            report.waiting = pass.waiting
-            report.failures = pass.failures
-            guard waitForSettling, !shouldStop(), let next = pass.settledAt else { break }
-            let clock = ContinuousClock()
-            let end = clock.now + .milliseconds(Int(max(0, next - Date().timeIntervalSince1970) * 1000) + 50)
-            while clock.now < end {
-                if shouldStop() { break waiting }
-                try await Task.sleep(for: min(.milliseconds(100), end - clock.now))
-            }
-        }
-        for (file, reason) in report.waiting {
-            logger.warning("file left in the inbox: \(reason)", metadata: ["file": "\(file)"])
-        }
-        return report
     }
 
     /// One look at the inbox: takes every ready file in arrival order. Files still settling are
