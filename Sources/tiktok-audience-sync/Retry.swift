@@ -55,7 +55,7 @@ extension AudienceSyncCommand {
         func run() async throws {
             let context = try await CommandContext.load(options)
             let ledger = try await context.openLedger()
-            let engine = SyncEngine(configuration: context.configuration, ledger: ledger, logger: context.logger)
+            let engine = Intake(configuration: context.configuration, ledger: ledger, logger: context.logger)
             do {
                 let destination = try await engine.approveHeld(path: file)
                 say("approved: \(file) is back in the inbox as \(destination) and will be applied in full")

@@ -16,7 +16,7 @@ struct IntakeReceiptTests {
         let ledger = try Ledger(path: configuration.ledgerPath)
         var settled = configuration
         settled.settleSeconds = 0
-        let engine = SyncEngine(configuration: settled, ledger: ledger, logger: .init(label: "test"))
+        let engine = Intake(configuration: settled, ledger: ledger, logger: .init(label: "test"))
         let first = try await engine.processReadyFiles()
         let receipt = try #require(first.receipts.first)
         let receiptPath = configuration.stateDirectory + "/" + Receipt.relativePath(

@@ -48,7 +48,7 @@ public struct IntakeService: Service {
                 var wait = configuration.rescanSeconds
                 var drained = false
                 do {
-                    let engine = SyncEngine(
+                    let engine = Intake(
                         configuration: configuration, ledger: ledger, logger: logger,
                         progress: { [status, progress, inbox = configuration.inbox] reading in
                             let name = reading.path.hasPrefix(inbox + "/") ? String(reading.path.dropFirst(inbox.count + 1)) : reading.path

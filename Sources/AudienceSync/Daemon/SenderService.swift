@@ -176,7 +176,10 @@ public struct SenderService: Service {
         let endBefore = try await ledger.reader.outboxEnd()
         let report = try await sender.sendPending(shouldStop: { stopping.isSet })
         outcome.sent(report)
-        try await SyncEngine(configuration: configuration, ledger: ledger, logger: logger).confirmFiles()
+        // Stopping: what is left is counted by the next start. (Counting and confirming files
+        // walk the whole outbox: seconds after a large file, which a shutdown must not wait for.)
+        if stopping.isSet { return .refused(nil) }
+        try await Receipts(configuration: configuration, ledger: ledger, logger: logger).confirmSettled()
         let left = try await ledger.reader.pendingCounts().total
         if let pause = report.pause {
             status.sender("paused: \(pause.kind.rawValue), \(left) pending")

@@ -22,6 +22,8 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     private var requested = false
     private var stopping = false
     private var running = false
+    /// The thread's connection while it checkpoints, for ``stop()`` to interrupt.
+    private var working: SQLiteConnection?
 
     init(path: String, pagesPerCheckpoint: Int32 = defaultPagesPerCheckpoint) {
         self.path = path
@@ -43,11 +45,14 @@ final class BackgroundCheckpointer: @unchecked Sendable {
         condition.broadcast()
     }
 
-    /// Waits for a checkpoint in progress to end and stops the thread. Later requests are ignored.
+    /// Interrupts a checkpoint in progress (after a large file it copies for seconds, which a
+    /// shutdown must not wait for; the pages stay safe in the log) and stops the thread. Later
+    /// requests are ignored.
     func stop() {
         condition.lock()
         defer { condition.unlock() }
         stopping = true
+        working?.interrupt()
         condition.broadcast()
         while running { condition.wait() }
     }
@@ -58,10 +63,20 @@ final class BackgroundCheckpointer: @unchecked Sendable {
         // the log meanwhile, and the last connection to close copies them anyway.
         var connection: SQLiteConnection?
         while nextRequest() {
-            if connection == nil { connection = try? SQLiteConnection(path: path) }
+            if connection == nil {
+                connection = try? SQLiteConnection(path: path)
+                connection?.leaveLogOnClose()
+                condition.lock()
+                working = connection
+                if stopping { connection?.interrupt() }
+                condition.unlock()
+            }
             // PASSIVE: copies what no reader still needs and never waits for the writer.
             try? connection?.execute("PRAGMA wal_checkpoint(PASSIVE)")
         }
+        condition.lock()
+        working = nil
+        condition.unlock()
         connection = nil
         condition.lock()
         running = false

@@ -47,6 +47,9 @@ public actor Ledger {
             PRAGMA foreign_keys = ON;
             """)
         try Migrations.migrate(connection)
+        // A shutdown never waits for the log to be copied into the ledger file; the next open
+        // (or the background checkpoint) takes it up.
+        connection.leaveLogOnClose()
         reader = try LedgerReader(path: path)
         checkpointer = BackgroundCheckpointer(path: path, pagesPerCheckpoint: checkpointAfterPages)
         self.connection = try LedgerConnection(connection)
@@ -77,6 +80,7 @@ public actor LedgerReader {
     init(path: String) throws {
         self.path = path
         let connection = try SQLiteConnection(path: path, readOnly: true)
+        connection.leaveLogOnClose()
         try connection.execute("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384;")
         self.connection = try LedgerConnection(connection)
     }

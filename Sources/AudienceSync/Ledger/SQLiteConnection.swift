@@ -44,6 +44,17 @@ final class SQLiteConnection {
 
     var changes: Int { Int(sqlite3_changes(handle)) }
 
+    /// Stops what the connection runs now, from any thread (SQLite's own thread-safe call): a
+    /// checkpoint so stopped is taken up again later, nothing is lost.
+    func interrupt() { sqlite3_interrupt(handle) }
+
+    /// Closing the connection then leaves the write-ahead log as it is, instead of copying it
+    /// into the ledger file first (which takes seconds after a large file, and would hold up a
+    /// shutdown); the next open takes it up.
+    func leaveLogOnClose() {
+        _ = csqlite_leave_log_on_close(handle)
+    }
+
     /// Replaces SQLite's automatic checkpoint: a commit that leaves the log at the checkpointer's
     /// threshold or above asks it for one. The caller keeps `checkpointer` alive until
     /// ``stopCheckpointing()``.

@@ -220,7 +220,9 @@ public struct Sender: Sendable {
                 }
                 logger.info("retrying", metadata: batchMetadata(batch, answer).merging(
                     ["try": "\(attempt)", "wait_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"]) { $1 })
-                do { try await Task.sleep(for: delay) } catch { return report }
+                // A stop does not wait for the backoff: the batch is left as it is (its members
+                // are unknown until a later answer, as after any try without one).
+                guard await sleep(delay, unless: pause) else { return report }
             case .split:
                 guard batch.users.count > 1 else {
                     report.failures.append(failure(batch, answer, reason: "TikTok refused even a single identifier as too large"))
@@ -272,6 +274,17 @@ public struct Sender: Sendable {
         let ceiling = min(exponential, cap)
         // Full jitter: concurrent senders do not retry in step.
         return ceiling * Double.random(in: 0.5...1.0)
+    }
+
+    /// Sleeps for `delay`, or less if sending is stopped meanwhile; false when it was.
+    private func sleep(_ delay: Duration, unless pause: PauseSignal) async -> Bool {
+        let clock = ContinuousClock()
+        let end = clock.now + delay
+        while clock.now < end {
+            if pause.stopsSending { return false }
+            do { try await Task.sleep(for: min(.milliseconds(100), end - clock.now)) } catch { return false }
+        }
+        return !pause.stopsSending
     }
 
     private func pauseFor(_ handling: AnswerHandling, _ answer: TikTokAnswer?) -> SendPause {

@@ -23,14 +23,18 @@ public struct IntakePass: Sendable {
 }
 
 /// Takes files from the inbox into the ledger, one at a time in arrival order: fingerprint,
-/// plan, archive (or reject), receipt. A file moves out of the inbox only after its plan is committed.
+/// plan, archive (or reject), receipt. A file moves out of the inbox only after its plan is
+/// committed. What to do with each file is decided by ``IntakeDecision`` from the facts gathered
+/// here; this carries the decisions out.
 ///
 /// Runs on a thread of its own: reading and sorting a large file is tens of seconds of blocking
 /// work that must not hold one of Swift's cooperative threads.
-public actor SyncEngine {
+public actor Intake {
     public nonisolated let configuration: Configuration
     public nonisolated let ledger: Ledger
     let mover: FileMover
+    let receipts: Receipts
+    let rules: IntakeDecision.Rules
     let logger: Logger
     let planner: Planner
     let progress: (@Sendable (ReadProgress) -> Void)?
@@ -48,6 +52,8 @@ public actor SyncEngine {
         self.planner = planner ?? Planner(spillDirectory: configuration.stateDirectory)
         self.progress = progress
         mover = FileMover(stateDirectory: configuration.stateDirectory)
+        receipts = Receipts(configuration: configuration, ledger: ledger, logger: logger)
+        rules = IntakeDecision.Rules(configuration)
     }
 
     public nonisolated var scanner: InboxScanner {
@@ -62,7 +68,7 @@ public actor SyncEngine {
         onFile: @Sendable (InboxFile) -> Void = { _ in },
         shouldStop: @escaping @Sendable () -> Bool = { false }
     ) async throws -> IntakePass {
-        await writeMissingReceipts()
+        await receipts.writeMissing()
         var pass = IntakePass()
         // Partners (by ``InboxFile/orderingKey``) with an older file still waiting: their later
         // files wait behind it, so that no file overtakes an older one of the same partner.
@@ -113,46 +119,38 @@ public actor SyncEngine {
                 metadata: ["file": "\(file.relativePath)"])
         }
         let now = Date().timeIntervalSince1970
-        // A modification time in the future (a partner's clock ahead) says nothing about when the
-        // file last changed; its arrival does.
-        let unchangedSince = file.modified > now + 1 ? file.arrived : file.modified
-        switch FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: now, renamedIn: renamedIn) {
-        case .ready:
+        let readiness = FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: now, renamedIn: renamedIn)
+        switch IntakeDecision.arrival(file, readiness: readiness, now: now, rules: rules) {
+        case .wait(let reason, let lookAgainAt, let settling):
+            pass.waiting.append((file.relativePath, reason))
+            if let lookAgainAt {
+                if settling {
+                    pass.settledAt = min(pass.settledAt ?? .infinity, lookAgainAt)
+                } else {
+                    pass.abandonedAt = min(pass.abandonedAt ?? .infinity, lookAgainAt)
+                }
+            }
+        case .reject(let reason, let outcome):
+            pass.receipts.append(try await setAside(file, fingerprint: nil, reason: reason, outcome: outcome, record: false))
+        case .read:
             if file.modified > now + 1 {
                 logger.warning(
                     "the file's modification time is \(Int(file.modified - now)) s in the future (the uploader's clock?); it counts as arriving now",
                     metadata: ["file": "\(file.relativePath)"])
             }
             onFile(file)
-            if let receipt = try await intake(file, stop: stop) {
+            if let receipt = try await take(file, stop: stop) {
                 pass.receipts.append(receipt)
             } else {
                 pass.waiting.append((file.relativePath, "changed while being read, or could not be read; it is read again"))
             }
-        case .settling(let wait):
-            pass.settledAt = min(pass.settledAt ?? .infinity, now + wait)
-            pass.waiting.append((file.relativePath, "still being written"))
-        case .unreadable(let reason):
-            pass.waiting.append((file.relativePath, reason))
-        case .incomplete(let reason):
-            if now - unchangedSince > configuration.incompleteUploadSeconds {
-                pass.receipts.append(try await reject(
-                    file, fingerprint: nil, reason: "incomplete upload: unchanged for \(Int(now - unchangedSince)) s and \(reason)",
-                    outcome: .incomplete))
-            } else {
-                pass.waiting.append((file.relativePath, reason))
-                let deadline = unchangedSince + configuration.incompleteUploadSeconds + 1
-                pass.abandonedAt = min(pass.abandonedAt ?? .infinity, deadline)
-            }
         }
     }
 
-    /// Takes one ready file. Returns nil when the file must be looked at again later (it changed
-    /// while being read). Throws only for ledger or disk failures, never for a bad file.
-    /// `stop`: planning gives up with ``PlanningStopped`` once it says so.
-    public func intake(_ file: InboxFile, stop: PlanningStop = .never) async throws -> Receipt? {
-        if case .notRegular(let reason) = file.kind { return try await reject(file, fingerprint: nil, reason: reason) }
-        if let problem = partnerProblem(file) { return try await reject(file, fingerprint: nil, reason: problem) }
+    /// Reads a ready file's fingerprint and does what ``IntakeDecision/known(_:file:rules:)``
+    /// says. Returns nil when the file must be looked at again later (it changed while being
+    /// read). Throws only for ledger or disk failures, never for a bad file.
+    func take(_ file: InboxFile, stop: PlanningStop = .never) async throws -> Receipt? {
         var options = ReadingOptions()
         options.defaultMAIDType = configuration.tiktok.maidType
         options.maximumDecompressedBytes = configuration.maxDecompressedBytes
@@ -168,26 +166,71 @@ public actor SyncEngine {
         } catch let error as AudienceFileError {
             return try await handleUnreadable(file, fingerprint: nil, error)
         }
-        var reapplying = false
-        if let known = try await ledger.reader.fileRecord(fingerprint: fingerprint) {
-            // A snapshot is the partner's complete membership as of its arrival: the same bytes
-            // re-sent after newer files changed things apply again. A delta never applies twice.
-            reapplying = known.outcome == .applied && known.archivedAs != nil && known.kind == .snapshot
-            if reapplying { reapplying = try await ledger.reader.hasFileAppliedAfter(fingerprint: fingerprint) }
-            if !reapplying { return try await intakeKnown(file, fingerprint: fingerprint, known) }
+        let memory = try await remembered(fingerprint)
+        switch IntakeDecision.known(memory, file: file, rules: rules) {
+        case .plan(let limit, let reapplying):
+            return try await plan(file, reader: reader, fingerprint: fingerprint, removalLimit: limit, reapplying: reapplying, stop: stop)
+        case .finishMove:
+            // Planned, then interrupted before the move.
+            guard let record = memory.record else { return nil }
+            var receipt = Receipt(file: file, outcome: .applied)
+            receipt.fingerprint = fingerprint.hex
+            receipt.kind = record.kind ?? .delta
+            receipt.rowsRead = record.rowsRead
+            receipt.rowsRejected = record.rowsRejected
+            receipt.members = record.members
+            let archived = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
+            try await ledger.recordArchived(fingerprint: fingerprint, as: archived)
+            receipt.archivedAs = archived
+            try await receipts.write(receipt, for: file, fingerprint: fingerprint)
+            return receipt
+        case .duplicate(let reason):
+            try await ledger.recordDuplicate(fingerprint: fingerprint)
+            var receipt = Receipt(file: file, outcome: .duplicate)
+            receipt.fingerprint = fingerprint.hex
+            receipt.reason = reason
+            receipt.archivedAs = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
+            try await receipts.write(receipt, for: file, fingerprint: fingerprint)
+            return receipt
+        case .holdAgain(let reason):
+            return try await setAside(file, fingerprint: fingerprint, reason: reason, outcome: .held, record: false)
+        case .rejectAgain(let reason):
+            return try await setAside(file, fingerprint: fingerprint, reason: reason, outcome: .rejected, record: false)
         }
+    }
+
+    /// What the ledger remembers of these bytes, as much as the decision needs.
+    private func remembered(_ fingerprint: Digest32) async throws -> IntakeDecision.Memory {
+        var memory = IntakeDecision.Memory(record: try await ledger.reader.fileRecord(fingerprint: fingerprint))
+        if let record = memory.record, record.outcome == .applied, record.kind == .snapshot, record.archivedAs != nil {
+            memory.appliedAfter = try await ledger.reader.hasFileAppliedAfter(fingerprint: fingerprint)
+        }
+        if memory.record == nil || memory.appliedAfter {
+            memory.approved = try await ledger.reader.isApproved(fingerprint: fingerprint)
+        }
+        return memory
+    }
+
+    /// Reads and sorts the file here, then has the ledger apply it in one transaction; archives
+    /// it and writes its receipt. A snapshot over the removal limit is held instead.
+    private func plan(
+        _ file: InboxFile, reader: AudienceFileReader, fingerprint: Digest32, removalLimit: Double?, reapplying: Bool,
+        stop: PlanningStop
+    ) async throws -> Receipt? {
         let result: FileApplyResult
-        let limit = try await ledger.reader.isApproved(fingerprint: fingerprint) ? nil : configuration.maxSnapshotRemovalPercent
         do {
-            // Read and sorted here; the ledger's writer is busy only while the sorted changes are written.
+            // The ledger's writer is busy only while the sorted changes are written.
             let sorted = try planner.sort(reader, stop: stop)
             result = try await ledger.applyFile(
-                sorted, fingerprint: fingerprint, name: file.relativePath, size: reader.size, maximumRemovalPercent: limit,
-                reapplying: reapplying)
+                sorted, fingerprint: fingerprint, name: file.relativePath, size: reader.size,
+                maximumRemovalPercent: removalLimit, reapplying: reapplying)
         } catch let error as AudienceFileError {
             return try await handleUnreadable(file, fingerprint: fingerprint, error)
         } catch let held as SnapshotHeld {
-            return try await hold(file, fingerprint: fingerprint, reason: held.description)
+            try await ledger.recordRejectedFile(
+                fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: held.description, outcome: .held,
+                arrived: file.arrived)
+            return try await setAside(file, fingerprint: fingerprint, reason: held.description, outcome: .held, record: false)
         }
         try mover.write(Array("\(result.generation)\n".utf8), to: Configuration.ledgerSealName)
         var receipt = Receipt(file: file, outcome: .applied)
@@ -209,43 +252,8 @@ public actor SyncEngine {
             logger.notice("a new upload replaced the file while it was read; the new one is taken next", metadata: ["file": "\(file.relativePath)"])
         }
         receipt.archivedAs = archived
-        try await writeReceipt(receipt, for: file, fingerprint: fingerprint)
+        try await receipts.write(receipt, for: file, fingerprint: fingerprint)
         return receipt
-    }
-
-    private func intakeKnown(_ file: InboxFile, fingerprint: Digest32, _ known: FileRecord) async throws -> Receipt {
-        switch known.outcome {
-        case .held:
-            return try await hold(file, fingerprint: fingerprint, reason: known.reason ?? "held before", record: false)
-        case .rejected:
-            return try await reject(file, fingerprint: fingerprint, reason: known.reason ?? "rejected before", record: false)
-        case .applied where known.archivedAs == nil:
-            // Planned, then interrupted before the move: finish the move.
-            var receipt = Receipt(file: file, outcome: .applied)
-            receipt.fingerprint = fingerprint.hex
-            receipt.kind = known.kind ?? .delta
-            receipt.rowsRead = known.rowsRead
-            receipt.rowsRejected = known.rowsRejected
-            receipt.members = known.members
-            let archived = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
-            try await ledger.recordArchived(fingerprint: fingerprint, as: archived)
-            receipt.archivedAs = archived
-            try await writeReceipt(receipt, for: file, fingerprint: fingerprint)
-            return receipt
-        case .applied:
-            try await ledger.recordDuplicate(fingerprint: fingerprint)
-            var receipt = Receipt(file: file, outcome: .duplicate)
-            receipt.fingerprint = fingerprint.hex
-            // Another partner's file is never named to this one.
-            let sameFolder = known.name.split(separator: "/", maxSplits: 1).count > 1
-                ? known.name.hasPrefix(file.orderingKey + "/") : file.partner == nil
-            receipt.reason = sameFolder
-                ? "same bytes as \(known.name), already applied; nothing changed"
-                : "same bytes as a file applied before; nothing changed"
-            receipt.archivedAs = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
-            try await writeReceipt(receipt, for: file, fingerprint: fingerprint)
-            return receipt
-        }
     }
 
     private func handleUnreadable(_ file: InboxFile, fingerprint: Digest32?, _ error: AudienceFileError) async throws -> Receipt? {
@@ -257,129 +265,34 @@ public actor SyncEngine {
             logger.error("cannot read file: \(error.description)", metadata: ["file": "\(file.relativePath)"])
             return nil
         default:
-            return try await reject(file, fingerprint: fingerprint, reason: error.description)
+            return try await setAside(file, fingerprint: fingerprint, reason: error.description, outcome: .rejected, record: true)
         }
     }
 
-    private func partnerProblem(_ file: InboxFile) -> String? {
-        guard let partners = configuration.partners else { return nil }
-        guard let partner = file.partner else {
-            return "files must be in a partner folder (one of: \(partners.keys.sorted().joined(separator: ", ")))"
-        }
-        if partners[partner] == nil {
-            return "folder \(partner) is not a configured partner; add it under partners: in the configuration"
-        }
-        return nil
-    }
-
-    private func reject(
-        _ file: InboxFile, fingerprint: Digest32?, reason: String, record: Bool = true, outcome: Receipt.Outcome = .rejected
-    ) async throws -> Receipt {
-        try await setAside(file, fingerprint: fingerprint, reason: reason, into: "rejected", outcome: outcome, recordAs: record ? .rejected : nil)
-    }
-
-    /// Moves a snapshot that would empty too much of a segment to `held/`, with the reason.
-    private func hold(_ file: InboxFile, fingerprint: Digest32, reason: String, record: Bool = true) async throws -> Receipt {
-        if record {
-            try await ledger.recordRejectedFile(
-                fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: reason, outcome: .held,
-                arrived: file.arrived)
-        }
-        return try await setAside(file, fingerprint: fingerprint, reason: reason, into: "held", outcome: .held, recordAs: nil)
-    }
-
-    /// Moves a file that is not applied into `folder` with a `.reason.txt` beside it, writes its
-    /// receipt, and (with `recordAs`) remembers its bytes so a re-upload is known at once.
+    /// Moves a file that is not applied into `rejected/` or (held) `held/`, with a `.reason.txt`
+    /// beside it, and writes its receipt. `record`: remember its bytes as rejected, so that a
+    /// re-upload is known at once.
     private func setAside(
-        _ file: InboxFile, fingerprint: Digest32?, reason: String, into folder: String, outcome: Receipt.Outcome,
-        recordAs: FileRecord.Outcome?
+        _ file: InboxFile, fingerprint: Digest32?, reason: String, outcome: Receipt.Outcome, record: Bool
     ) async throws -> Receipt {
-        if let recordAs, let fingerprint {
+        if record, let fingerprint {
             try await ledger.recordRejectedFile(
-                fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: reason, outcome: recordAs)
+                fingerprint: fingerprint, name: file.relativePath, size: file.size, reason: reason, outcome: .rejected)
         }
         var receipt = Receipt(file: file, outcome: outcome)
         receipt.fingerprint = fingerprint?.hex
         receipt.reason = reason
         let suffix = fingerprint.map { String($0.hex.prefix(12)) } ?? "\(Int(Date().timeIntervalSince1970))"
-        let moved = try mover.move(file, to: folder, suffix: suffix)
+        let moved = try mover.move(file, to: outcome == .held ? "held" : "rejected", suffix: suffix)
         receipt.archivedAs = moved
         let verb = outcome == .held ? "is held" : "was rejected"
         try mover.write(Array("\(file.relativePath) \(verb): \(reason)\n".utf8), to: FileName.appending(".reason.txt", to: moved))
-        try await writeReceipt(receipt, for: file, fingerprint: fingerprint)
+        try await receipts.write(receipt, for: file, fingerprint: fingerprint)
         return receipt
-    }
-
-    /// Every archived file gets its receipt: one whose run stopped between the move and the
-    /// receipt gets it now, from what the ledger recorded (totals; the per-segment counts and
-    /// rejected lines were in the run that stopped).
-    private func writeMissingReceipts() async {
-        let missing: [(fingerprint: Digest32, record: FileRecord)]
-        do {
-            missing = try await ledger.reader.archivedFilesWithoutReceipt()
-        } catch {
-            logger.error("cannot look for receipts left unwritten", metadata: ["error": "\("\(error)".replacingNewlines())"])
-            return
-        }
-        for (fingerprint, record) in missing {
-            do { try await writeMissingReceipt(fingerprint, record) } catch {
-                logger.error("cannot write the receipt of an archived file; tried again next pass", metadata: [
-                    "file": "\(record.name)", "error": "\("\(error)".replacingNewlines())",
-                ])
-            }
-        }
-    }
-
-    private func writeMissingReceipt(_ fingerprint: Digest32, _ record: FileRecord) async throws {
-        let parts = record.name.split(separator: "/", maxSplits: 1)
-        let file = InboxFile(
-            path: configuration.inbox + "/" + record.name, relativePath: record.name,
-            partner: parts.count > 1 ? String(parts[0]) : nil, size: record.size, modified: 0, kind: .regular)
-        let path = Receipt.relativePath(for: file, fingerprint: fingerprint.hex)
-        if FileManager.default.fileExists(atPath: configuration.stateDirectory + "/" + path) {
-            try await ledger.recordReceipt(fingerprint: fingerprint, at: path)
-            return
-        }
-        var receipt = Receipt(file: file, outcome: .applied, now: Date(timeIntervalSince1970: Double(record.plannedAt)))
-        receipt.fingerprint = fingerprint.hex
-        receipt.kind = record.kind ?? .delta
-        receipt.rowsRead = record.rowsRead
-        receipt.rowsRejected = record.rowsRejected
-        receipt.members = record.members
-        receipt.archivedAs = record.archivedAs
-        receipt.reason = "written after a restart (the run that applied it stopped before its receipt): +\(record.adds) -\(record.removes) in all"
-        try await writeReceipt(receipt, for: file, fingerprint: fingerprint)
-    }
-
-    private func writeReceipt(_ receipt: Receipt, for file: InboxFile, fingerprint: Digest32?) async throws {
-        let path = Receipt.relativePath(for: file, fingerprint: fingerprint?.hex)
-        try mover.write(receipt.encoded(), to: path)
-        if let fingerprint, receipt.outcome == .applied { try await ledger.recordReceipt(fingerprint: fingerprint, at: path) }
-        var metadata: Logger.Metadata = ["file": "\(file.relativePath)", "outcome": "\(receipt.outcome.rawValue)"]
-        if let partner = file.partner { metadata["partner"] = "\(partner)" }
-        if receipt.outcome != .applied && receipt.outcome != .duplicate {
-            logger.warning("\(receipt.logLine)", metadata: metadata)
-        } else {
-            logger.info("\(receipt.logLine)", metadata: metadata)
-        }
-    }
-
-    /// Stamps `confirmed_at` into the receipts of files whose changes TikTok has now all confirmed.
-    public func confirmFiles() async throws {
-        let now = Date()
-        for (_, receiptPath) in try await ledger.confirmSettledFiles(now: Int64(now.timeIntervalSince1970)) {
-            guard let receiptPath else { continue }
-            let full = configuration.stateDirectory + "/" + receiptPath
-            guard let data = FileManager.default.contents(atPath: full),
-                var receipt = try? JSONDecoder().decode(Receipt.self, from: data)
-            else { continue }
-            receipt.confirmedAt = Receipt.timestamp(now)
-            try mover.write(receipt.encoded(), to: receiptPath)
-        }
     }
 }
 
-extension SyncEngine {
+extension Intake {
     /// Approves a held snapshot and puts it back into the inbox where it came from.
     /// Returns its path below the inbox.
     public func approveHeld(path: String) async throws -> String {
