@@ -1,13 +1,22 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+/// Debug builds of the hot loops are optimised too (see the targets below).
+let optimised: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
+/// Every part of the product, for the tests.
+let allParts: [Target.Dependency] = [
+    "AudienceModel", "AudienceSupport", "AudienceReading", "AudiencePlanning", "AudienceLedger", "AudienceTikTok",
+    "AudienceConfig", "AudienceInbox", "AudienceSending", "AudienceDaemon",
+]
+
 let package = Package(
     name: "tiktok-audience-sync",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tiktok-audience-sync", targets: ["tiktok-audience-sync"]),
         .executable(name: "tiktok-emulator", targets: ["tiktok-emulator"]),
-        .library(name: "AudienceSync", targets: ["AudienceSync"]),
+
         .library(name: "TikTokEmulator", targets: ["TikTokEmulator"]),
     ],
     dependencies: [
@@ -26,30 +35,74 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        // The product's parts, one target each: the compiler keeps the boundaries. Only
+        // AudienceLedger links SQLite, only AudienceTikTok the HTTP client, only AudienceInbox moves
+        // files. The reader, planner and sender are hot loops: optimised in debug builds too, so
+        // the end-to-end tests (which kill and restart the daemon on 200,000-row files) run at
+        // production speed; `swift test` still gets testable builds.
+        .target(name: "AudienceModel", path: "Sources/Model", swiftSettings: optimised),
         .target(
-            name: "AudienceSync",
+            name: "AudienceSupport",
+            dependencies: ["AudienceModel", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Support", swiftSettings: optimised),
+        .target(
+            name: "AudienceReading",
+            dependencies: ["AudienceModel", "AudienceSupport", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Reading", swiftSettings: optimised),
+        .target(
+            name: "AudiencePlanning", dependencies: ["AudienceModel", "AudienceReading"], path: "Sources/Planning",
+            swiftSettings: optimised),
+        .target(
+            name: "AudienceLedger",
+            dependencies: ["AudienceModel", "AudienceSupport", "AudienceReading", "AudiencePlanning", "CSQLite"],
+            path: "Sources/Ledger", swiftSettings: optimised),
+        .target(
+            name: "AudienceTikTok",
             dependencies: [
-                "CSQLite", "CZlib", "CSystemd",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "AudienceModel", "AudienceSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/TikTok", swiftSettings: optimised),
+        .target(
+            name: "AudienceConfig",
+            dependencies: [
+                "AudienceModel", "AudienceSupport", "AudienceTikTok",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Sources/Config"),
+        .target(
+            name: "AudienceInbox",
+            dependencies: [
+                "AudienceModel", "AudienceSupport", "AudienceReading", "AudiencePlanning", "AudienceLedger", "AudienceConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Inbox", swiftSettings: optimised),
+        .target(
+            name: "AudienceSending",
+            dependencies: [
+                "AudienceModel", "AudienceSupport", "AudienceLedger", "AudienceTikTok",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Sending", swiftSettings: optimised),
+        .target(
+            name: "AudienceDaemon",
+            dependencies: [
+                "AudienceModel", "AudienceSupport", "AudienceReading", "AudienceLedger", "AudienceTikTok", "AudienceConfig",
+                "AudienceInbox", "AudienceSending", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            // The reader, planner and sender are hot loops: optimise them in debug builds too, so the
-            // end-to-end tests (which kill and restart the daemon on 200,000-row files) run at
-            // production speed. `swift test` still gets testable builds.
-            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
-        ),
+            path: "Sources/Daemon"),
         .executableTarget(
             name: "tiktok-audience-sync",
             dependencies: [
-                "AudienceSync", "CMalloc",
+                "AudienceModel", "AudienceSupport", "AudienceReading", "AudiencePlanning", "AudienceLedger", "AudienceTikTok",
+                "AudienceConfig", "AudienceInbox", "AudienceSending", "AudienceDaemon", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -81,12 +134,12 @@ let package = Package(
         ),
         .testTarget(
             name: "AudienceSyncTests",
-            dependencies: ["AudienceSync", "TikTokEmulator", "TestFixtures"]
+            dependencies: allParts + ["TikTokEmulator", "TestFixtures"]
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: [
-                "TikTokEmulator", "AudienceSync", "TestFixtures",
+            dependencies: allParts + [
+                "TikTokEmulator", "TestFixtures",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -1,7 +1,9 @@
 import ArgumentParser
-import AsyncHTTPClient
-import AudienceSync
 import Foundation
+import AudienceConfig
+import AudienceReading
+import AudienceTikTok
+import AudienceSupport
 
 extension AudienceSyncCommand {
     struct Auth: AsyncParsableCommand {
@@ -77,7 +79,7 @@ extension AudienceSyncCommand {
             }
             let client = TikTokClient(
                 baseURL: context.configuration.tiktok.baseURL, advertiserID: context.configuration.tiktok.advertiserID,
-                token: nil, http: TikTokClient.sharedHTTPClient, timeout: .seconds(30))
+                token: nil, timeout: .seconds(30))
             do {
                 let grant = try await Authorization.exchange(client: client, appID: appID, secret: secret, authCode: code)
                 context.redactor.add(grant.accessToken)

@@ -1,7 +1,8 @@
 import ArgumentParser
-import AsyncHTTPClient
-import AudienceSync
 import Foundation
+import AudienceDaemon
+import AudienceLedger
+import AudienceTikTok
 
 extension AudienceSyncCommand {
     struct Check: AsyncParsableCommand {
@@ -28,7 +29,7 @@ extension AudienceSyncCommand {
             let client = context.token.map {
                 TikTokClient(
                     baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: $0,
-                    http: TikTokClient.sharedHTTPClient, timeout: .seconds(20))
+                    timeout: .seconds(20))
             }
             let items = await Preflight(
                 configuration: configuration, client: client, tokenOrigin: context.tokenOrigin, knownSegments: known

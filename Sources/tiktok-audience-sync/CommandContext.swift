@@ -1,8 +1,13 @@
 import ArgumentParser
 import Synchronization
-import AudienceSync
 import Foundation
 import Logging
+import AudienceConfig
+import AudienceInbox
+import AudienceLedger
+import AudienceReading
+import AudienceSupport
+import AudienceTikTok
 
 /// What a command needs once its configuration is loaded: the configuration, a logger that
 /// redacts the token, and the token itself when one is configured.

@@ -1,5 +1,6 @@
 import ArgumentParser
-import AudienceSync
+import AudienceModel
+import AudienceSupport
 
 /// sysexits(3) codes, as DESIGN.md and the systemd unit expect them.
 enum Exit {

@@ -1,7 +1,10 @@
 import ArgumentParser
-import AudienceSync
 import Foundation
 import ServiceLifecycle
+import AudienceDaemon
+import AudienceLedger
+import AudienceModel
+import AudienceSupport
 
 extension AudienceSyncCommand {
     struct Once: AsyncParsableCommand {

@@ -1,4 +1,3 @@
-import AudienceSync
 import Glibc
 
 /// Plain writes to stdout and stderr (no buffering surprises when the process is killed).

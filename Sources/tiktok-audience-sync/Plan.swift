@@ -1,6 +1,9 @@
 import ArgumentParser
-import AudienceSync
 import Foundation
+import AudienceDaemon
+import AudienceLedger
+import AudiencePlanning
+import AudienceReading
 
 extension AudienceSyncCommand {
     struct Plan: AsyncParsableCommand {

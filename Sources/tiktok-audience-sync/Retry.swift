@@ -1,5 +1,6 @@
 import ArgumentParser
-import AudienceSync
+import AudienceInbox
+import AudienceModel
 
 extension AudienceSyncCommand {
     struct Retry: AsyncParsableCommand {

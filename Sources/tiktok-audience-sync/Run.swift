@@ -1,8 +1,10 @@
 import ArgumentParser
-import AudienceSync
 import Foundation
 import Logging
 import ServiceLifecycle
+import AudienceConfig
+import AudienceDaemon
+import AudienceInbox
 
 extension AudienceSyncCommand {
     struct Run: AsyncParsableCommand {

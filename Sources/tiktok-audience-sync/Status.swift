@@ -1,6 +1,7 @@
 import ArgumentParser
-import AudienceSync
 import Foundation
+import AudienceLedger
+import AudienceSupport
 
 extension AudienceSyncCommand {
     struct Status: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
-import AudienceSync
 import Foundation
+import AudienceModel
+import AudienceReading
 
 extension AudienceSyncCommand {
     struct Validate: AsyncParsableCommand {

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
-@testable import AudienceSync
 import TestFixtures
+@testable import AudienceModel
+@testable import AudienceReading
+import AudienceModel
+import AudienceReading
 
 @Suite("Reading audience files")
 struct AudienceFileReaderTests {

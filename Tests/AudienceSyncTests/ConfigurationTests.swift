@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import AudienceSync
+@testable import AudienceConfig
+import AudienceConfig
 
 @Suite("Configuration")
 struct ConfigurationTests {

@@ -2,8 +2,21 @@ import AsyncHTTPClient
 import Foundation
 import Testing
 import TikTokEmulator
-@testable import AudienceSync
 import TestFixtures
+@testable import AudienceConfig
+@testable import AudienceLedger
+@testable import AudienceModel
+@testable import AudiencePlanning
+@testable import AudienceReading
+@testable import AudienceSupport
+@testable import AudienceTikTok
+import AudienceConfig
+import AudienceLedger
+import AudienceModel
+import AudiencePlanning
+import AudienceReading
+import AudienceSupport
+import AudienceTikTok
 
 /// How each failure ends a command: what systemd and cron see as the exit code.
 @Suite("errors: how each failure ends a command")

@@ -2,8 +2,13 @@ import Crypto
 import Foundation
 import Testing
 import TestFixtures
+@testable import AudienceInbox
+@testable import AudienceModel
+@testable import AudienceReading
+import AudienceInbox
+import AudienceModel
+import AudienceReading
 
-@testable import AudienceSync
 
 /// Hostile and broken input for the reader: a generated corpus of several hundred files (mutations
 /// of valid files and hand-made oddities), each of which must either read with a sane summary or

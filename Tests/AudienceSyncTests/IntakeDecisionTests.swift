@@ -1,5 +1,10 @@
 import Testing
-@testable import AudienceSync
+@testable import AudienceInbox
+@testable import AudienceLedger
+@testable import AudienceModel
+import AudienceInbox
+import AudienceLedger
+import AudienceModel
 
 /// What the intake does with a file, as a table: no disk, no ledger, only the facts.
 @Suite("intake decisions")

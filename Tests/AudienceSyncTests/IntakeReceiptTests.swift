@@ -1,6 +1,11 @@
 import Foundation
 import Testing
-@testable import AudienceSync
+@testable import AudienceConfig
+@testable import AudienceInbox
+@testable import AudienceLedger
+import AudienceConfig
+import AudienceInbox
+import AudienceLedger
 
 @Suite("intake: every archived file gets its receipt")
 struct IntakeReceiptTests {

@@ -1,7 +1,12 @@
 import Foundation
 import Testing
-@testable import AudienceSync
 import TestFixtures
+@testable import AudienceLedger
+@testable import AudiencePlanning
+@testable import AudienceReading
+import AudienceLedger
+import AudiencePlanning
+import AudienceReading
 
 /// Writes `text` as a file and applies it to `ledger`, as intake does.
 @discardableResult

@@ -1,6 +1,7 @@
 import Testing
-@testable import AudienceSync
 import TestFixtures
+@testable import AudienceLedger
+import AudienceLedger
 
 /// The outbox: the pending work as the sender walks it.
 @Suite("Outbox: the sender's work list")

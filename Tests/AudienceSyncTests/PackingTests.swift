@@ -1,5 +1,16 @@
 import Testing
-@testable import AudienceSync
+@testable import AudienceLedger
+@testable import AudienceModel
+@testable import AudiencePlanning
+@testable import AudienceReading
+@testable import AudienceSending
+@testable import AudienceTikTok
+import AudienceLedger
+import AudienceModel
+import AudiencePlanning
+import AudienceReading
+import AudienceSending
+import AudienceTikTok
 
 @Suite("Packing and return codes")
 struct PackingTests {

@@ -3,8 +3,13 @@ import Foundation
 import Logging
 import Testing
 import TikTokEmulator
-@testable import AudienceSync
 import TestFixtures
+@testable import AudienceLedger
+@testable import AudienceSending
+@testable import AudienceTikTok
+import AudienceLedger
+import AudienceSending
+import AudienceTikTok
 
 /// A ledger with pending work, a sender pointed at a live emulator, and helpers to compare.
 struct SendingFixture {

@@ -1,7 +1,10 @@
 import Foundation
 import Testing
-@testable import AudienceSync
 import TestFixtures
+@testable import AudienceModel
+@testable import AudienceReading
+import AudienceModel
+import AudienceReading
 
 /// A fresh folder under the system temp directory, removed at the end of the test.
 final class TemporaryDirectory {

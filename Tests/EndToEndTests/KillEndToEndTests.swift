@@ -1,8 +1,8 @@
-import AudienceSync
 import Foundation
 import Testing
 import TikTokEmulator
 import TestFixtures
+import AudienceLedger
 
 /// A small deterministic generator, so a failing kill schedule can be replayed from its seed.
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TikTokEmulator
 import TestFixtures
+import AudienceTikTok
 
 @Suite("once: the built executable against the emulator", .serialized)
 struct OnceEndToEndTests {

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import TikTokEmulator
 import TestFixtures
+import AudienceTikTok
 
 @Suite("Operator commands: check and auth, with the built executable", .serialized)
 struct OperatorCommandsTests {

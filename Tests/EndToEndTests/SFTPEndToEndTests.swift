@@ -1,3 +1,7 @@
+import AudienceConfig
+import AudienceReading
+import AudienceSupport
+
 // Partners upload through a real OpenSSH server, set up the way docs/operations.md tells operators
 // to: scripts/add-partner creates the partner, the project's own sshd drop-in
 // (etc/sshd_config.d/audience-partners.conf) confines it, and the OpenSSH `sftp` client uploads.

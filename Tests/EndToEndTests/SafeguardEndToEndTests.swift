@@ -1,8 +1,8 @@
-import AudienceSync
 import Foundation
 import Testing
 import TikTokEmulator
 import TestFixtures
+import AudienceLedger
 
 @Suite("Safeguards and operator commands, with the built executable", .serialized)
 struct SafeguardEndToEndTests {

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import AudienceReading
+import AudienceSupport
 
 /// The deployment files: the systemd unit (and its hardening score), the sshd drop-in for the
 /// SFTP-only partner group, and scripts/install / scripts/add-partner in their safe modes.

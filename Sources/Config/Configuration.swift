@@ -1,0 +1,63 @@
+import AudienceModel
+
+/// Everything the operator configures, validated once at start. Built from the YAML file and the
+/// environment by ``ConfigurationLoader``; tests build it directly.
+public struct Configuration: Sendable {
+    public struct TikTok: Sendable {
+        public var baseURL = "https://business-api.tiktok.com/open_api/v1.3"
+        public var advertiserID: String
+        public var accessTokenFile: String?
+        public var requestsPerSecond: Double = 20
+        public var maxInFlight = 4
+        public var maidType: MAIDType = .idfa
+        public var maxAttempts = 6
+        public var initialBackoffMilliseconds = 500
+        /// How long one request may take before it counts as unanswered.
+        public var requestTimeoutSeconds = 60
+        /// After a request that got no sure answer, how long before its members are sent their
+        /// current wish again (a request TikTok applies late must not stick). Nil: twice the timeout.
+        public var resendUnansweredAfterSeconds: Int?
+        public var effectiveResendUnansweredAfterSeconds: Int { resendUnansweredAfterSeconds ?? 2 * requestTimeoutSeconds }
+        public var requestTimeout: Duration { .seconds(requestTimeoutSeconds) }
+
+        public init(advertiserID: String) {
+            self.advertiserID = advertiserID
+        }
+    }
+
+    public struct Partner: Sendable, Equatable {
+        public var name: String
+        public var segments: Set<String>
+    }
+
+    public var inbox: String
+    public var stateDirectory: String
+    public var settleSeconds: Double = 5
+    public var rescanSeconds: Double = 60
+    /// A file that still looks unfinished this long after its last change is moved to `rejected/`.
+    public var incompleteUploadSeconds: Double = 3600
+    /// A snapshot that would remove more than this share of a segment's members is held for approval.
+    public var maxSnapshotRemovalPercent: Double? = 50
+    public var heldDirectory: String { stateDirectory + "/held" }
+    public var maxDecompressedBytes: Int64 = 16 << 30
+    public var tiktok: TikTok
+    /// When set, only these inbox folders are read and each may touch only its segments.
+    public var partners: [String: Partner]?
+    /// The file the configuration came from, for messages.
+    public var source: String
+
+    public init(inbox: String, stateDirectory: String, tiktok: TikTok, source: String = "(built in)") {
+        self.inbox = inbox
+        self.stateDirectory = stateDirectory
+        self.tiktok = tiktok
+        self.source = source
+    }
+
+    public var ledgerPath: String { stateDirectory + "/ledger.sqlite" }
+    /// Below the state directory: the generation of the last file applied, written after each
+    /// one, so that a ledger that lost its latest commits (a deleted -wal file, an older copy put
+    /// back) is noticed instead of taken for the truth.
+    public static let ledgerSealName = "ledger.seal"
+    public var archiveDirectory: String { stateDirectory + "/archive" }
+    public var receiptsDirectory: String { stateDirectory + "/receipts" }
+}

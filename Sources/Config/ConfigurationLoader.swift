@@ -1,0 +1,150 @@
+import Configuration
+import Foundation
+import SystemPackage
+import Yams
+import AudienceModel
+import AudienceSupport
+
+/// Reads the YAML configuration file with every key overridable from the environment
+/// (`tiktok.base_url` ← `TIKTOK_AUDIENCE_SYNC_TIKTOK_BASE_URL`). Every value is read as text and
+/// parsed here, so a malformed value is an error naming its key instead of a silent default.
+public enum ConfigurationLoader {
+    public static let defaultPath = "/etc/tiktok-audience-sync/config.yaml"
+    static let environmentPrefix = "tiktok_audience_sync"
+
+    public static func load(path: String, environment: [String: String]) async throws -> Configuration {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw ConfigurationError(
+                file: path, key: nil,
+                "cannot read the file; create it from etc/config.yaml or pass --config FILE")
+        }
+        let text: String
+        let tree: Node?
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+            tree = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigurationError(file: path, key: nil, "is not valid YAML: \(error)")
+        }
+        if tree?.mapping?["tiktok"]?.mapping?["access_token"] != nil || tree?.mapping?["access_token"] != nil {
+            throw ConfigurationError(
+                file: path, key: "tiktok.access_token",
+                "the token must not be in the configuration file; use TIKTOK_ACCESS_TOKEN, the systemd credential tiktok-access-token, or tiktok.access_token_file")
+        }
+        let fileProvider: FileProvider<YAMLSnapshot>
+        do {
+            fileProvider = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path))
+        } catch {
+            throw ConfigurationError(file: path, key: nil, "cannot be read as configuration: \(error)")
+        }
+        let reader = ConfigReader(providers: [
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ConfigKey(environmentPrefix)),
+            fileProvider,
+        ])
+        let partnerNames = (tree?.mapping?["partners"]?.mapping?.keys.compactMap(\.string) ?? []).sorted()
+        return try Keys(reader: reader, file: path).configuration(partnerNames: partnerNames)
+    }
+}
+
+/// Typed, validated reads of each key.
+private struct Keys {
+    let reader: ConfigReader
+    let file: String
+
+    func configuration(partnerNames: [String]) throws -> Configuration {
+        var tiktok = Configuration.TikTok(advertiserID: try digits("tiktok.advertiser_id"))
+        tiktok.baseURL = try url("tiktok.base_url") ?? tiktok.baseURL
+        tiktok.accessTokenFile = text("tiktok.access_token_file")
+        tiktok.requestsPerSecond = try number("tiktok.requests_per_second", in: 0.1...1000) ?? tiktok.requestsPerSecond
+        tiktok.maxInFlight = try integer("tiktok.max_in_flight", in: 1...64) ?? tiktok.maxInFlight
+        tiktok.maxAttempts = try integer("tiktok.max_attempts", in: 1...100) ?? tiktok.maxAttempts
+        tiktok.initialBackoffMilliseconds =
+            try integer("tiktok.initial_backoff_ms", in: 1...600_000) ?? tiktok.initialBackoffMilliseconds
+        tiktok.requestTimeoutSeconds =
+            try integer("tiktok.request_timeout_seconds", in: 1...600) ?? tiktok.requestTimeoutSeconds
+        tiktok.resendUnansweredAfterSeconds = try integer("tiktok.resend_unanswered_after_seconds", in: 1...86_400)
+        if let resend = tiktok.resendUnansweredAfterSeconds, resend < tiktok.requestTimeoutSeconds {
+            throw ConfigurationError(
+                file: file, key: "tiktok.resend_unanswered_after_seconds",
+                "must be at least tiktok.request_timeout_seconds (\(tiktok.requestTimeoutSeconds)), better twice it: a request without an answer may land that late")
+        }
+        if let maid = text("tiktok.maid_type") {
+            guard let type = MAIDType(rawValue: maid.lowercased()) else {
+                throw ConfigurationError(file: file, key: "tiktok.maid_type", "must be idfa or aaid, not \(maid)")
+            }
+            tiktok.maidType = type
+        }
+        var configuration = Configuration(
+            inbox: try required("inbox"), stateDirectory: try required("state_directory"), tiktok: tiktok, source: file)
+        configuration.settleSeconds = try number("settle_seconds", in: 0...86_400) ?? configuration.settleSeconds
+        configuration.rescanSeconds = try number("rescan_seconds", in: 0.1...86_400) ?? configuration.rescanSeconds
+        configuration.incompleteUploadSeconds =
+            try number("incomplete_upload_seconds", in: 1...(30 * 86_400)) ?? configuration.incompleteUploadSeconds
+        if let percent = try number("max_snapshot_removal_percent", in: 0...100) {
+            configuration.maxSnapshotRemovalPercent = percent >= 100 ? nil : percent
+        }
+        if let bytes = try integer("max_decompressed_bytes", in: 1...Int(Int64.max)) {
+            configuration.maxDecompressedBytes = Int64(bytes)
+        }
+        if !partnerNames.isEmpty {
+            var partners: [String: Configuration.Partner] = [:]
+            for name in partnerNames {
+                guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
+                    throw ConfigurationError(file: file, key: "partners", "partner name \(name) must be a plain folder name")
+                }
+                let key = "partners.\(name).segments"
+                let segments = reader.stringArray(forKey: ConfigKey(key)) ?? []
+                for segment in segments where SegmentID(segment) == nil {
+                    throw ConfigurationError(file: file, key: key, "\(segment) is not a TikTok audience id (1 to 19 digits)")
+                }
+                partners[name] = Configuration.Partner(name: name, segments: Set(segments))
+            }
+            configuration.partners = partners
+        }
+        return configuration
+    }
+
+    func text(_ key: String) -> String? {
+        guard let value = reader.string(forKey: ConfigKey(key))?.trimmingCharacters(in: " \t"), !value.isEmpty else {
+            return nil
+        }
+        return value
+    }
+
+    func required(_ key: String) throws -> String {
+        guard let value = text(key) else { throw ConfigurationError(file: file, key: key, "is missing") }
+        return value
+    }
+
+    func digits(_ key: String) throws -> String {
+        let value = try required(key)
+        guard SegmentID(value) != nil else {
+            throw ConfigurationError(file: file, key: key, "must be a string of up to 19 digits, not \(value)")
+        }
+        return value
+    }
+
+    func url(_ key: String) throws -> String? {
+        guard let value = text(key) else { return nil }
+        guard value.hasPrefix("https://") || value.hasPrefix("http://") else {
+            throw ConfigurationError(file: file, key: key, "must be an http:// or https:// URL, not \(value)")
+        }
+        return value
+    }
+
+    func number(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
+        guard let value = text(key) else { return nil }
+        guard let number = Double(value), range.contains(number) else {
+            throw ConfigurationError(file: file, key: key, "must be a number from \(range.lowerBound) to \(range.upperBound), not \(value)")
+        }
+        return number
+    }
+
+    func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let value = text(key) else { return nil }
+        guard let number = Int(value), range.contains(number) else {
+            throw ConfigurationError(file: file, key: key, "must be a whole number from \(range.lowerBound) to \(range.upperBound), not \(value)")
+        }
+        return number
+    }
+}

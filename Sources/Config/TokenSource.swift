@@ -1,0 +1,45 @@
+import Foundation
+import AudienceSupport
+import AudienceTikTok
+
+/// Finds the access token: `TIKTOK_ACCESS_TOKEN`, then the systemd credential
+/// `tiktok-access-token` (`$CREDENTIALS_DIRECTORY`), then `tiktok.access_token_file`.
+public enum TokenSource {
+    public static let credentialName = "tiktok-access-token"
+
+    /// The token and where it came from ("environment", "credential", "file"), or nil when none is set.
+    public static func resolve(
+        configuration: Configuration, environment: [String: String]
+    ) throws -> (token: AccessToken, origin: String)? {
+        if let value = environment["TIKTOK_ACCESS_TOKEN"], let token = AccessToken(value) {
+            return (token, "environment TIKTOK_ACCESS_TOKEN")
+        }
+        if let directory = environment["CREDENTIALS_DIRECTORY"] {
+            let path = directory + "/" + credentialName
+            if let value = try? String(contentsOfFile: path, encoding: .utf8), let token = AccessToken(value) {
+                return (token, "systemd credential \(credentialName)")
+            }
+        }
+        if let path = configuration.tiktok.accessTokenFile {
+            guard let value = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError(
+                    file: configuration.source, key: "tiktok.access_token_file",
+                    "cannot read \(path); create it (tiktok-audience-sync auth) or fix the path")
+            }
+            guard let token = AccessToken(value) else {
+                throw ConfigurationError(file: configuration.source, key: "tiktok.access_token_file", "\(path) is empty")
+            }
+            return (token, "file \(path)")
+        }
+        return nil
+    }
+}
+
+/// Saves a token where `tiktok.access_token_file` (or the operator) says, readable by its owner only.
+public enum TokenStore {
+    public static func save(_ secret: String, to path: String) throws {
+        if let reason = AtomicFile.write(Array((secret + "\n").utf8), to: path, mode: 0o600) {
+            throw ConfigurationError(file: path, key: "tiktok.access_token_file", "cannot write \(path): \(reason)")
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Glibc
+import Logging
+import ServiceLifecycle
+import AudienceInbox
+import AudienceLedger
+import AudienceReading
+import AudienceSupport
+
+/// Takes files from the inbox as they arrive: woken by inotify events, by files that are due to
+/// settle, and every `rescan_seconds` regardless. On a graceful shutdown it takes no new file,
+/// and the planning of a large file gives up at once (nothing is committed; the file stays).
+///
+/// With ``PipelineFinish/whenDrained`` (`once`), it ends once no file in the inbox will be
+/// ready soon: every ready file is taken, and files still settling were waited for.
+public struct IntakeService: Service {
+    let settings: DaemonSettings
+    let ledger: Ledger
+    let watcher: InboxWatcher?
+    let inboxBell: Doorbell
+    let senderBell: Doorbell
+    let status: DaemonStatus
+    let logger: Logger
+    let finish: PipelineFinish
+    let outcome: PipelineOutcome
+    let progress: (@Sendable (ReadProgress) -> Void)?
+
+    /// `watcher`: nil for `once`, which does not wait for events. `progress`: how planning goes,
+    /// besides the status line.
+    public init(
+        settings: DaemonSettings, ledger: Ledger, watcher: InboxWatcher?, inboxBell: Doorbell, senderBell: Doorbell,
+        status: DaemonStatus, logger: Logger, finish: PipelineFinish = .whenStopped, outcome: PipelineOutcome = PipelineOutcome(),
+        progress: (@Sendable (ReadProgress) -> Void)? = nil
+    ) {
+        self.settings = settings
+        self.ledger = ledger
+        self.watcher = watcher
+        self.inboxBell = inboxBell
+        self.senderBell = senderBell
+        self.status = status
+        self.logger = logger
+        self.finish = finish
+        self.outcome = outcome
+        self.progress = progress
+    }
+
+    public func run() async throws {
+        let stopping = StopFlag()
+        var warned: [String: String] = [:]
+        await withGracefulShutdownHandler {
+            while !stopping.isSet && !Task.isCancelled {
+                let configuration = settings.current
+                var wait = configuration.rescanSeconds
+                var drained = false
+                do {
+                    let engine = Intake(
+                        configuration: configuration, ledger: ledger, logger: logger,
+                        progress: { [status, progress, inbox = configuration.inbox] reading in
+                            let name = reading.path.hasPrefix(inbox + "/") ? String(reading.path.dropFirst(inbox.count + 1)) : reading.path
+                            status.intake("planning \(name): \(reading.rows.formatted()) rows, \(Int(reading.fraction * 100))%")
+                            progress?(reading)
+                        })
+                    watcher?.watch(engine.scanner.folders())
+                    // A shutdown stops the planning of a large file at once (nothing is committed;
+                    // the file stays in the inbox), so that SIGTERM never waits for it.
+                    let pass = try await engine.processReadyFiles(
+                        renamedIn: { [watcher] in watcher?.wasRenamedIn($0) ?? false },
+                        onFile: { [status] file in status.intake("planning \(file.relativePath)") },
+                        shouldStop: { stopping.isSet })
+                    outcome.intake(pass)
+                    for receipt in pass.receipts { _ = watcher?.takeRenamedIn(configuration.inbox + "/" + receipt.file) }
+                    if let failure = pass.failures.first {
+                        status.intake("inbox error: \(pass.failures.count) file(s) could not be taken (\(failure.error))")
+                    } else {
+                        status.intake(pass.waiting.isEmpty ? "" : "\(pass.waiting.count) file(s) still arriving")
+                    }
+                    // Say once per file why it waits (unreadable, looks cut short), not at every rescan.
+                    var stillWaiting: [String: String] = [:]
+                    for (file, reason) in pass.waiting where reason != "still being written" {
+                        stillWaiting[file] = reason
+                        if warned[file] != reason {
+                            logger.warning("file left in the inbox: \(reason)", metadata: ["file": "\(file)"])
+                        }
+                    }
+                    warned = stillWaiting
+                    if pass.receipts.contains(where: { $0.outcome == .applied }) { senderBell.ring() }
+                    if let next = pass.nextCheck {
+                        wait = max(0.05, min(wait, next - clockSeconds()))
+                    }
+                    if finish == .whenDrained, let next = pass.settledAt {
+                        wait = max(0.05, next - clockSeconds() + 0.05)
+                    }
+                    // `once` waits for files still being written, not for ones that look abandoned.
+                    drained = pass.settledAt == nil
+                } catch {
+                    logger.error("cannot take files from the inbox; trying again", metadata: ["error": "\(error)"])
+                    status.intake("inbox error: \(error)")
+                    outcome.intakeFailed(error)
+                    drained = true
+                }
+                if stopping.isSet || (finish == .whenDrained && drained) { break }
+                await inboxBell.wait(timeout: .milliseconds(Int64(wait * 1000)))
+            }
+            if stopping.isSet { outcome.stop() }
+            outcome.intakeFinished()
+            senderBell.ring()
+        } onGracefulShutdown: {
+            stopping.set()
+            inboxBell.ring()
+        }
+    }
+}

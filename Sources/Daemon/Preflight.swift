@@ -1,0 +1,125 @@
+import Foundation
+import Glibc
+import AudienceConfig
+import AudienceTikTok
+
+/// One line of `check`: what was checked, whether it passed, and what to do if not.
+public struct PreflightItem: Sendable, Codable, Equatable {
+    public var check: String
+    public var passed: Bool
+    public var detail: String
+    public var advice: String?
+}
+
+/// The checks an operator runs after configuring: token, advertiser, segments, folders.
+public struct Preflight: Sendable {
+    let configuration: Configuration
+    let client: TikTokClient?
+    let tokenOrigin: String?
+    let segments: [String]
+
+    public init(configuration: Configuration, client: TikTokClient?, tokenOrigin: String?, knownSegments: [String]) {
+        self.configuration = configuration
+        self.client = client
+        self.tokenOrigin = tokenOrigin
+        let partnerSegments = configuration.partners?.values.flatMap(\.segments) ?? []
+        segments = Array(Set(partnerSegments).union(knownSegments)).sorted()
+    }
+
+    public func run() async -> [PreflightItem] {
+        var items = [
+            PreflightItem(check: "configuration", passed: true, detail: configuration.source, advice: nil),
+            folder("inbox", configuration.inbox),
+            folder("state directory", configuration.stateDirectory),
+        ]
+        guard let client, let tokenOrigin else {
+            items.append(
+                PreflightItem(
+                    check: "access token", passed: false, detail: "none configured",
+                    advice: "set the systemd credential tiktok-access-token, TIKTOK_ACCESS_TOKEN or tiktok.access_token_file (tiktok-audience-sync auth writes it)"))
+            return items
+        }
+        items.append(await token(client, origin: tokenOrigin))
+        guard items.last?.passed == true else { return items }
+        items += await audiences(client)
+        return items
+    }
+
+    private func folder(_ name: String, _ path: String) -> PreflightItem {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            return PreflightItem(check: name, passed: false, detail: "\(path) does not exist", advice: "create it (see docs/operations.md)")
+        }
+        guard access(path, W_OK | R_OK | X_OK) == 0 else {
+            return PreflightItem(
+                check: name, passed: false, detail: "\(path) is not writable: \(String(cString: strerror(errno)))",
+                advice: "let the daemon's user read and write it")
+        }
+        return PreflightItem(check: name, passed: true, detail: "\(path) is writable", advice: nil)
+    }
+
+    private func token(_ client: TikTokClient, origin: String) async -> PreflightItem {
+        do {
+            let answer = try await client.userInfo()
+            guard answer.envelope?.code == 0 else {
+                return PreflightItem(
+                    check: "access token", passed: false, detail: "refused: \(answer.summary)",
+                    advice: "renew it with tiktok-audience-sync auth")
+            }
+            struct User: Decodable { var display_name: String? }
+            let name = answer.data(as: User.self)?.display_name.map { " for \($0)" } ?? ""
+            return PreflightItem(check: "access token", passed: true, detail: "accepted\(name) (from \(origin))", advice: nil)
+        } catch {
+            return PreflightItem(check: "access token", passed: false, detail: "\(error)", advice: "check tiktok.base_url and outbound HTTPS")
+        }
+    }
+
+    private func audiences(_ client: TikTokClient) async -> [PreflightItem] {
+        struct Data: Decodable {
+            struct Entry: Decodable {
+                struct Details: Decodable {
+                    var audience_id: String
+                    var name: String?
+                    var type: String?
+                }
+                var audience_details: Details
+            }
+            var list: [Entry]?
+        }
+        var found: [String: Data.Entry.Details] = [:]
+        var items: [PreflightItem] = []
+        for start in stride(from: 0, to: segments.count, by: 100) {
+            let chunk = Array(segments[start..<min(start + 100, segments.count)])
+            do {
+                let answer = try await client.audiences(ids: chunk)
+                guard answer.envelope?.code == 0, let data = answer.data(as: Data.self) else {
+                    return [
+                        PreflightItem(
+                            check: "advertiser \(client.advertiserID)", passed: false, detail: "refused: \(answer.summary)",
+                            advice: "check tiktok.advertiser_id and that the token has Audience Management for it")
+                    ]
+                }
+                for entry in data.list ?? [] { found[entry.audience_details.audience_id] = entry.audience_details }
+            } catch {
+                return [PreflightItem(check: "advertiser \(client.advertiserID)", passed: false, detail: "\(error)", advice: nil)]
+            }
+        }
+        items.append(PreflightItem(check: "advertiser \(client.advertiserID)", passed: true, detail: "reachable", advice: nil))
+        for segment in segments {
+            guard let details = found[segment] else {
+                items.append(
+                    PreflightItem(
+                        check: "segment \(segment)", passed: false, detail: "not found for advertiser \(client.advertiserID)",
+                        advice: "create it in TikTok (a Partner audience) or fix the id under partners:"))
+                continue
+            }
+            let isPartner = details.type.map { $0.lowercased() == "partner" } ?? true
+            items.append(
+                PreflightItem(
+                    check: "segment \(segment)", passed: isPartner,
+                    detail: "\(details.name ?? "unnamed"), type \(details.type ?? "?")",
+                    advice: isPartner ? nil : "only Partner audiences accept member changes; create a Partner audience"))
+        }
+        return items
+    }
+}

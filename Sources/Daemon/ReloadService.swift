@@ -1,0 +1,54 @@
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import AudienceConfig
+import AudienceSupport
+
+/// SIGHUP reloads the configuration (partners, settle time, TikTok settings; the token is looked
+/// up again on every sending pass anyway). A configuration that does not load is refused and the
+/// one in force stays, so a typo never stops the daemon.
+public struct ReloadService: Service {
+    let settings: DaemonSettings
+    let notifier: SystemdNotifier
+    let status: DaemonStatus
+    let inboxBell: Doorbell
+    let senderBell: Doorbell
+    let logger: Logger
+    let load: @Sendable () async throws -> Configuration
+
+    public init(
+        settings: DaemonSettings, notifier: SystemdNotifier, status: DaemonStatus, inboxBell: Doorbell, senderBell: Doorbell,
+        logger: Logger, load: @escaping @Sendable () async throws -> Configuration
+    ) {
+        self.settings = settings
+        self.notifier = notifier
+        self.status = status
+        self.inboxBell = inboxBell
+        self.senderBell = senderBell
+        self.logger = logger
+        self.load = load
+    }
+
+    public func run() async throws {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in hangups.cancelOnGracefulShutdown() {
+            notifier.reloading()
+            do {
+                let next = try await load()
+                let kept = settings.replace(with: next)
+                if !kept.isEmpty {
+                    logger.warning("configuration reloaded; \(kept.joined(separator: " and ")) change only on restart")
+                } else {
+                    logger.notice("configuration reloaded", metadata: [
+                        "partners": "\(next.partners.map { $0.keys.sorted().joined(separator: ",") } ?? "any")",
+                    ])
+                }
+            } catch {
+                logger.error("configuration not reloaded, keeping the one in force: \(error)")
+            }
+            notifier.ready(status: status.line)
+            inboxBell.ring()
+            senderBell.ring()
+        }
+    }
+}

@@ -1,0 +1,205 @@
+import Logging
+import ServiceLifecycle
+import AudienceConfig
+import AudienceInbox
+import AudienceLedger
+import AudienceSending
+import AudienceSupport
+import AudienceTikTok
+
+/// Sends pending work whenever the intake has applied a file, and retries on a timer while TikTok
+/// refuses or is unreachable. With ``PipelineFinish/whenDrained`` (`once`) it ends instead: when
+/// the intake is done and nothing is left to send, or when sending cannot go on now. The token is looked up again before every pass, and every 2 s while
+/// paused, so a renewed token file or credential is picked up without a restart. On graceful
+/// shutdown the requests in flight finish and their answers are recorded; nothing new is sent.
+public struct SenderService: Service {
+    let settings: DaemonSettings
+    let ledger: Ledger
+    let bell: Doorbell
+    let status: DaemonStatus
+    let logger: Logger
+    let environment: [String: String]
+    let redactor: Redactor
+    let finish: PipelineFinish
+    let outcome: PipelineOutcome
+
+    public init(
+        settings: DaemonSettings, ledger: Ledger, bell: Doorbell, status: DaemonStatus, logger: Logger,
+        environment: [String: String], redactor: Redactor, finish: PipelineFinish = .whenStopped,
+        outcome: PipelineOutcome = PipelineOutcome()
+    ) {
+        self.settings = settings
+        self.ledger = ledger
+        self.bell = bell
+        self.status = status
+        self.logger = logger
+        self.environment = environment
+        self.redactor = redactor
+        self.finish = finish
+        self.outcome = outcome
+    }
+
+    public func run() async throws {
+        let stopping = StopFlag()
+        await withGracefulShutdownHandler {
+            var wait: Duration = .zero
+            var refusals = 0
+            var usedToken: AccessToken?
+            // One for the life of the daemon: what TikTok's rate limits taught one pass holds for the next.
+            var limiter = RateLimiter(requestsPerSecond: settings.current.tiktok.requestsPerSecond)
+            while !stopping.isSet && !Task.isCancelled {
+                if refusals > 0 {
+                    await waitForBellOrNewToken(wait, refused: usedToken, stopping: stopping)
+                } else {
+                    await bell.wait(timeout: wait)
+                }
+                if stopping.isSet { break }
+                let configuration = settings.current
+                let idle = Duration.milliseconds(Int64(configuration.rescanSeconds * 1000))
+                if limiter.ceiling != max(0.1, configuration.tiktok.requestsPerSecond) {
+                    limiter = RateLimiter(requestsPerSecond: configuration.tiktok.requestsPerSecond)  // reloaded
+                }
+                // What the intake had done before this pass: a file applied during it gets another.
+                let intakeWasDone = outcome.intakeDone
+                do {
+                    let result = try await sendOnce(configuration, limiter: limiter, stopping: stopping, usedToken: &usedToken)
+                    if finish == .whenDrained {
+                        switch result {
+                        case .morePending:
+                            wait = .zero
+                            continue
+                        case .settled where !intakeWasDone, .refused(.refusedBatches) where !intakeWasDone,
+                            .refused(nil) where !intakeWasDone:
+                            wait = .seconds(3600)  // until the intake rings: a file applied, or done
+                            continue
+                        case .settled:
+                            outcome.senderEnded(nil)
+                        case .refused(let stop):
+                            outcome.senderEnded(stop)
+                        }
+                        return
+                    }
+                    switch result {
+                    case .settled:
+                        refusals = 0
+                        wait = idle
+                    case .morePending:
+                        refusals = 0
+                        wait = .zero
+                    case .refused:
+                        refusals += 1
+                        // 30 s, 1 min, 2 min … up to 10 min between passes while TikTok refuses.
+                        wait = min(.seconds(600), .seconds(30) * (1 << min(refusals - 1, 5)))
+                    }
+                    wait = try await untilNextRecheck(atMost: wait)
+                } catch {
+                    logger.error("sending failed; trying again", metadata: ["error": "\(error)"])
+                    if finish == .whenDrained {
+                        outcome.senderEnded(nil, error: error)
+                        return
+                    }
+                    wait = .seconds(30)
+                }
+            }
+        } onGracefulShutdown: {
+            stopping.set()
+            bell.ring()
+        }
+    }
+
+    private enum PassResult {
+        case settled
+        case morePending
+        /// Nothing more can be sent now; nil: the pass was stopped.
+        case refused(SenderStop?)
+    }
+
+    /// `wait`, or less when a recheck of members whose request got no sure answer falls due sooner.
+    private func untilNextRecheck(atMost wait: Duration) async throws -> Duration {
+        let rechecks = try await ledger.reader.pendingRechecks()
+        guard let next = rechecks.next else { return wait }
+        let due = Duration.milliseconds(max(0, (Double(next) - clockSeconds()) * 1000) + 50)
+        return min(wait, due)
+    }
+
+    /// The token a pass would use now (nil: none, or unreadable).
+    private func currentToken(_ configuration: Configuration) -> AccessToken? {
+        (try? TokenSource.resolve(configuration: configuration, environment: environment))?.token
+    }
+
+    /// While TikTok refuses: waits for the bell or `duration`, and also returns as soon as the
+    /// token differs from the one in use when the pause began, so a token renewed by
+    /// `tiktok-audience-sync auth` (or a new credential) is used within seconds, without a restart.
+    private func waitForBellOrNewToken(_ duration: Duration, refused: AccessToken?, stopping: StopFlag) async {
+        let clock = ContinuousClock()
+        let end = clock.now + duration
+        while clock.now < end && !stopping.isSet && !Task.isCancelled {
+            let before = clock.now
+            let slice = min(end - before, Self.tokenCheckInterval)
+            await bell.wait(timeout: slice)
+            if clock.now - before < slice { return }  // rung
+            if currentToken(settings.current)?.value != refused?.value {
+                logger.notice("a new access token is in place; sending again")
+                return
+            }
+        }
+    }
+
+    static let tokenCheckInterval: Duration = .seconds(2)
+
+    private func sendOnce(
+        _ configuration: Configuration, limiter: RateLimiter, stopping: StopFlag, usedToken: inout AccessToken?
+    ) async throws -> PassResult {
+        // Sends a dead process left unfinished, and due rechecks, become pending work first.
+        try await Sender.reclaimInFlight(ledger, options: configuration.senderOptions, logger: logger)
+        guard try await ledger.reader.hasPendingWork() else {
+            status.sender("idle, 0 pending")
+            return .settled
+        }
+        let resolved: (token: AccessToken, origin: String)?
+        do {
+            resolved = try TokenSource.resolve(configuration: configuration, environment: environment)
+        } catch {
+            usedToken = nil
+            status.sender("paused: \(error)")
+            logger.critical("sending paused: \(error)")
+            return .refused(.tokenUnreadable("\(error)"))
+        }
+        guard let resolved else {
+            usedToken = nil
+            status.sender("paused: no access token")
+            logger.critical("sending paused: no access token; set the systemd credential tiktok-access-token, TIKTOK_ACCESS_TOKEN or tiktok.access_token_file")
+            return .refused(.noToken)
+        }
+        resolved.token.register(in: redactor)
+        usedToken = resolved.token
+        status.sender("sending")
+        let client = TikTokClient(
+            baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: resolved.token,
+            timeout: configuration.tiktok.requestTimeout)
+        let sender = Sender(ledger: ledger, client: client, options: configuration.senderOptions, limiter: limiter, logger: logger)
+        let endBefore = try await ledger.reader.outboxEnd()
+        let report = try await sender.sendPending(shouldStop: { stopping.isSet })
+        outcome.sent(report)
+        // Stopping: what is left is counted by the next start. (Counting and confirming files
+        // walk the whole outbox: seconds after a large file, which a shutdown must not wait for.)
+        if stopping.isSet { return .refused(nil) }
+        try await Receipts(configuration: configuration, ledger: ledger, logger: logger).confirmSettled()
+        let left = try await ledger.reader.pendingCounts().total
+        if let pause = report.pause {
+            status.sender("paused: \(pause.kind.rawValue), \(left) pending")
+            return .refused(.paused(pause.message))
+        }
+        if !report.failures.isEmpty {
+            status.sender("\(left) pending; TikTok refused \(report.failures.count) batch(es)")
+            return .refused(.refusedBatches(report.failures.count))
+        }
+        // TikTok answered: what is left was planned meanwhile, or a newer file changed the rows
+        // whose confirmation came back; go on at once.
+        if left > 0 && (report.acknowledged > 0 || report.requests > 0) { return .morePending }
+        // A file planned during the pass (its rows wait for the next pass) is no refusal.
+        if left > 0, !stopping.isSet, try await ledger.reader.outboxEnd() != endBefore { return .morePending }
+        status.sender(left == 0 ? "idle, 0 pending" : "\(left) pending")
+        return left == 0 ? .settled : .refused(nil)
+    }
+}

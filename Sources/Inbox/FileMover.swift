@@ -1,0 +1,121 @@
+import Glibc
+import AudienceReading
+import AudienceSupport
+
+/// Moves files out of the inbox (to `archive/` or `rejected/`) and writes reports beside them.
+/// The only code that moves or writes files in the inbox and state directory.
+public struct FileMover: Sendable {
+    public let stateDirectory: String
+
+    public init(stateDirectory: String) {
+        self.stateDirectory = stateDirectory
+    }
+
+    /// Moves `file` only if its path still names the file that was read (`expected`): an upload
+    /// that replaced it under the same name meanwhile stays in the inbox, and nil is returned.
+    public func move(_ file: InboxFile, to folder: String, suffix: String, ifStill expected: FileIdentity) throws -> String? {
+        guard FileIdentity(path: file.path) == expected else { return nil }
+        return try move(file, to: folder, suffix: suffix)
+    }
+
+    /// Moves `file` to `folder/<its relative path>`, adding a suffix if that name is taken.
+    /// Returns the path it now has, relative to the state directory.
+    @discardableResult
+    public func move(_ file: InboxFile, to folder: String, suffix: String) throws -> String {
+        var relative = folder + "/" + file.relativePath
+        let directory = String(relative.split(separator: "/").dropLast().joined(separator: "/"))
+        try makeDirectories(stateDirectory + "/" + directory)
+        if exists(stateDirectory + "/" + relative) { relative = FileName.appending("." + suffix, to: relative) }
+        var attempt = 1
+        while exists(stateDirectory + "/" + relative) {
+            attempt += 1
+            relative = FileName.appending("." + suffix + "-\(attempt)", to: folder + "/" + file.relativePath)
+        }
+        let destination = stateDirectory + "/" + relative
+        if rename(file.path, destination) != 0 {
+            guard errno == EXDEV else {
+                throw InboxError(path: file.path, "cannot move to \(destination): \(String(cString: strerror(errno)))")
+            }
+            try copyThenRemove(file.path, to: destination)
+        }
+        syncDirectory(destination)
+        return relative
+    }
+
+    /// Writes `contents` to `relativePath` below the state directory, atomically (temp file, fsync, rename).
+    public func write(_ contents: [UInt8], to relativePath: String, mode: mode_t = 0o640) throws {
+        let path = stateDirectory + "/" + relativePath
+        try makeDirectories(String(path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")))
+        // Dot-named until complete: a partner listing its receipts never sees a half-written one.
+        if let reason = AtomicFile.write(contents, to: path, mode: mode) {
+            throw InboxError(path: path, "cannot write: \(reason)")
+        }
+    }
+
+    public func makeDirectories(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o750) != 0 && errno != EEXIST {
+                throw InboxError(
+                    path: current, "cannot create folder: \(String(cString: strerror(errno)))", ending: InboxError.ending(ofErrno: errno))
+            }
+        }
+    }
+
+    private func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    private func copyThenRemove(_ source: String, to destination: String) throws {
+        let input = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard input >= 0 else { throw InboxError(path: source, "cannot open to move: \(String(cString: strerror(errno)))") }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        guard output >= 0 else { throw InboxError(path: destination, "cannot create: \(String(cString: strerror(errno)))") }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if count == 0 { break }
+            let written = count > 0 ? buffer.withUnsafeBytes({ Glibc.write(output, $0.baseAddress, count) }) : -1
+            guard written == count else {
+                // Read errno before close and unlink can change it; a short write is a full disk.
+                let code = written >= 0 ? ENOSPC : errno
+                close(output)
+                unlink(destination)
+                throw InboxError(path: destination, "copy failed: \(String(cString: strerror(code)))")
+            }
+        }
+        let synced = fsync(output) == 0
+        close(output)
+        guard synced else { throw InboxError(path: destination, "cannot flush to disk") }
+        unlink(source)
+    }
+
+    private func syncDirectory(_ path: String) {
+        let directory = String(path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
+        let descriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if descriptor >= 0 {
+            fsync(descriptor)
+            close(descriptor)
+        }
+    }
+}
+
+extension FileMover {
+    /// Puts a file from the state directory back into the inbox under `relativePath`
+    /// (with a suffix if that name is taken by a new upload). Returns the path it now has.
+    @discardableResult
+    public func restore(_ path: String, toInbox inbox: String, as relativePath: String) throws -> String {
+        var destination = inbox + "/" + relativePath
+        try makeDirectories(String(destination.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")))
+        var info = stat()
+        if lstat(destination, &info) == 0 { destination = FileName.appending(".approved", to: destination) }
+        guard rename(path, destination) == 0 else {
+            throw InboxError(path: path, "cannot move back into the inbox: \(String(cString: strerror(errno)))")
+        }
+        unlink(FileName.appending(".reason.txt", to: path))
+        return destination
+    }
+}

@@ -1,0 +1,132 @@
+import AudienceConfig
+import AudienceLedger
+
+/// What the intake does with an inbox file, decided from facts alone (no I/O), in two steps:
+/// first from the file as the scan saw it and how ready it is (``arrival(_:readiness:now:rules:)``);
+/// then, once its bytes are fingerprinted, from what the ledger remembers of the same bytes
+/// (``known(_:file:rules:)``). ``SyncEngine`` gathers the facts and carries the actions out.
+public enum IntakeDecision {
+    /// What the configuration says about taking files.
+    public struct Rules: Sendable, Equatable {
+        public var settleSeconds: Double
+        public var incompleteUploadSeconds: Double
+        /// Nil: any folder, any segment. Else the configured partner folders.
+        public var partners: Set<String>?
+        public var maxSnapshotRemovalPercent: Double?
+
+        public init(
+            settleSeconds: Double = 5, incompleteUploadSeconds: Double = 3600, partners: Set<String>? = nil,
+            maxSnapshotRemovalPercent: Double? = 50
+        ) {
+            self.settleSeconds = settleSeconds
+            self.incompleteUploadSeconds = incompleteUploadSeconds
+            self.partners = partners
+            self.maxSnapshotRemovalPercent = maxSnapshotRemovalPercent
+        }
+
+        public init(_ configuration: Configuration) {
+            self.init(
+                settleSeconds: configuration.settleSeconds, incompleteUploadSeconds: configuration.incompleteUploadSeconds,
+                partners: configuration.partners.map { Set($0.keys) },
+                maxSnapshotRemovalPercent: configuration.maxSnapshotRemovalPercent)
+        }
+    }
+
+    /// The first step: before the file's bytes are read.
+    public enum Arrival: Equatable, Sendable {
+        /// Leave it in the inbox for now, saying why; look again at `lookAgainAt` (nil: at the
+        /// next look anyway).
+        case wait(reason: String, lookAgainAt: Double?, settling: Bool)
+        /// Move it to `rejected/` with the reason, without reading it.
+        case reject(reason: String, outcome: Receipt.Outcome)
+        /// Read it: fingerprint it, then decide with ``known(_:file:rules:)``.
+        case read
+    }
+
+    /// The second step: what the ledger remembers of the same bytes.
+    public enum Known: Equatable, Sendable {
+        /// Plan it. `removalLimit`: the snapshot safeguard (nil: approved, or none configured).
+        /// `reapplying`: a snapshot applied before, sent again after newer files.
+        case plan(removalLimit: Double?, reapplying: Bool)
+        /// Planned before, then stopped before its move: archive it and write its receipt.
+        case finishMove
+        /// Applied before: archive it as a duplicate, with this reason.
+        case duplicate(reason: String)
+        /// Held or rejected before: set it aside again, as then.
+        case holdAgain(reason: String)
+        case rejectAgain(reason: String)
+    }
+
+    /// What the ledger knows of the file's bytes, gathered for ``known(_:file:rules:)``.
+    public struct Memory: Sendable, Equatable {
+        public var record: FileRecord?
+        /// A file was applied after this one.
+        public var appliedAfter = false
+        /// An operator approved it (`approve`).
+        public var approved = false
+
+        public init(record: FileRecord? = nil, appliedAfter: Bool = false, approved: Bool = false) {
+            self.record = record
+            self.appliedAfter = appliedAfter
+            self.approved = approved
+        }
+    }
+
+    public static func arrival(_ file: InboxFile, readiness: FileReadiness, now: Double, rules: Rules) -> Arrival {
+        // A modification time in the future (a partner's clock ahead) says nothing about when the
+        // file last changed; its arrival does.
+        let unchangedSince = file.modified > now + 1 ? file.arrived : file.modified
+        switch readiness {
+        case .settling(let wait):
+            return .wait(reason: "still being written", lookAgainAt: now + wait, settling: true)
+        case .unreadable(let reason):
+            return .wait(reason: reason, lookAgainAt: nil, settling: false)
+        case .incomplete(let reason):
+            guard now - unchangedSince > rules.incompleteUploadSeconds else {
+                return .wait(reason: reason, lookAgainAt: unchangedSince + rules.incompleteUploadSeconds + 1, settling: false)
+            }
+            return .reject(
+                reason: "incomplete upload: unchanged for \(Int(now - unchangedSince)) s and \(reason)", outcome: .incomplete)
+        case .ready:
+            if case .notRegular(let reason) = file.kind { return .reject(reason: reason, outcome: .rejected) }
+            if let problem = partnerProblem(file, partners: rules.partners) { return .reject(reason: problem, outcome: .rejected) }
+            return .read
+        }
+    }
+
+    public static func known(_ memory: Memory, file: InboxFile, rules: Rules) -> Known {
+        let limit = memory.approved ? nil : rules.maxSnapshotRemovalPercent
+        guard let known = memory.record else { return .plan(removalLimit: limit, reapplying: false) }
+        switch known.outcome {
+        case .held:
+            return .holdAgain(reason: known.reason ?? "held before")
+        case .rejected:
+            return .rejectAgain(reason: known.reason ?? "rejected before")
+        case .applied where known.archivedAs == nil:
+            return .finishMove
+        case .applied where known.kind == .snapshot && memory.appliedAfter:
+            // A snapshot is the partner's complete membership as of its arrival: the same bytes
+            // re-sent after newer files changed things apply again. A delta never applies twice.
+            return .plan(removalLimit: limit, reapplying: true)
+        case .applied:
+            // Another partner's file is never named to this one.
+            let sameFolder = known.name.split(separator: "/", maxSplits: 1).count > 1
+                ? known.name.hasPrefix(file.orderingKey + "/") : file.partner == nil
+            return .duplicate(
+                reason: sameFolder
+                    ? "same bytes as \(known.name), already applied; nothing changed"
+                    : "same bytes as a file applied before; nothing changed")
+        }
+    }
+
+    static func partnerProblem(_ file: InboxFile, partners: Set<String>?) -> String? {
+        guard let partners else { return nil }
+        guard let partner = file.partner else {
+            return "files must be in a partner folder (one of: \(partners.sorted().joined(separator: ", ")))"
+        }
+        if !partners.contains(partner) {
+            return "folder \(partner) is not a configured partner; add it under partners: in the configuration"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import AudienceLedger
+import AudienceModel
+import AudienceReading
+import AudienceSupport
+
+/// What happened to one file, written as JSON beside the others in `receipts/` and summarised in
+/// one log line. Holds counts and line numbers, never an identifier beyond a short prefix.
+public struct Receipt: Codable, Sendable {
+    public enum Outcome: String, Codable, Sendable {
+        case applied, duplicate, rejected, incomplete, held
+    }
+
+    public var file: String
+    public var partner: String?
+    public var fingerprint: String?
+    public var outcome: Outcome
+    public var kind: FileKind?
+    public var reason: String?
+    public var rowsRead = 0
+    public var rowsRejected = 0
+    public var members = 0
+    public var segments: [String: SegmentChange] = [:]
+    public var rejectCounts: [String: Int] = [:]
+    public var rejects: [RowRejection] = []
+    public var ignoredColumns: [String] = []
+    public var receivedAt: String
+    public var confirmedAt: String?
+    public var archivedAs: String?
+
+    enum CodingKeys: String, CodingKey {
+        case file, partner, fingerprint, outcome, kind, reason, members, segments, rejects
+        case rowsRead = "rows_read"
+        case rowsRejected = "rows_rejected"
+        case rejectCounts = "reject_counts"
+        case ignoredColumns = "ignored_columns"
+        case receivedAt = "received_at"
+        case confirmedAt = "confirmed_at"
+        case archivedAs = "archived_as"
+    }
+
+    public init(file: InboxFile, outcome: Outcome, now: Date = Date()) {
+        self.file = file.relativePath
+        partner = file.partner
+        self.outcome = outcome
+        receivedAt = Receipt.timestamp(now)
+    }
+
+    mutating func fill(from summary: ReadSummary, changes: [String: SegmentChange]) {
+        kind = summary.kind
+        rowsRead = summary.rowsRead
+        rowsRejected = summary.rowsRejected
+        members = summary.membersRead
+        segments = changes
+        rejects = summary.rejections
+        rejectCounts = Dictionary(uniqueKeysWithValues: summary.rejectionCounts.map { ($0.key.rawValue, $0.value) })
+        ignoredColumns = summary.ignoredColumns
+    }
+
+    /// The one line an operator reads in the log.
+    public var logLine: String {
+        var parts = ["\(file.escapingControlCharacters): \(outcome.rawValue)"]
+        if let kind { parts.append(kind.rawValue) }
+        if outcome == .applied {
+            let adds = segments.values.reduce(0) { $0 + $1.adds }
+            let removes = segments.values.reduce(0) { $0 + $1.removes }
+            parts.append("\(rowsRead) rows, +\(adds) -\(removes) across \(segments.count) segment(s)")
+        }
+        if rowsRejected > 0 { parts.append("\(rowsRejected) rows rejected") }
+        if let reason { parts.append(reason.escapingControlCharacters) }
+        return parts.joined(separator: ", ")
+    }
+
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array((try? encoder.encode(self)) ?? Data("{}".utf8)) + [UInt8(ascii: "\n")]
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    /// Where the receipt for `file` lives below the state directory.
+    static func relativePath(for file: InboxFile, fingerprint: String?) -> String {
+        let suffix = fingerprint.map { "." + $0.prefix(12) } ?? ""
+        return FileName.appending(suffix + ".json", to: "receipts/" + file.relativePath)
+    }
+}

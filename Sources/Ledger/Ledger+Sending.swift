@@ -1,0 +1,176 @@
+import AudienceModel
+
+/// One pending (segment, member) row: desired differs from what TikTok confirmed.
+public struct PendingRow: Sendable, Equatable {
+    public var member: Member
+    public var segmentRow: Int64
+    public var audienceID: String
+    public var action: MembershipAction
+    /// The generation read with the row: the ack only lands if no newer file changed it since.
+    public var generation: Int64
+    /// The row's place on the outbox.
+    public var seq: Int64
+}
+
+/// Where a walk over the outbox has got to.
+public struct PendingCursor: Sendable, Equatable {
+    var seq: Int64
+}
+
+/// One read of the outbox: see ``LedgerReader/pendingRows(after:through:limit:)``.
+public struct PendingPage: Sendable {
+    public var rows: [PendingRow]
+    /// Where the next read starts.
+    public var next: PendingCursor?
+    /// Outbox rows whose wish was cancelled, superseded or confirmed: for the writer to drop.
+    public var dead: [Int64]
+}
+
+public struct PendingCounts: Sendable, Codable, Equatable {
+    public var adds = 0
+    public var removes = 0
+    public var bySegment: [String: SegmentChange] = [:]
+    public var total: Int { adds + removes }
+}
+
+extension Ledger {
+    /// Drops outbox rows a read found dead (see ``PendingPage/dead``).
+    public func dropDeadOutboxRows(_ seqs: [Int64]) throws {
+        try connection.connection.transaction { try connection.dropFromOutbox(seqs) }
+    }
+}
+
+extension LedgerConnection {
+    func parkedSegmentRows() throws -> Set<Int64> {
+        let statement = try connection.prepare("SELECT segment FROM parked_segment")
+        defer { statement.reset() }
+        var rows: Set<Int64> = []
+        while try statement.step() { rows.insert(statement.int(0)) }
+        return rows
+    }
+}
+
+extension LedgerReader {
+    /// The outbox's last row number now: a sending pass reads no further, so that a change
+    /// planned while it runs waits for the next pass instead of racing one in flight.
+    public func outboxEnd() throws -> PendingCursor {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("SELECT coalesce(max(seq), 0) FROM outbox")
+            defer { statement.reset() }
+            return PendingCursor(seq: try statement.step() ? statement.int(0) : 0)
+        }
+    }
+
+    /// The next pending rows after `cursor` (up to `end`), in outbox order: the order planning
+    /// wrote them, which is (identifier type, identifier, segment) order within each file. The
+    /// dead outbox rows it meets are listed for ``Ledger/dropDeadOutboxRows(_:)``.
+    public func pendingRows(after cursor: PendingCursor?, through end: PendingCursor? = nil, limit: Int) throws -> PendingPage {
+        try withConnection { ledger in
+            let parked = try ledger.parkedSegmentRows()
+            let latest = try ledger.sendingEpoch().generation
+            let statement = try ledger.connection.prepare(
+                """
+                SELECT seq, id_type, identifier, segment, generation, desired, known_pending FROM outbox
+                WHERE seq > ?1 AND seq <= ?2 ORDER BY seq
+                """)
+            let membership = try ledger.connection.prepare(
+                """
+                SELECT desired, acked, generation, outbox_seq FROM membership
+                WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3
+                """)
+            statement.bind(1, cursor?.seq ?? 0)
+            statement.bind(2, end?.seq ?? Int64.max)
+            var rows: [PendingRow] = []
+            rows.reserveCapacity(limit)
+            var dead: [Int64] = []
+            var last = cursor
+            while rows.count < limit, try statement.step() {
+                let seq = statement.int(0)
+                last = PendingCursor(seq: seq)
+                let segmentRow = statement.int(3)
+                guard let type = IdentifierType(rawValue: UInt8(clamping: statement.int(1))),
+                    let digest = statement.digest(2)
+                else { throw LedgerError.corrupt(ledger.connection.path, "an outbox row has a bad identifier") }
+                var desired = statement.int(5)
+                var generation = statement.int(4)
+                if statement.int(6) == 0 || generation != latest {
+                    // The membership row may have changed since it was queued: the test of `liveOutbox`.
+                    membership.bind(1, Int64(type.rawValue))
+                    membership.bind(2, digest)
+                    membership.bind(3, segmentRow)
+                    defer { membership.reset() }
+                    let namesThisRow = try membership.step()
+                        && (membership.isNull(3) ? membership.int(2) == generation : membership.int(3) == seq)
+                    guard namesThisRow, membership.int(0) != membership.optionalInt(1) else {
+                        dead.append(seq)
+                        continue
+                    }
+                    desired = membership.int(0)
+                    generation = membership.int(2)
+                }
+                if parked.contains(segmentRow) { continue }  // waits for `retry`
+                guard let audienceID = ledger.audienceID(forRow: segmentRow) else { continue }
+                rows.append(
+                    PendingRow(
+                        member: Member(type: type, digest: digest), segmentRow: segmentRow, audienceID: audienceID,
+                        action: desired == 1 ? .add : .remove, generation: generation, seq: seq))
+            }
+            statement.reset()
+            return PendingPage(rows: rows, next: last, dead: dead)
+        }
+    }
+
+    /// Pending adds and removes, in total and per segment; parked segments are not counted here
+    /// (see ``parkedSegments()``).
+    public func pendingCounts() throws -> PendingCounts {
+        try withConnection { ledger in
+            let statement = try ledger.liveOutboxRows(
+                "segment, desired", whereSegment: "NOT IN (SELECT segment FROM parked_segment)")
+            var counts = PendingCounts()
+            for (key, count) in try ledger.count(statement, by: { [$0.int(0), $0.int(1)] }) {
+                let segment = ledger.audienceID(forRow: key[0]) ?? "?"
+                if key[1] == 1 {
+                    counts.adds += count
+                    counts.bySegment[segment, default: SegmentChange()].adds += count
+                } else {
+                    counts.removes += count
+                    counts.bySegment[segment, default: SegmentChange()].removes += count
+                }
+            }
+            return counts
+        }
+    }
+
+    /// Members TikTok has confirmed, per segment. Reads the whole membership table.
+    public func confirmedCounts() throws -> [String: Int] {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("SELECT segment FROM membership WHERE acked = 1")
+            var counts: [String: Int] = [:]
+            for (row, count) in try ledger.count(statement, by: { $0.int(0) }) {
+                counts[ledger.audienceID(forRow: row) ?? "?"] = count
+            }
+            return counts
+        }
+    }
+
+    /// Whether any row is pending, without counting them all.
+    public func hasPendingWork() throws -> Bool {
+        try withConnection { ledger in
+            let statement = try ledger.liveOutboxRows(
+                "1", whereSegment: "NOT IN (SELECT segment FROM parked_segment) LIMIT 1")
+            defer { statement.reset() }
+            return try statement.step()
+        }
+    }
+
+    /// Every segment the ledger has heard of.
+    public func knownSegments() throws -> [String] {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("SELECT audience_id FROM segment ORDER BY audience_id")
+            defer { statement.reset() }
+            var result: [String] = []
+            while try statement.step() { result.append(statement.string(0)) }
+            return result
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import AudienceModel
+
+// The outbox is the sender's work list: a row per change planning made, appended in the order it
+// wrote them (key order within a file). A membership row has at most one *live* outbox row: one
+// naming it while it is pending, matched by generation, or by `outbox_seq` once a confirmation
+// racing a newer file queued it again. Every other outbox row is dead for good (its wish was
+// cancelled, superseded or confirmed) and is dropped when the sender meets it.
+
+extension LedgerConnection {
+    /// The live outbox rows as (segment, desired, generation), for counting: known-pending rows of
+    /// the latest generation are taken as the sender takes them, without a membership lookup.
+    /// The statement is prepared with the latest generation bound; `whereSegment` filters it.
+    func liveOutboxRows(_ columns: String, whereSegment filter: String = "") throws -> Statement {
+        let statement = try connection.prepare(
+            """
+            SELECT \(columns) FROM (
+                SELECT o.segment AS segment, o.desired AS desired, o.generation AS generation FROM outbox o
+                WHERE o.known_pending = 1 AND o.generation = ?1
+                UNION ALL
+                SELECT o.segment, m.desired, o.generation FROM outbox o JOIN membership m
+                    ON m.id_type = o.id_type AND m.identifier = o.identifier AND m.segment = o.segment
+                    AND m.desired IS NOT m.acked
+                    AND (m.outbox_seq = o.seq OR (m.outbox_seq IS NULL AND m.generation = o.generation))
+                WHERE NOT (o.known_pending = 1 AND o.generation = ?1)
+            ) \(filter.isEmpty ? "" : "WHERE segment \(filter)")
+            """)
+        statement.bind(1, try sendingEpoch().generation)
+        return statement
+    }
+}
+
+/// Appends to the outbox, a group of rows per statement.
+struct OutboxAppender {
+    struct Entry {
+        var member: Member
+        var segmentRow: Int64
+        var desired: Bool
+        var knownPending: Bool
+    }
+
+    private let insert: MultiRowInsert
+    private var buffered: [Entry] = []
+
+    init(connection: SQLiteConnection, generation: Int64) throws {
+        insert = try MultiRowInsert(
+            connection: connection,
+            head: "INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)",
+            row: "(?, ?, ?, \(generation), ?, ?)", parametersPerRow: 5)
+        buffered.reserveCapacity(MultiRowInsert.rowsPerStatement)
+    }
+
+    mutating func append(_ entry: Entry) throws {
+        buffered.append(entry)
+        if buffered.count == MultiRowInsert.rowsPerStatement { try flush() }
+    }
+
+    mutating func flush() throws {
+        defer { buffered.removeAll(keepingCapacity: true) }
+        _ = try insert.insert(count: buffered.count) { statement, first, index in
+            let entry = buffered[index]
+            statement.bind(first, Int64(entry.member.type.rawValue))
+            statement.bind(first + 1, entry.member.digest)
+            statement.bind(first + 2, entry.segmentRow)
+            statement.bind(first + 3, entry.desired ? 1 : 0)
+            statement.bind(first + 4, entry.knownPending ? 1 : 0)
+        }
+    }
+}
+
+extension LedgerConnection {
+    /// Deletes outbox rows, a run of consecutive numbers at a time.
+    func dropFromOutbox(_ seqs: [Int64]) throws {
+        guard !seqs.isEmpty else { return }
+        let statement = try connection.prepare("DELETE FROM outbox WHERE seq BETWEEN ?1 AND ?2")
+        let sorted = seqs.sorted()
+        var start = sorted[0]
+        var end = start
+        func flush() throws {
+            statement.bind(1, start)
+            statement.bind(2, end)
+            try statement.run()
+        }
+        for seq in sorted.dropFirst() {
+            if seq == end + 1 {
+                end = seq
+            } else {
+                try flush()
+                start = seq
+                end = seq
+            }
+        }
+        try flush()
+    }
+
+    /// Puts a membership row back on the outbox under a number of its own, which from now on is
+    /// the only outbox row that stands for it. It also moves the generation counter on: an outbox
+    /// row the latest file queued for this member as known pending (a snapshot's add, say) no
+    /// longer stands for it, and the sender must not take it on trust.
+    func requeue(_ member: Member, segmentRow: Int64, generation: Int64, desired: Bool) throws {
+        _ = try nextGeneration()
+        try appendToOutbox(member, segmentRow: segmentRow, generation: generation, desired: desired)
+    }
+
+    /// The outbox half of ``requeue(_:segmentRow:generation:desired:)``, for a caller that has
+    /// moved the generation counter on itself.
+    func appendToOutbox(_ member: Member, segmentRow: Int64, generation: Int64, desired: Bool) throws {
+        let append = try connection.prepare(
+            """
+            INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)
+            VALUES (?1, ?2, ?3, ?4, ?5, 0) RETURNING seq
+            """)
+        append.bind(1, Int64(member.type.rawValue))
+        append.bind(2, member.digest)
+        append.bind(3, segmentRow)
+        append.bind(4, generation)
+        append.bind(5, desired ? 1 : 0)
+        guard try append.step() else { throw connection.error(0, "outbox insert returned nothing") }
+        let seq = append.int(0)
+        append.reset()
+        let link = try connection.prepare(
+            "UPDATE membership SET outbox_seq = ?4 WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3")
+        link.bind(1, Int64(member.type.rawValue))
+        link.bind(2, member.digest)
+        link.bind(3, segmentRow)
+        link.bind(4, seq)
+        try link.run()
+    }
+}

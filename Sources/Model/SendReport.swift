@@ -1,0 +1,67 @@
+/// A batch TikTok would not take, with what TikTok said. Its rows stay pending.
+public struct SendFailure: Sendable, Codable, Equatable {
+    public var segments: [String]
+    public var action: String
+    public var identifierType: String
+    public var rows: Int
+    public var code: Int?
+    public var httpStatus: Int?
+    public var message: String
+    public var requestID: String?
+
+    package init(
+        segments: [String], action: String, identifierType: String, rows: Int, code: Int?, httpStatus: Int?, message: String,
+        requestID: String?
+    ) {
+        self.segments = segments
+        self.action = action
+        self.identifierType = identifierType
+        self.rows = rows
+        self.code = code
+        self.httpStatus = httpStatus
+        self.message = message
+        self.requestID = requestID
+    }
+}
+
+/// Why a pass stopped sending anything more: what kind of stop, and what to tell the operator.
+public struct SendPause: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case tokenRefused = "token refused"
+        case accessRefused = "TikTok refused access"
+        case bodyRejected = "TikTok could not read a request"
+        case unreachable = "TikTok unreachable"
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    package init(kind: Kind, message: String) {
+        self.kind = kind
+        self.message = message
+    }
+}
+
+/// What one pass over the pending rows did.
+public struct SendReport: Sendable {
+    /// Requests TikTok answered (whatever the answer).
+    public var requests = 0
+    /// Tries that got no answer at all (connection refused or reset, timeout).
+    public var unanswered = 0
+    public var acknowledged = 0
+    public var failures: [SendFailure] = []
+    /// Set when sending stopped for everything (token refused, permission, a body TikTok could not
+    /// read, no answer at all).
+    public var pause: SendPause?
+    public var pausedReason: String? { pause?.message }
+
+    public init() {}
+
+    package mutating func merge(_ other: SendReport) {
+        requests += other.requests
+        unanswered += other.unanswered
+        acknowledged += other.acknowledged
+        failures += other.failures
+        pause = pause ?? other.pause
+    }
+}

@@ -1,0 +1,360 @@
+import Logging
+import Synchronization
+import AudienceLedger
+import AudienceModel
+import AudienceSupport
+import AudienceTikTok
+
+public struct SenderOptions: Sendable {
+    public var requestsPerSecond: Double = 20
+    public var maxInFlight = 4
+    public var maxUsersPerRequest = 10_000
+    /// Tries per batch for answers that may succeed later (rate limits, TikTok or gateway errors).
+    public var maxAttempts = 6
+    public var initialBackoff: Duration = .milliseconds(500)
+    public var maxBackoff: Duration = .seconds(30)
+    /// Pending rows read from the ledger at a time.
+    public var readAhead = 20_000
+    /// After a send that got no sure answer (its request may still land at TikTok), how long
+    /// before its members are sent their current wish again, so that a late landing cannot stick.
+    public var resendUnansweredAfter: Duration = .seconds(120)
+
+    public init() {}
+}
+
+/// Sends the pending work (desired ≠ acked) to TikTok and records each confirmation.
+/// Rows are marked acknowledged only after TikTok answers code 0 for them.
+public struct Sender: Sendable {
+    let ledger: Ledger
+    let client: TikTokClient
+    let options: SenderOptions
+    let logger: Logger
+    private let limiter: RateLimiter
+
+    /// `limiter`: shared by every pass of a process, so that what TikTok's rate limits taught one
+    /// pass holds for the next.
+    public init(ledger: Ledger, client: TikTokClient, options: SenderOptions, limiter: RateLimiter? = nil, logger: Logger) {
+        self.ledger = ledger
+        self.client = client
+        self.options = options
+        self.logger = logger
+        self.limiter = limiter ?? RateLimiter(requestsPerSecond: options.requestsPerSecond)
+    }
+
+    /// One pass over everything pending. Returns when every batch was confirmed, given up on, or
+    /// sending was paused; what is not confirmed stays pending for the next pass.
+    /// Run ``reclaimInFlight(_:options:logger:)`` first.
+    /// `shouldStop` is asked before each new request: once it says yes, requests in flight finish
+    /// and record their answers, and nothing new is sent.
+    public func sendPending(shouldStop: @escaping @Sendable () -> Bool = { false }) async throws -> SendReport {
+        let pause = PauseSignal(shouldStop: shouldStop)
+        return try await withThrowingTaskGroup(of: SendReport.self) { group in
+            var report = SendReport()
+            var running = 0
+            var packer = BatchPacker(maxUsers: options.maxUsersPerRequest)
+            var cursor: PendingCursor?
+            // Each row at most once per pass: what is planned meanwhile waits for the next pass.
+            let (end, epoch) = (try await ledger.reader.outboxEnd(), try await ledger.reader.sendingEpoch())
+            func launch(_ batch: MappingBatch) async throws {
+                if running >= options.maxInFlight, let done = try await group.next() {
+                    report.merge(done)
+                    running -= 1
+                }
+                group.addTask { await deliverRecorded(batch, epoch: epoch, pause: pause) }
+                running += 1
+            }
+            reading: while !pause.stopsSending {
+                let page = try await ledger.reader.pendingRows(after: cursor, through: end, limit: options.readAhead)
+                if !page.dead.isEmpty { try await ledger.dropDeadOutboxRows(page.dead) }
+                for row in page.rows {
+                    for batch in packer.add(row) {
+                        try await launch(batch)
+                        if pause.stopsSending { break reading }
+                    }
+                }
+                cursor = page.next
+                if page.rows.count < options.readAhead { break }
+            }
+            if !pause.stopsSending {
+                for batch in packer.finish() { try await launch(batch) }
+            }
+            for try await done in group { report.merge(done) }
+            report.pause = report.pause ?? pause.pause
+            if report.requests > 0 || report.unanswered > 0 {
+                do {
+                    try await ledger.recordSendPass(report, now: Int64(clockSeconds()))
+                } catch {
+                    logger.warning("could not record TikTok's health in the ledger", metadata: ["error": "\(error)"])
+                }
+            }
+            return report
+        }
+    }
+
+    /// Turns sends that did not finish (this process's earlier passes, or a process that died)
+    /// into unknown members, and makes due rechecks; see ``Ledger/reclaimInFlight(now:grace:)``.
+    /// Callers run it once before each ``sendPending(shouldStop:)``, while no send of this
+    /// process runs, and before asking whether anything is pending (a due recheck is).
+    public static func reclaimInFlight(_ ledger: Ledger, options: SenderOptions, logger: Logger) async throws {
+        let grace = options.resendUnansweredAfter.components.seconds
+        let reclaim = try await ledger.reclaimInFlight(now: Int64(clockSeconds()), grace: grace)
+        if reclaim.interrupted > 0 {
+            logger.notice(
+                "\(reclaim.interrupted) change(s) were being sent when the last run stopped; TikTok may or may not have applied them, so they are sent again, and once more after \(grace) s in case the old request lands late")
+        }
+        if reclaim.rechecked > 0 {
+            logger.notice("\(reclaim.rechecked) change(s) whose request got no sure answer are sent again, so that a late landing cannot stick")
+        }
+    }
+
+    /// Where the send of one recorded batch (and the parts it may be split into) has got to.
+    private struct Delivery {
+        let ticket: InFlightTicket
+        /// Outbox numbers of the rows whose confirmation is recorded.
+        var confirmed: Set<Int64> = []
+        /// Some try got no sure answer: its request may still be applied later.
+        var mayLandLate = false
+        /// The record went with the confirmation of the whole batch.
+        var closed = false
+    }
+
+    /// Records the batch as possibly at TikTok, sends it, then settles the record: members
+    /// without a confirmation become unknown, and a batch with a try that got no sure answer
+    /// is rechecked after ``SenderOptions/resendUnansweredAfter``.
+    private func deliverRecorded(_ batch: MappingBatch, epoch: SendingEpoch, pause: PauseSignal) async -> SendReport {
+        if pause.stopsSending || Task.isCancelled { return SendReport() }
+        let ticket: InFlightTicket
+        do {
+            ticket = try await ledger.recordInFlight(batch.rows, type: batch.type, now: Int64(clockSeconds()))
+        } catch {
+            logger.error("could not record a batch before sending it; it is not sent and stays pending",
+                         metadata: batchMetadata(batch).merging(["error": "\(error)"]) { $1 })
+            var report = SendReport()
+            report.failures.append(failure(batch, nil, reason: "the ledger could not record the batch before sending: \(error)"))
+            return report
+        }
+        var delivery = Delivery(ticket: ticket)
+        let report = await deliver(batch, epoch: epoch, pause: pause, delivery: &delivery)
+        if delivery.closed { return report }
+        let unconfirmed = batch.rows.filter { !delivery.confirmed.contains($0.seq) }
+        let recheckAt = delivery.mayLandLate ? Int64(clockSeconds()) + options.resendUnansweredAfter.components.seconds : nil
+        do {
+            try await ledger.endInFlight(ticket, unconfirmed: unconfirmed, type: batch.type, recheckAt: recheckAt)
+        } catch {
+            logger.error("could not record how a send ended; its members count as unknown from the next pass on",
+                         metadata: batchMetadata(batch).merging(["error": "\(error)"]) { $1 })
+        }
+        return report
+    }
+
+    /// Sends one batch until it is confirmed or there is no point in going on.
+    private func deliver(_ batch: MappingBatch, epoch: SendingEpoch, pause: PauseSignal, delivery: inout Delivery) async -> SendReport {
+        var report = SendReport()
+        var attempt = 0
+        var transportError: String?
+        while true {
+            if pause.stopsSending || Task.isCancelled { return report }
+            do { try await limiter.acquire() } catch { return report }
+            let handling: AnswerHandling
+            let answer: TikTokAnswer?
+            do {
+                answer = try await client.mapping(action: batch.action, type: batch.type, users: batch.users)
+                handling = answer?.handling ?? .retry(.normal)
+                if answer?.mayHaveBeenApplied == true { delivery.mayLandLate = true }
+            } catch let error as TikTokTransportError {
+                answer = nil
+                handling = .retry(.normal)
+                delivery.mayLandLate = true
+                transportError = error.detail
+                logger.warning("no answer from TikTok", metadata: batchMetadata(batch).merging(
+                    ["error": "\(error.detail)", "reason": "\(error.kind.rawValue)"]) { $1 })
+            } catch {
+                // Cancelled mid-request (a stop): it may have reached TikTok all the same, and its
+                // members are unknown until a later answer says otherwise.
+                delivery.mayLandLate = true
+                logger.notice("a request was cut short; its changes are sent again",
+                              metadata: batchMetadata(batch).merging(["error": "\(error)"]) { $1 })
+                return report
+            }
+            if answer != nil {
+                report.requests += 1
+                pause.noteAnswer()
+            } else {
+                report.unanswered += 1
+            }
+            switch handling {
+            case .success, .successWithNote:
+                if case .successWithNote(let note) = handling {
+                    logger.notice("\(note)", metadata: batchMetadata(batch, answer))
+                }
+                await limiter.succeeded()
+                // The whole batch in one sure answer: its in-flight record goes in the same transaction.
+                let closing = !delivery.mayLandLate && delivery.confirmed.isEmpty && batch.rows.count == delivery.ticket.rows
+                    ? delivery.ticket : nil
+                do {
+                    report.acknowledged += try await ledger.markAcknowledged(batch.rows, readIn: epoch, closing: closing)
+                    delivery.confirmed.formUnion(batch.rows.map(\.seq))
+                    delivery.closed = closing != nil
+                } catch {
+                    logger.error("could not record TikTok's confirmation; the rows will be sent again",
+                                 metadata: ["error": "\(error)"])
+                }
+                return report
+            case .retry(let pace):
+                attempt += 1
+                let delay = backoff(attempt: attempt, pace: pace)
+                if pace == .rateLimited { await limiter.rateLimited(pause: delay) }
+                if attempt >= options.maxAttempts, !pause.anyAnswer, let transportError {
+                    // Nothing has answered in this whole pass: every other batch would wait through
+                    // the same tries. Stop the pass; the rows stay pending for the next one. (One
+                    // batch that never gets through while others do is an ordinary failure.)
+                    let stop = SendPause(
+                        kind: .unreachable,
+                        message: "TikTok did not answer after \(attempt) tries (\(transportError)); sending paused with everything pending. Check network access and tiktok.base_url")
+                    pause.set(stop)
+                    report.failures.append(failure(batch, nil, reason: stop.message))
+                    logger.critical("sending paused: \(stop.message)", metadata: batchMetadata(batch))
+                    return report
+                }
+                if attempt >= options.maxAttempts {
+                    report.failures.append(failure(batch, answer, reason: "still failing after \(attempt) tries"))
+                    logger.error("TikTok kept failing; rows stay pending for the next pass",
+                                 metadata: batchMetadata(batch, answer).merging(["tries": "\(attempt)"]) { $1 })
+                    return report
+                }
+                logger.info("retrying", metadata: batchMetadata(batch, answer).merging(
+                    ["try": "\(attempt)", "wait_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"]) { $1 })
+                // A stop does not wait for the backoff: the batch is left as it is (its members
+                // are unknown until a later answer, as after any try without one).
+                guard await sleep(delay, unless: pause) else { return report }
+            case .split:
+                guard batch.users.count > 1 else {
+                    report.failures.append(failure(batch, answer, reason: "TikTok refused even a single identifier as too large"))
+                    return report
+                }
+                logger.notice("TikTok found the batch too large; splitting it", metadata: batchMetadata(batch, answer))
+                let (first, second) = batch.halves()
+                report.merge(await deliver(first, epoch: epoch, pause: pause, delivery: &delivery))
+                report.merge(await deliver(second, epoch: epoch, pause: pause, delivery: &delivery))
+                return report
+            case .tokenRefused, .configurationRefused, .bodyRejected:
+                let stop = pauseFor(handling, answer)
+                pause.set(stop)
+                report.failures.append(failure(batch, answer, reason: stop.message))
+                logger.critical("sending paused: \(stop.message)", metadata: batchMetadata(batch, answer))
+                return report
+            case .permanentForBatch:
+                let segments = batch.segments
+                if segments.count > 1 {
+                    // Find the segment TikTok refuses, so that every other segment goes on.
+                    logger.notice("TikTok refused a batch spanning \(segments.count) segments; narrowing it down",
+                                  metadata: batchMetadata(batch, answer))
+                    let (first, second) = batch.splitBySegments()
+                    report.merge(await deliver(first, epoch: epoch, pause: pause, delivery: &delivery))
+                    report.merge(await deliver(second, epoch: epoch, pause: pause, delivery: &delivery))
+                    return report
+                }
+                let refused = failure(batch, answer, reason: "TikTok refused the segment")
+                do {
+                    try await ledger.park(
+                        segment: segments.first ?? "", code: refused.code, message: refused.message,
+                        requestID: refused.requestID, now: Int64(clockSeconds()))
+                } catch {
+                    logger.error("could not park the refused segment", metadata: ["error": "\(error)"])
+                }
+                report.failures.append(refused)
+                logger.error(
+                    "TikTok refused segment \(segments.first ?? "?"); its changes are parked until `tiktok-audience-sync retry`",
+                    metadata: batchMetadata(batch, answer))
+                return report
+            }
+        }
+    }
+
+    private func backoff(attempt: Int, pace: AnswerHandling.RetryPace) -> Duration {
+        let base = pace == .long ? options.initialBackoff * 8 : options.initialBackoff
+        let cap = pace == .long ? options.maxBackoff * 4 : options.maxBackoff
+        let exponential = base * (1 << min(attempt - 1, 16))
+        let ceiling = min(exponential, cap)
+        // Full jitter: concurrent senders do not retry in step.
+        return ceiling * Double.random(in: 0.5...1.0)
+    }
+
+    /// Sleeps for `delay`, or less if sending is stopped meanwhile; false when it was.
+    private func sleep(_ delay: Duration, unless pause: PauseSignal) async -> Bool {
+        let clock = ContinuousClock()
+        let end = clock.now + delay
+        while clock.now < end {
+            if pause.stopsSending { return false }
+            do { try await Task.sleep(for: min(.milliseconds(100), end - clock.now)) } catch { return false }
+        }
+        return !pause.stopsSending
+    }
+
+    private func pauseFor(_ handling: AnswerHandling, _ answer: TikTokAnswer?) -> SendPause {
+        let said = answer?.summary ?? "no answer"
+        switch handling {
+        case .tokenRefused:
+            return SendPause(
+                kind: .tokenRefused,
+                message: "TikTok refused the access token (\(said)); renew it (tiktok-audience-sync auth) and everything pending will be sent")
+        case .configurationRefused:
+            return SendPause(
+                kind: .accessRefused,
+                message: "TikTok refused access for advertiser \(client.advertiserID) (\(said)); check tiktok.advertiser_id and the app's permissions")
+        default:
+            return SendPause(
+                kind: .bodyRejected,
+                message: "TikTok could not read a request body (\(said)); this is a bug in tiktok-audience-sync, please report it")
+        }
+    }
+
+    private func failure(_ batch: MappingBatch, _ answer: TikTokAnswer?, reason: String) -> SendFailure {
+        SendFailure(
+            segments: batch.segments, action: batch.action == .add ? "add" : "delete",
+            identifierType: batch.type.schemaName, rows: batch.rows.count, code: answer?.envelope?.code,
+            httpStatus: answer?.httpStatus, message: answer?.envelope?.message ?? answer?.bodySnippet ?? reason,
+            requestID: answer?.envelope?.requestID)
+    }
+
+    private func batchMetadata(_ batch: MappingBatch, _ answer: TikTokAnswer? = nil) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "action": "\(batch.action == .add ? "add" : "delete")",
+            "id_type": "\(batch.type.schemaName)",
+            "users": "\(batch.users.count)",
+            "segments": "\(batch.segments.joined(separator: ","))",
+        ]
+        if let answer {
+            if let envelope = answer.envelope {
+                metadata["code"] = "\(envelope.code)"
+                metadata["message"] = "\(envelope.message)"
+                metadata["request_id"] = "\(envelope.requestID)"
+            }
+            metadata["http_status"] = "\(answer.httpStatus)"
+        }
+        return metadata
+    }
+}
+
+/// Set once when sending must stop for every batch.
+final class PauseSignal: Sendable {
+    private let state = Mutex<SendPause?>(nil)
+    private let answered = Atomic<Bool>(false)
+    private let shouldStop: @Sendable () -> Bool
+
+    init(shouldStop: @escaping @Sendable () -> Bool) {
+        self.shouldStop = shouldStop
+    }
+
+    /// Why sending stopped for everything; nil when it did not (or only because of a shutdown).
+    var pause: SendPause? { state.withLock { $0 } }
+
+    /// Whether no new request may start: paused, or asked to stop from outside.
+    var stopsSending: Bool { pause != nil || shouldStop() }
+
+    func set(_ pause: SendPause) { state.withLock { if $0 == nil { $0 = pause } } }
+
+    /// Whether TikTok answered any request of this pass (whatever it said).
+    var anyAnswer: Bool { answered.load(ordering: .relaxed) }
+    func noteAnswer() { answered.store(true, ordering: .relaxed) }
+}

@@ -1,0 +1,137 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import AudienceModel
+
+/// The only code that knows TikTok's URLs, headers and JSON shapes (TIKTOK_API.md).
+public struct TikTokClient: Sendable {
+    public struct User: Sendable {
+        public var digest: Digest32
+        public var audienceIDs: [String]
+        public init(digest: Digest32, audienceIDs: [String]) {
+            self.digest = digest
+            self.audienceIDs = audienceIDs
+        }
+    }
+
+    public let baseURL: String
+    public let advertiserID: String
+    private let token: AccessToken?
+    private let http: HTTPClient
+    private let timeout: TimeAmount
+
+    /// A client on the process's shared HTTP client (``sharedHTTPClient``).
+    public init(baseURL: String, advertiserID: String, token: AccessToken?, timeout: Duration = .seconds(60)) {
+        self.init(baseURL: baseURL, advertiserID: advertiserID, token: token, http: Self.sharedHTTPClient, timeout: timeout)
+    }
+
+    public init(baseURL: String, advertiserID: String, token: AccessToken?, http: HTTPClient, timeout: Duration = .seconds(60)) {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        self.advertiserID = advertiserID
+        self.token = token
+        self.http = http
+        self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
+    }
+
+    /// `POST /segment/mapping/`: adds or deletes `users` (one identifier type) in their audiences.
+    public func mapping(action: MembershipAction, type: IdentifierType, users: [User]) async throws -> TikTokAnswer {
+        try await post("/segment/mapping/", body: Self.mappingBody(advertiserID: advertiserID, action: action, type: type, users: users))
+    }
+
+    /// The body is built by hand into one byte array: every value is digits or lowercase hex, so
+    /// nothing needs escaping, and 10,000 users serialise in a fraction of what a generic encoder takes.
+    static func mappingBody(advertiserID: String, action: MembershipAction, type: IdentifierType, users: [User]) -> ByteBuffer {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(96 + users.count * 112)
+        bytes += "{\"advertiser_ids\":[\"\(advertiserID)\"],\"action\":\"\(action == .add ? "add" : "delete")\",".utf8
+        bytes += "\"id_schema\":[\"\(type.schemaName)\"],\"batch_data\":[".utf8
+        let digits = Array("0123456789abcdef".utf8)
+        for (index, user) in users.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes += "[{\"id\":\"".utf8
+            user.digest.withUnsafeBytes { raw in
+                for byte in raw {
+                    bytes.append(digits[Int(byte >> 4)])
+                    bytes.append(digits[Int(byte & 0x0f)])
+                }
+            }
+            bytes += "\",\"audience_ids\":[".utf8
+            for (position, audience) in user.audienceIDs.enumerated() {
+                if position > 0 { bytes.append(UInt8(ascii: ",")) }
+                bytes.append(UInt8(ascii: "\""))
+                bytes += audience.utf8
+                bytes.append(UInt8(ascii: "\""))
+            }
+            bytes += "]}]".utf8
+        }
+        bytes += "]}".utf8
+        return ByteBuffer(bytes: bytes)
+    }
+
+    /// `GET /user/info/`: checks that the token is accepted.
+    public func userInfo() async throws -> TikTokAnswer {
+        try await get("/user/info/", query: [])
+    }
+
+    /// `GET /dmp/custom_audience/get/` for up to 100 audience ids.
+    public func audiences(ids: [String]) async throws -> TikTokAnswer {
+        let list = "[" + ids.map { "\"\($0)\"" }.joined(separator: ",") + "]"
+        return try await get(
+            "/dmp/custom_audience/get/", query: [("advertiser_id", advertiserID), ("custom_audience_ids", list)])
+    }
+
+    /// `POST /oauth2/access_token/`: exchanges an auth code (no Access-Token header).
+    public func exchangeAuthCode(appID: String, secret: String, authCode: String) async throws -> TikTokAnswer {
+        let object = ["app_id": appID, "secret": secret, "auth_code": authCode]
+        let data = try JSONSerialization.data(withJSONObject: object)
+        return try await post("/oauth2/access_token/", body: ByteBuffer(bytes: data), authenticated: false)
+    }
+
+    private func post(_ path: String, body: ByteBuffer, authenticated: Bool = true) async throws -> TikTokAnswer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if authenticated, let token { request.headers.add(name: "Access-Token", value: token.value) }
+        request.body = .bytes(body)
+        return try await execute(request, path: path)
+    }
+
+    private func get(_ path: String, query: [(String, String)]) async throws -> TikTokAnswer {
+        var components = URLComponents()
+        components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        let encoded = components.percentEncodedQuery.map { "?" + $0 } ?? ""
+        var request = HTTPClientRequest(url: baseURL + path + encoded)
+        request.method = .GET
+        if let token { request.headers.add(name: "Access-Token", value: token.value) }
+        return try await execute(request, path: path)
+    }
+
+    private func execute(_ request: HTTPClientRequest, path: String) async throws -> TikTokAnswer {
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            let body = try await response.body.collect(upTo: 4 << 20)
+            return TikTokAnswer.parse(status: Int(response.status.code), body: Array(buffer: body))
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            let text = token.map { $0.redact(String(describing: error)) } ?? String(describing: error)
+            throw TikTokTransportError(path: path, detail: text, kind: TikTokTransportError.kind(of: error))
+        }
+    }
+}
+
+
+extension TikTokClient {
+    /// The HTTP client for TikTok calls: a refused or unreachable connection fails at once (after at
+    /// most 10 s), instead of being retried by the pool until the request's deadline; the sender's
+    /// own backoff decides what happens next. Lives as long as the process, like `HTTPClient.shared`.
+    public static let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(10)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+}
