@@ -134,7 +134,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AudienceSyncTests",
-            dependencies: allParts + ["TikTokEmulator", "TestFixtures"]
+            dependencies: allParts + ["TikTokEmulator", "TestFixtures", "CSQLite"]
         ),
         .testTarget(
             name: "EndToEndTests",

@@ -38,7 +38,7 @@ public enum TokenSource {
 /// Saves a token where `tiktok.access_token_file` (or the operator) says, readable by its owner only.
 public enum TokenStore {
     public static func save(_ secret: String, to path: String) throws {
-        if let reason = AtomicFile.write(Array((secret + "\n").utf8), to: path, mode: 0o600) {
+        if let (reason, _) = AtomicFile.write(Array((secret + "\n").utf8), to: path, mode: 0o600) {
             throw ConfigurationError(file: path, key: "tiktok.access_token_file", "cannot write \(path): \(reason)")
         }
     }

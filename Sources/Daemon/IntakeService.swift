@@ -22,6 +22,8 @@ public struct IntakeService: Service {
     let logger: Logger
     let finish: PipelineFinish
     let outcome: PipelineOutcome
+    /// Set when the pipeline stops (see ``Pipeline``): planning gives up, no new file is taken.
+    let pipelineStop: StopFlag
     let progress: (@Sendable (ReadProgress) -> Void)?
 
     /// `watcher`: nil for `once`, which does not wait for events. `progress`: how planning goes,
@@ -29,7 +31,7 @@ public struct IntakeService: Service {
     public init(
         settings: DaemonSettings, ledger: Ledger, watcher: InboxWatcher?, inboxBell: Doorbell, senderBell: Doorbell,
         status: DaemonStatus, logger: Logger, finish: PipelineFinish = .whenStopped, outcome: PipelineOutcome = PipelineOutcome(),
-        progress: (@Sendable (ReadProgress) -> Void)? = nil
+        pipelineStop: StopFlag = StopFlag(), progress: (@Sendable (ReadProgress) -> Void)? = nil
     ) {
         self.settings = settings
         self.ledger = ledger
@@ -40,14 +42,16 @@ public struct IntakeService: Service {
         self.logger = logger
         self.finish = finish
         self.outcome = outcome
+        self.pipelineStop = pipelineStop
         self.progress = progress
     }
 
     public func run() async throws {
         let stopping = StopFlag()
         var warned: [String: String] = [:]
+        let pipelineStop = pipelineStop
         await withGracefulShutdownHandler {
-            while !stopping.isSet && !Task.isCancelled {
+            while !stopping.isSet && !pipelineStop.isSet && !Task.isCancelled {
                 let configuration = settings.current
                 var wait = configuration.rescanSeconds
                 var drained = false
@@ -65,7 +69,7 @@ public struct IntakeService: Service {
                     let pass = try await engine.processReadyFiles(
                         renamedIn: { [watcher] in watcher?.wasRenamedIn($0) ?? false },
                         onFile: { [status] file in status.intake("planning \(file.relativePath)") },
-                        shouldStop: { stopping.isSet })
+                        shouldStop: { stopping.isSet || pipelineStop.isSet })
                     outcome.intake(pass)
                     for receipt in pass.receipts { _ = watcher?.takeRenamedIn(configuration.inbox + "/" + receipt.file) }
                     if let failure = pass.failures.first {
@@ -97,14 +101,20 @@ public struct IntakeService: Service {
                     outcome.intakeFailed(error)
                     drained = true
                 }
-                if stopping.isSet || (finish == .whenDrained && drained) { break }
+                if stopping.isSet || pipelineStop.isSet || (finish == .whenDrained && drained) { break }
                 await inboxBell.wait(timeout: .milliseconds(Int64(wait * 1000)))
             }
-            if stopping.isSet { outcome.stop() }
+            if stopping.isSet || pipelineStop.isSet { outcome.stop() }
             outcome.intakeFinished()
             senderBell.ring()
+            // Stopped with the pipeline before being told: the group shuts its services down one
+            // by one and takes a service that ends before its turn for a failure.
+            while pipelineStop.isSet && !stopping.isSet && !Task.isCancelled {
+                await inboxBell.wait(timeout: .seconds(1))
+            }
         } onGracefulShutdown: {
             stopping.set()
+            pipelineStop.set()
             inboxBell.ring()
         }
     }

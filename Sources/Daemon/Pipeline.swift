@@ -14,6 +14,9 @@ public struct Pipeline: Sendable {
     public let inboxBell = Doorbell()
     public let senderBell = Doorbell()
     public let status: DaemonStatus
+    /// Set by the first service told to shut down (the sender): the intake's planning gives up at
+    /// once, so that the sender's last confirmations never wait for a large file's transaction.
+    let stopping = StopFlag()
     let logger: Logger
     let environment: [String: String]
     let redactor: Redactor
@@ -40,10 +43,11 @@ public struct Pipeline: Sendable {
         return [
             IntakeService(
                 settings: settings, ledger: ledger, watcher: watcher, inboxBell: inboxBell, senderBell: senderBell,
-                status: status, logger: logger, finish: finish, outcome: outcome, progress: progress),
+                status: status, logger: logger, finish: finish, outcome: outcome, pipelineStop: stopping, progress: progress),
             SenderService(
                 settings: settings, ledger: ledger, bell: senderBell, status: status, logger: logger,
-                environment: environment, redactor: redactor, finish: finish, outcome: outcome),
+                environment: environment, redactor: redactor, finish: finish, outcome: outcome, pipelineStop: stopping,
+                inboxBell: inboxBell),
         ]
     }
 }

@@ -30,7 +30,7 @@ public final class PipelineOutcome: Sendable {
         /// Files left in the inbox by the intake's last look, with the reason.
         public var waiting: [(file: String, reason: String)] = []
         /// Files that could not be taken for a reason of this machine, by the last look.
-        public var failures: [(file: String, error: String)] = []
+        public var failures: [(file: String, error: String, ending: FailureEnding)] = []
         /// A look at the inbox that failed as a whole (the inbox cannot be listed, the ledger…).
         public var intakeError: (any Error)?
         public var intakeDone = false

@@ -60,14 +60,13 @@ public struct Preflight: Sendable {
 
     private func token(_ client: TikTokClient, origin: String) async -> PreflightItem {
         do {
-            let answer = try await client.userInfo()
-            guard answer.envelope?.code == 0 else {
+            let check = try await client.checkToken()
+            guard check.accepted else {
                 return PreflightItem(
-                    check: "access token", passed: false, detail: "refused: \(answer.summary)",
+                    check: "access token", passed: false, detail: "refused: \(check.summary)",
                     advice: "renew it with tiktok-audience-sync auth")
             }
-            struct User: Decodable { var display_name: String? }
-            let name = answer.data(as: User.self)?.display_name.map { " for \($0)" } ?? ""
+            let name = check.displayName.map { " for \($0)" } ?? ""
             return PreflightItem(check: "access token", passed: true, detail: "accepted\(name) (from \(origin))", advice: nil)
         } catch {
             return PreflightItem(check: "access token", passed: false, detail: "\(error)", advice: "check tiktok.base_url and outbound HTTPS")
@@ -75,36 +74,23 @@ public struct Preflight: Sendable {
     }
 
     private func audiences(_ client: TikTokClient) async -> [PreflightItem] {
-        struct Data: Decodable {
-            struct Entry: Decodable {
-                struct Details: Decodable {
-                    var audience_id: String
-                    var name: String?
-                    var type: String?
-                }
-                var audience_details: Details
+        let advertiser = "advertiser \(client.advertiserID)"
+        let found: [String: AudienceDetails]
+        do {
+            switch try await client.audienceDetails(ids: segments) {
+            case .found(let details):
+                found = details
+            case .refused(let summary):
+                return [
+                    PreflightItem(
+                        check: advertiser, passed: false, detail: "refused: \(summary)",
+                        advice: "check tiktok.advertiser_id and that the token has Audience Management for it")
+                ]
             }
-            var list: [Entry]?
+        } catch {
+            return [PreflightItem(check: advertiser, passed: false, detail: "\(error)", advice: nil)]
         }
-        var found: [String: Data.Entry.Details] = [:]
-        var items: [PreflightItem] = []
-        for start in stride(from: 0, to: segments.count, by: 100) {
-            let chunk = Array(segments[start..<min(start + 100, segments.count)])
-            do {
-                let answer = try await client.audiences(ids: chunk)
-                guard answer.envelope?.code == 0, let data = answer.data(as: Data.self) else {
-                    return [
-                        PreflightItem(
-                            check: "advertiser \(client.advertiserID)", passed: false, detail: "refused: \(answer.summary)",
-                            advice: "check tiktok.advertiser_id and that the token has Audience Management for it")
-                    ]
-                }
-                for entry in data.list ?? [] { found[entry.audience_details.audience_id] = entry.audience_details }
-            } catch {
-                return [PreflightItem(check: "advertiser \(client.advertiserID)", passed: false, detail: "\(error)", advice: nil)]
-            }
-        }
-        items.append(PreflightItem(check: "advertiser \(client.advertiserID)", passed: true, detail: "reachable", advice: nil))
+        var items = [PreflightItem(check: advertiser, passed: true, detail: "reachable", advice: nil)]
         for segment in segments {
             guard let details = found[segment] else {
                 items.append(
@@ -113,12 +99,11 @@ public struct Preflight: Sendable {
                         advice: "create it in TikTok (a Partner audience) or fix the id under partners:"))
                 continue
             }
-            let isPartner = details.type.map { $0.lowercased() == "partner" } ?? true
             items.append(
                 PreflightItem(
-                    check: "segment \(segment)", passed: isPartner,
+                    check: "segment \(segment)", passed: details.takesMemberChanges,
                     detail: "\(details.name ?? "unnamed"), type \(details.type ?? "?")",
-                    advice: isPartner ? nil : "only Partner audiences accept member changes; create a Partner audience"))
+                    advice: details.takesMemberChanges ? nil : "only Partner audiences accept member changes; create a Partner audience"))
         }
         return items
     }

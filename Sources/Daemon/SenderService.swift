@@ -22,11 +22,14 @@ public struct SenderService: Service {
     let redactor: Redactor
     let finish: PipelineFinish
     let outcome: PipelineOutcome
+    /// Set on the first shutdown signal, for the intake too (see ``Pipeline``).
+    let pipelineStop: StopFlag
+    let inboxBell: Doorbell
 
     public init(
         settings: DaemonSettings, ledger: Ledger, bell: Doorbell, status: DaemonStatus, logger: Logger,
         environment: [String: String], redactor: Redactor, finish: PipelineFinish = .whenStopped,
-        outcome: PipelineOutcome = PipelineOutcome()
+        outcome: PipelineOutcome = PipelineOutcome(), pipelineStop: StopFlag = StopFlag(), inboxBell: Doorbell = Doorbell()
     ) {
         self.settings = settings
         self.ledger = ledger
@@ -37,6 +40,8 @@ public struct SenderService: Service {
         self.redactor = redactor
         self.finish = finish
         self.outcome = outcome
+        self.pipelineStop = pipelineStop
+        self.inboxBell = inboxBell
     }
 
     public func run() async throws {
@@ -103,6 +108,8 @@ public struct SenderService: Service {
             }
         } onGracefulShutdown: {
             stopping.set()
+            pipelineStop.set()
+            inboxBell.ring()
             bell.ring()
         }
     }

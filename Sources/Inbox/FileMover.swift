@@ -34,7 +34,9 @@ public struct FileMover: Sendable {
         let destination = stateDirectory + "/" + relative
         if rename(file.path, destination) != 0 {
             guard errno == EXDEV else {
-                throw InboxError(path: file.path, "cannot move to \(destination): \(String(cString: strerror(errno)))")
+                throw InboxError(
+                    path: file.path, "cannot move to \(destination): \(String(cString: strerror(errno)))",
+                    ending: InboxError.ending(ofErrno: errno))
             }
             try copyThenRemove(file.path, to: destination)
         }
@@ -47,8 +49,8 @@ public struct FileMover: Sendable {
         let path = stateDirectory + "/" + relativePath
         try makeDirectories(String(path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")))
         // Dot-named until complete: a partner listing its receipts never sees a half-written one.
-        if let reason = AtomicFile.write(contents, to: path, mode: mode) {
-            throw InboxError(path: path, "cannot write: \(reason)")
+        if let (reason, code) = AtomicFile.write(contents, to: path, mode: mode) {
+            throw InboxError(path: path, "cannot write: \(reason)", ending: InboxError.ending(ofErrno: code))
         }
     }
 

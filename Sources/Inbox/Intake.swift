@@ -13,7 +13,7 @@ public struct IntakePass: Sendable {
     public var waiting: [(file: String, reason: String)] = []
     /// Files that could not be taken for a reason of this machine (disk, permissions, the ledger):
     /// they stay in the inbox and are tried again; the other partners' files went on.
-    public var failures: [(file: String, error: String)] = []
+    public var failures: [(file: String, error: String, ending: FailureEnding)] = []
     /// When (seconds since 1970) a file still being written will have settled.
     public var settledAt: Double?
     /// When a visibly unfinished file will count as an abandoned upload.
@@ -97,7 +97,7 @@ public actor Intake {
                 logger.error("cannot take the file; it stays in the inbox and is tried again", metadata: [
                     "file": "\(file.relativePath)", "error": "\(described)",
                 ])
-                pass.failures.append((file.relativePath, described))
+                pass.failures.append((file.relativePath, described, FailureEnding(of: error)))
                 pass.waiting.append((file.relativePath, "could not be taken: \(described)"))
             }
             if pass.waiting.count > waitingBefore { waitingBehind[file.orderingKey] = file.relativePath }

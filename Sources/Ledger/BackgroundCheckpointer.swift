@@ -52,9 +52,12 @@ final class BackgroundCheckpointer: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         stopping = true
-        working?.interrupt()
         condition.broadcast()
-        while running { condition.wait() }
+        // Again and again: SQLite forgets an interrupt that comes before its statement starts.
+        while running {
+            working?.interrupt()
+            _ = condition.wait(until: Date().addingTimeInterval(0.05))
+        }
     }
 
     private func work() {

@@ -12,7 +12,7 @@ extension LedgerReader {
     /// confirmation requeues a row) and the count of parkings. While it stays the same, only
     /// confirmations change the ledger's pending rows.
     public func sendingEpoch() throws -> SendingEpoch {
-        try connection.sendingEpoch()
+        try withConnection { try $0.sendingEpoch() }
     }
 }
 

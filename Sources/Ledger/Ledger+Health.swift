@@ -73,7 +73,7 @@ extension Ledger {
 
 extension LedgerReader {
     public func tiktokHealth() throws -> TikTokHealth {
-        try connection.tiktokHealth()
+        try withConnection { try $0.tiktokHealth() }
     }
 
     /// The ledger file's size in bytes, with its write-ahead log.

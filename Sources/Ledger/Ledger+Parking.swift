@@ -90,7 +90,7 @@ extension Ledger {
 extension LedgerReader {
     /// Parked segments with their pending row counts.
     public func parkedSegments() throws -> [ParkedSegment] {
-        try connection.parkedSegments()
+        try withConnection { try $0.parkedSegments() }
     }
 
     public func isApproved(fingerprint: Digest32) throws -> Bool {

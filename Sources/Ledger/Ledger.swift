@@ -88,8 +88,13 @@ public actor LedgerReader {
         self.connection = try LedgerConnection(connection)
     }
 
-    func withConnection<R>(_ body: (LedgerConnection) throws -> R) rethrows -> R {
-        try body(connection)
+    /// Runs `body` in one read transaction: its statements see one state of the ledger, even when
+    /// a file commits between them (the generation and the outbox it qualifies, say).
+    func withConnection<R>(_ body: (LedgerConnection) throws -> R) throws -> R {
+        guard !connection.connection.inTransaction else { return try body(connection) }
+        try connection.connection.execute("BEGIN")
+        defer { try? connection.connection.execute("COMMIT") }
+        return try body(connection)
     }
 
     /// `PRAGMA integrity_check`: "ok" or SQLite's list of problems.

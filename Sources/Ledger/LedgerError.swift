@@ -1,4 +1,5 @@
 import CSQLite
+import Glibc
 import AudienceModel
 
 /// A ledger failure. Carries SQLite's code and message and the statement's text, never the values
@@ -15,23 +16,26 @@ public struct LedgerError: OperatorError {
     public let path: String
     /// SQLite's extended result code, when SQLite gave one.
     public let sqliteCode: Int32?
+    /// The errno of the system call that failed under SQLite, when one did (0: none).
+    public let systemErrno: Int32
     public let detail: String
 
-    private init(_ code: Code, path: String, sqliteCode: Int32? = nil, _ detail: String) {
+    private init(_ code: Code, path: String, sqliteCode: Int32? = nil, systemErrno: Int32 = 0, _ detail: String) {
         self.code = code
         self.path = path
         self.sqliteCode = sqliteCode
+        self.systemErrno = systemErrno
         self.detail = detail
     }
 
     /// The ledger file cannot be opened.
-    static func open(_ path: String, sqliteCode: Int32, _ detail: String) -> Self {
-        Self(.open, path: path, sqliteCode: sqliteCode, detail)
+    static func open(_ path: String, sqliteCode: Int32, systemErrno: Int32, _ detail: String) -> Self {
+        Self(.open, path: path, sqliteCode: sqliteCode, systemErrno: systemErrno, detail)
     }
 
     /// A statement failed.
-    static func sqlite(_ path: String, sqliteCode: Int32, _ detail: String) -> Self {
-        Self(.sqlite, path: path, sqliteCode: sqliteCode, detail)
+    static func sqlite(_ path: String, sqliteCode: Int32, systemErrno: Int32, _ detail: String) -> Self {
+        Self(.sqlite, path: path, sqliteCode: sqliteCode, systemErrno: systemErrno, detail)
     }
 
     /// A newer version of the program wrote the ledger.
@@ -53,7 +57,14 @@ public struct LedgerError: OperatorError {
             switch (sqliteCode ?? 0) & 0xff {
             case SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_INTERRUPT, SQLITE_PROTOCOL:
                 return .retryLater
-            case SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_AUTH:
+            case SQLITE_CANTOPEN:
+                // SQLite says CANTOPEN for any failure to open the ledger, its log or its index:
+                // the errno tells a permission (the set-up) from a full disk or no file handles.
+                switch systemErrno {
+                case ENOSPC, EDQUOT, EIO, EMFILE, ENFILE, ENOMEM, EAGAIN, EINTR: return .retryLater
+                default: return .configuration
+                }
+            case SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_PERM, SQLITE_READONLY, SQLITE_AUTH:
                 return .configuration
             default:
                 return code == .open ? .configuration : .software

@@ -17,8 +17,9 @@ final class SQLiteConnection {
         let status = sqlite3_open_v2(path, &db, flags, nil)
         guard status == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(status))
+            let systemErrno = db.map { sqlite3_system_errno($0) } ?? 0
             sqlite3_close(db)
-            throw LedgerError.open(path, sqliteCode: status, message)
+            throw LedgerError.open(path, sqliteCode: status, systemErrno: systemErrno, message)
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
@@ -44,6 +45,9 @@ final class SQLiteConnection {
     }
 
     var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Whether a transaction is open (SQLite is not in autocommit mode).
+    var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
     /// Stops what the connection runs now, from any thread (SQLite's own thread-safe call): a
     /// checkpoint so stopped is taken up again later, nothing is lost.
@@ -77,7 +81,7 @@ final class SQLiteConnection {
 
     func error(_ status: Int32, _ context: String) -> LedgerError {
         let message = String(cString: sqlite3_errmsg(handle))
-        return LedgerError.sqlite(path, sqliteCode: status, "\(context): \(message)")
+        return LedgerError.sqlite(path, sqliteCode: status, systemErrno: sqlite3_system_errno(handle), "\(context): \(message)")
     }
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.

@@ -29,8 +29,10 @@ final class SpillFile: Sendable {
         var template = Array((directory + "/.plan-spill-XXXXXX").utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
         guard descriptor >= 0 else {
+            let code = errno
             throw PlanningError(
-                "cannot create a temporary file in \(directory) to sort a large file: \(String(cString: strerror(errno))); check that the directory exists and is writable")
+                "cannot create a temporary file in \(directory) to sort a large file: \(String(cString: strerror(code))); check that the directory exists and is writable",
+                setUp: code == EACCES || code == EPERM || code == EROFS || code == ENOENT || code == ENOTDIR)
         }
         _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         _ = template.withUnsafeBufferPointer { buffer in buffer.baseAddress.map { unlink($0) } }
@@ -82,7 +84,11 @@ final class SpillFile: Sendable {
 /// Planning could not use its temporary sort file.
 public struct PlanningError: OperatorError {
     public let description: String
-    /// The state directory's disk: it passes once space is freed.
-    public var ending: FailureEnding { .retryLater }
-    init(_ description: String) { self.description = description }
+    /// A full disk passes once space is freed (75); a state directory the service may not write
+    /// is the set-up (78).
+    public let ending: FailureEnding
+    init(_ description: String, setUp: Bool = false) {
+        self.description = description
+        ending = setUp ? .configuration : .retryLater
+    }
 }

@@ -11,12 +11,12 @@ public actor RateLimiter {
         rate = ceiling
     }
 
-    /// Waits for this request's slot.
-    func acquire() async throws {
-        let now = clock.now
-        let slot = max(now, nextSlot)
+    /// Reserves the next request's slot and says when it is: the caller waits for it (and
+    /// stops waiting when sending stops).
+    func reserve() -> ContinuousClock.Instant {
+        let slot = max(clock.now, nextSlot)
         nextSlot = slot + .seconds(1 / rate)
-        if slot > now { try await clock.sleep(until: slot) }
+        return slot
     }
 
     func rateLimited(pause: Duration) {

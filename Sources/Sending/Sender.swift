@@ -65,7 +65,12 @@ public struct Sender: Sendable {
             }
             reading: while !pause.stopsSending {
                 let page = try await ledger.reader.pendingRows(after: cursor, through: end, limit: options.readAhead)
-                if !page.dead.isEmpty { try await ledger.dropDeadOutboxRows(page.dead) }
+                if !page.dead.isEmpty {
+                    // Only tidying: a failure here (a full disk) must not end the pass.
+                    do { try await ledger.dropDeadOutboxRows(page.dead) } catch {
+                        logger.warning("could not drop settled outbox rows; they are dropped later", metadata: ["error": "\(error)"])
+                    }
+                }
                 for row in page.rows {
                     for batch in packer.add(row) {
                         try await launch(batch)
@@ -154,7 +159,8 @@ public struct Sender: Sendable {
         var transportError: String?
         while true {
             if pause.stopsSending || Task.isCancelled { return report }
-            do { try await limiter.acquire() } catch { return report }
+            let slot = await limiter.reserve()
+            guard await sleep(slot - ContinuousClock.now, unless: pause) else { return report }
             let handling: AnswerHandling
             let answer: TikTokAnswer?
             do {

@@ -24,6 +24,10 @@ extension AudienceSyncCommand {
         /// sent now. SIGTERM and SIGINT stop it as they stop the daemon: planning gives up (the
         /// file stays in the inbox), nothing new is sent, the answers in flight are recorded.
         func run() async throws {
+            try await StopSignals.trapping { relay in try await work(relay) }
+        }
+
+        private func work(_ relay: StopSignals.Relay) async throws {
             let context = try await CommandContext.load(options, resolveToken: false)
             let lock = try context.lockStateDirectory()
             defer { withExtendedLifetime(lock) {} }
@@ -37,16 +41,29 @@ extension AudienceSyncCommand {
             var group = ServiceGroupConfiguration(services: services.map {
                 ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .ignore)
             }, logger: context.logger)
-            group.gracefulShutdownSignals = [.sigterm, .sigint]
             group.maximumGracefulShutdownDuration = .seconds(60)
-            try await ServiceGroup(configuration: group).run()
+            var groupError: (any Error)?
+            do {
+                try await relay.run(ServiceGroup(configuration: group))
+            } catch {
+                groupError = error
+            }
             progress.finish()
             let record = outcome.record
-            let left = OnceLeft(
-                pending: try await ledger.reader.pendingCounts(), parked: try await ledger.reader.parkedSegments(),
-                rechecks: try await ledger.reader.pendingRechecks())
+            let left: OnceLeft
+            do {
+                left = OnceLeft(
+                    pending: try await ledger.reader.pendingCounts(), parked: try await ledger.reader.parkedSegments(),
+                    rechecks: try await ledger.reader.pendingRechecks())
+            } catch {
+                throw fail(error, redactor: context.redactor)
+            }
             printSummary(record, left: left)
-            let (code, message) = Self.ending(record, left: left)
+            var (code, message) = Self.ending(record, left: left)
+            // A stop explains a service group that ended early; anything else is a defect.
+            if let groupError, !record.stopped, code == Exit.done || code == Exit.inputRejected {
+                (code, message) = (Exit.code(for: FailureEnding(of: groupError)), "stopped: \(groupError)")
+            }
             if let message { throw fail(message, code, redactor: context.redactor) }
             if code != Exit.done { throw code }
         }
@@ -84,6 +101,10 @@ extension AudienceSyncCommand {
                 let when = left.rechecks.next.map(StatusDocument.time) ?? "the next run"
                 return (Exit.workPending,
                         "\(left.rechecks.members) change(s) got no sure answer from TikTok and are sent again from \(when) (tiktok.resend_unanswered_after_seconds), in case the old request lands late; run once again after that")
+            }
+            if let setUp = record.failures.first(where: { $0.ending == .configuration }) {
+                return (Exit.badConfiguration,
+                        "\(record.failures.count) file(s) could not be taken and stay in the inbox (\(setUp.error)); fix the set-up (permissions of the state directory), then run again")
             }
             if !record.failures.isEmpty {
                 return (Exit.workPending,

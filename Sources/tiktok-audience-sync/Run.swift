@@ -20,6 +20,10 @@ extension AudienceSyncCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
+            try await StopSignals.trapping { relay in try await work(relay) }
+        }
+
+        private func work(_ relay: StopSignals.Relay) async throws {
             let context = try await CommandContext.load(options)
             let configuration = context.configuration
             let lock = try context.lockStateDirectory()
@@ -50,8 +54,8 @@ extension AudienceSyncCommand {
             }
             let path = options.config
             // A graceful shutdown stops services from the last to the first: the sender first
-            // (nothing new is sent, answers in flight are recorded), then the intake (a file being
-            // planned is finished), and the watchdog last.
+            // (nothing new is sent, answers in flight are recorded; the planning of a large file
+            // gives up at the same moment, see Pipeline), then the intake, and the watchdog last.
             let services: [any Service] = [
                 WatchdogService(notifier: notifier),
                 ReloadService(
@@ -62,10 +66,9 @@ extension AudienceSyncCommand {
             var group = ServiceGroupConfiguration(services: services.map {
                 ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup)
             }, logger: context.logger)
-            group.gracefulShutdownSignals = [.sigterm, .sigint]
             group.maximumGracefulShutdownDuration = .seconds(60)
             do {
-                try await ServiceGroup(configuration: group).run()
+                try await relay.run(ServiceGroup(configuration: group))
             } catch {
                 watcher.stop()
                 throw fail("stopped: \(error)", Exit.software, redactor: context.redactor)

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CSQLite
 import Foundation
 import Testing
 import TikTokEmulator
@@ -56,6 +57,16 @@ struct ErrorEndingTests {
         #expect(damaged?.ending == .configuration)
     }
 
+    @Test("SQLite's codes: a full disk, an I/O error or a busy ledger pass; a damaged or unwritable one is the set-up; the rest is a defect", arguments: [
+        (SQLITE_FULL, Int32(0), FailureEnding.retryLater), (SQLITE_IOERR | (3 << 8), 0, .retryLater), (SQLITE_IOERR | (4 << 8), 0, .retryLater),
+        (SQLITE_BUSY, 0, .retryLater), (SQLITE_CANTOPEN, ENOSPC, .retryLater), (SQLITE_CANTOPEN, EMFILE, .retryLater),
+        (SQLITE_CANTOPEN, EACCES, .configuration), (SQLITE_CANTOPEN, 0, .configuration), (SQLITE_READONLY, 0, .configuration),
+        (SQLITE_CORRUPT, 0, .configuration), (SQLITE_NOTADB, 0, .configuration), (SQLITE_CONSTRAINT | (8 << 8), 0, .software),
+    ])
+    func sqliteEndings(code: Int32, systemErrno: Int32, ending: FailureEnding) {
+        #expect(LedgerError.sqlite("/state/ledger.sqlite", sqliteCode: code, systemErrno: systemErrno, "x").ending == ending)
+    }
+
     @Test("system call failures: permissions are the set-up, a full disk passes", arguments: [
         (EACCES, FailureEnding.configuration), (EPERM, .configuration), (EROFS, .configuration), (ENOTDIR, .configuration),
         (ENOSPC, .retryLater), (EIO, .retryLater), (EDQUOT, .retryLater), (EWOULDBLOCK, .retryLater),
@@ -70,6 +81,7 @@ struct ErrorEndingTests {
         #expect(FailureEnding(of: SnapshotHeld(segment: "1", members: 10, removals: 9, limitPercent: 50)) == .inputRejected)
         #expect(FailureEnding(of: PlanningStopped()) == .retryLater)
         #expect(FailureEnding(of: PlanningError("no space")) == .retryLater)
+        #expect(FailureEnding(of: PlanningError("no permission", setUp: true)) == .configuration)
         #expect(FailureEnding(of: CocoaError(.fileWriteOutOfSpace)) == .retryLater)
         struct Unexpected: Error {}
         #expect(FailureEnding(of: Unexpected()) == .software)

@@ -10,6 +10,7 @@ import TikTokEmulator
 ///
 /// Each history prints its seed when it fails; `MODEL_TEST_SEED=N` replays one history,
 /// `MODEL_TEST_HISTORIES=N` runs N (CI runs 16), and `scripts/model-test` runs them for as long as asked.
+/// `MODEL_TEST_CONCURRENCY=N` runs N at a time (4).
 @Suite("model: random histories of files, faults and kills end exactly as the files say", .serialized)
 struct ModelTests {
     @Test("random histories end with TikTok holding what the files say")
@@ -23,11 +24,14 @@ struct ModelTests {
             let base = environment["MODEL_TEST_BASE_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...(UInt64.max / 2))
             seeds = (0..<UInt64(count)).map { base + $0 }
         }
-        // Two histories at a time: each has its own emulator and state directory.
+        // Four histories at a time (MODEL_TEST_CONCURRENCY): each has its own emulator and state
+        // directory, and a history mostly waits (timeouts, rechecks, kills), so more at once
+        // shortens the run without crowding the two cores.
+        let concurrency = max(1, environment["MODEL_TEST_CONCURRENCY"].flatMap(Int.init) ?? 4)
         try await withThrowingTaskGroup(of: Void.self) { group in
             var running = 0
             for seed in seeds {
-                if running == 2 {
+                if running == concurrency {
                     try await group.next()
                     running -= 1
                 }

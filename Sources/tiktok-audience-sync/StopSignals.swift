@@ -1,0 +1,44 @@
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// SIGTERM and SIGINT, trapped from a command's first moment: one that arrives while the
+/// configuration is read or the ledger opened (a migration can take minutes) stops the pipeline
+/// as soon as it starts, gracefully, instead of killing the process.
+enum StopSignals {
+    /// Runs `body` with the signals trapped; `body` runs its service group through the relay.
+    static func trapping(_ body: @Sendable (Relay) async throws -> Void) async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let relay = Relay()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in signals { await relay.stop() }
+            }
+            defer { group.cancelAll() }
+            try await body(relay)
+        }
+    }
+
+    /// Passes a stop on to the service group, or keeps it until the group exists.
+    final class Relay: Sendable {
+        private let state = Mutex<(stopped: Bool, group: ServiceGroup?)>((false, nil))
+
+        func stop() async {
+            let group = state.withLock { state -> ServiceGroup? in
+                state.stopped = true
+                return state.group
+            }
+            await group?.triggerGracefulShutdown()
+        }
+
+        /// Runs `group`, shutting it down gracefully at once if a stop came before it existed.
+        func run(_ group: ServiceGroup) async throws {
+            let stopped = state.withLock { state -> Bool in
+                state.group = group
+                return state.stopped
+            }
+            if stopped { await group.triggerGracefulShutdown() }
+            try await group.run()
+        }
+    }
+}
