@@ -38,7 +38,7 @@ public struct Configuration: Sendable {
     public var incompleteUploadSeconds: Double = 3600
     /// A snapshot that would remove more than this share of a segment's members is held for approval.
     public var maxSnapshotRemovalPercent: Double? = 50
-    public var heldDirectory: String { stateDirectory + "/held" }
+    public var heldDirectory: String { StateFolder.held.path(in: stateDirectory) }
     public var maxDecompressedBytes: Int64 = 16 << 30
     public var tiktok: TikTok
     /// When set, only these inbox folders are read and each may touch only its segments.
@@ -58,6 +58,6 @@ public struct Configuration: Sendable {
     /// one, so that a ledger that lost its latest commits (a deleted -wal file, an older copy put
     /// back) is noticed instead of taken for the truth.
     public static let ledgerSealName = "ledger.seal"
-    public var archiveDirectory: String { stateDirectory + "/archive" }
-    public var receiptsDirectory: String { stateDirectory + "/receipts" }
+    public var archiveDirectory: String { StateFolder.archive.path(in: stateDirectory) }
+    public var receiptsDirectory: String { StateFolder.receipts.path(in: stateDirectory) }
 }

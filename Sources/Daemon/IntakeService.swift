@@ -63,7 +63,6 @@ public struct IntakeService: Service {
                             status.intake("planning \(name): \(reading.rows.formatted()) rows, \(Int(reading.fraction * 100))%")
                             progress?(reading)
                         })
-                    watcher?.watch(engine.scanner.folders())
                     // A shutdown stops the planning of a large file at once (nothing is committed;
                     // the file stays in the inbox), so that SIGTERM never waits for it.
                     let pass = try await engine.processReadyFiles(
@@ -71,6 +70,7 @@ public struct IntakeService: Service {
                         onFile: { [status] file in status.intake("planning \(file.relativePath)") },
                         shouldStop: { stopping.isSet || pipelineStop.isSet })
                     outcome.intake(pass)
+                    watcher?.watch(pass.folders)
                     for receipt in pass.receipts { _ = watcher?.takeRenamedIn(configuration.inbox + "/" + receipt.file) }
                     if let failure = pass.failures.first {
                         status.intake("inbox error: \(pass.failures.count) file(s) could not be taken (\(failure.error))")

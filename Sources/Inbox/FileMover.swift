@@ -1,6 +1,7 @@
 import Glibc
 import AudienceReading
 import AudienceSupport
+import AudienceModel
 
 /// Moves files out of the inbox (to `archive/` or `rejected/`) and writes reports beside them.
 /// The only code that moves or writes files in the inbox and state directory.
@@ -13,7 +14,7 @@ public struct FileMover: Sendable {
 
     /// Moves `file` only if its path still names the file that was read (`expected`): an upload
     /// that replaced it under the same name meanwhile stays in the inbox, and nil is returned.
-    public func move(_ file: InboxFile, to folder: String, suffix: String, ifStill expected: FileIdentity) throws -> String? {
+    public func move(_ file: InboxFile, to folder: StateFolder, suffix: String, ifStill expected: FileIdentity) throws -> String? {
         guard FileIdentity(path: file.path) == expected else { return nil }
         return try move(file, to: folder, suffix: suffix)
     }
@@ -21,15 +22,15 @@ public struct FileMover: Sendable {
     /// Moves `file` to `folder/<its relative path>`, adding a suffix if that name is taken.
     /// Returns the path it now has, relative to the state directory.
     @discardableResult
-    public func move(_ file: InboxFile, to folder: String, suffix: String) throws -> String {
-        var relative = folder + "/" + file.relativePath
+    public func move(_ file: InboxFile, to folder: StateFolder, suffix: String) throws -> String {
+        var relative = folder.rawValue + "/" + file.relativePath
         let directory = String(relative.split(separator: "/").dropLast().joined(separator: "/"))
         try makeDirectories(stateDirectory + "/" + directory)
         if exists(stateDirectory + "/" + relative) { relative = FileName.appending("." + suffix, to: relative) }
         var attempt = 1
         while exists(stateDirectory + "/" + relative) {
             attempt += 1
-            relative = FileName.appending("." + suffix + "-\(attempt)", to: folder + "/" + file.relativePath)
+            relative = FileName.appending("." + suffix + "-\(attempt)", to: folder.rawValue + "/" + file.relativePath)
         }
         let destination = stateDirectory + "/" + relative
         if rename(file.path, destination) != 0 {

@@ -19,35 +19,32 @@ public struct InboxScanner: Sendable {
         self.settleSeconds = settleSeconds
     }
 
-    public func scan() throws -> [InboxFile] {
-        var found: [InboxFile] = []
-        try walk(directory: root, relative: "", into: &found)
-        return found.sorted { ($0.arrived, $0.relativePath) < ($1.arrived, $1.relativePath) }
+    /// What one walk of the inbox found: its files, and its folders (for the watcher).
+    public struct Listing: Sendable {
+        public var files: [InboxFile] = []
+        /// The inbox and every folder below it that files are read from.
+        public var folders: [String] = []
     }
 
-    /// The folders of the inbox (itself included), for the watcher.
-    public func folders() -> [String] {
-        var result = [root]
-        var index = 0
-        while index < result.count {
-            for (name, type, _) in entries(of: result[index]) where type == DT_DIR {
-                let path = result[index] + "/" + name
-                if !excluded.contains(path) && !name.hasPrefix(".") { result.append(path) }
-            }
-            index += 1
-        }
-        return result
+    /// One walk of the inbox: every file, in arrival order, and every folder.
+    public func list() throws -> Listing {
+        var listing = Listing()
+        try walk(directory: root, relative: "", into: &listing)
+        listing.files.sort { ($0.arrived, $0.relativePath) < ($1.arrived, $1.relativePath) }
+        return listing
     }
 
-    private func walk(directory: String, relative: String, into found: inout [InboxFile]) throws {
-        guard let stream = opendir(directory) else {
+    public func scan() throws -> [InboxFile] { try list().files }
+
+    private func walk(directory: String, relative: String, into listing: inout Listing) throws {
+        guard let entries = entries(of: directory) else {
             if relative.isEmpty {
                 throw InboxError(path: directory, "cannot list the inbox: \(String(cString: strerror(errno))); check `inbox` in the configuration", ending: errno == ENOENT || errno == EACCES || errno == ENOTDIR ? .configuration : .retryLater)
             }
             return
         }
-        closedir(stream)
-        for (entryName, _, rawName) in entries(of: directory) {
+        listing.folders.append(directory)
+        for (entryName, _, rawName) in entries {
             var name = entryName
             if UploadNames.isTemporary(name) || UploadNames.isCompletionMarker(name) { continue }
             var originalName: String?
@@ -71,7 +68,7 @@ public struct InboxScanner: Sendable {
             file.originalName = originalName
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
-                try walk(directory: path, relative: relativePath, into: &found)
+                try walk(directory: path, relative: relativePath, into: &listing)
                 continue
             case S_IFREG:
                 break
@@ -80,14 +77,14 @@ public struct InboxScanner: Sendable {
             default:
                 file.kind = .notRegular("is not a regular file (a FIFO, socket or device); it was not opened")
             }
-            found.append(file)
+            listing.files.append(file)
         }
     }
 
     /// The entries of a folder: name, type, and the raw bytes of a name that is not valid UTF-8
     /// (its `name` then has replacement characters and names nothing on disk).
-    private func entries(of directory: String) -> [(String, Int32, [UInt8]?)] {
-        guard let stream = opendir(directory) else { return [] }
+    private func entries(of directory: String) -> [(String, Int32, [UInt8]?)]? {
+        guard let stream = opendir(directory) else { return nil }
         defer { closedir(stream) }
         var result: [(String, Int32, [UInt8]?)] = []
         while let entry = readdir(stream) {

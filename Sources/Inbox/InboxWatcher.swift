@@ -97,8 +97,8 @@ public final class InboxWatcher: Sendable {
         let path = folder + "/" + name
         if event.mask & UInt32(IN_ISDIR) != 0 {
             if event.mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 && !name.hasPrefix(".") {
-                // A new partner folder: watch it and whatever is already inside.
-                watch(InboxScanner(root: path, excluded: excluded).folders())
+                // A new partner folder: watch it and the folders already inside.
+                watch((try? InboxScanner(root: path, excluded: excluded, settleSeconds: .infinity).list().folders) ?? [path])
             }
             return
         }

@@ -18,6 +18,8 @@ public struct IntakePass: Sendable {
     public var settledAt: Double?
     /// When a visibly unfinished file will count as an abandoned upload.
     public var abandonedAt: Double?
+    /// The inbox's folders, as this look found them (for the watcher).
+    public var folders: [String] = []
     /// When the inbox should be looked at again.
     public var nextCheck: Double? {
         switch (settledAt, abandonedAt) {
@@ -79,7 +81,9 @@ public actor Intake {
         // Partners (by ``InboxFile/orderingKey``) with an older file still waiting: their later
         // files wait behind it, so that no file overtakes an older one of the same partner.
         var waitingBehind: [String: String] = [:]
-        for file in try await scanInArrivalOrder() {
+        let listing = try scanner.list()
+        pass.folders = listing.folders
+        for file in try await inArrivalOrder(listing.files) {
             if shouldStop() { break }
             if let older = waitingBehind[file.orderingKey] {
                 pass.waiting.append((file.relativePath, "waits behind \(older), which arrived first and is not taken yet"))
@@ -106,8 +110,8 @@ public actor Intake {
     }
 
     /// The inbox in arrival order: each file's first-seen change time as the ledger remembers it.
-    private func scanInArrivalOrder() async throws -> [InboxFile] {
-        var files = try scanner.scan()
+    private func inArrivalOrder(_ scanned: [InboxFile]) async throws -> [InboxFile] {
+        var files = scanned
         let arrivals = try await ledger.arrivals(files.map { (ArrivalKey(device: $0.device, inode: $0.inode), $0.arrived) })
         for index in files.indices {
             files[index].arrived = arrivals[ArrivalKey(device: files[index].device, inode: files[index].inode)] ?? files[index].arrived
@@ -185,7 +189,7 @@ public actor Intake {
             receipt.rowsRead = record.rowsRead
             receipt.rowsRejected = record.rowsRejected
             receipt.members = record.members
-            let archived = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
+            let archived = try mover.move(file, to: .archive, suffix: String(fingerprint.hex.prefix(12)))
             try await ledger.recordArchived(fingerprint: fingerprint, as: archived)
             receipt.archivedAs = archived
             try await receipts.write(receipt, for: file, fingerprint: fingerprint)
@@ -195,7 +199,7 @@ public actor Intake {
             var receipt = Receipt(file: file, outcome: .duplicate)
             receipt.fingerprint = fingerprint.hex
             receipt.reason = reason
-            receipt.archivedAs = try mover.move(file, to: "archive", suffix: String(fingerprint.hex.prefix(12)))
+            receipt.archivedAs = try mover.move(file, to: .archive, suffix: String(fingerprint.hex.prefix(12)))
             try await receipts.write(receipt, for: file, fingerprint: fingerprint)
             return receipt
         case .holdAgain(let reason):
@@ -251,7 +255,7 @@ public actor Intake {
             ])
         }
         let archived = try mover.move(
-            file, to: "archive", suffix: String(fingerprint.hex.prefix(12)), ifStill: reader.identity)
+            file, to: .archive, suffix: String(fingerprint.hex.prefix(12)), ifStill: reader.identity)
         if let archived {
             try await ledger.recordArchived(fingerprint: fingerprint, as: archived)
         } else {
@@ -289,7 +293,7 @@ public actor Intake {
         receipt.fingerprint = fingerprint?.hex
         receipt.reason = reason
         let suffix = fingerprint.map { String($0.hex.prefix(12)) } ?? "\(Int(Date().timeIntervalSince1970))"
-        let moved = try mover.move(file, to: outcome == .held ? "held" : "rejected", suffix: suffix)
+        let moved = try mover.move(file, to: outcome == .held ? .held : .rejected, suffix: suffix)
         receipt.archivedAs = moved
         let verb = outcome == .held ? "is held" : "was rejected"
         try mover.write(Array("\(file.relativePath) \(verb): \(reason)\n".utf8), to: FileName.appending(".reason.txt", to: moved))

@@ -86,6 +86,6 @@ public struct Receipt: Codable, Sendable {
     /// Where the receipt for `file` lives below the state directory.
     static func relativePath(for file: InboxFile, fingerprint: String?) -> String {
         let suffix = fingerprint.map { "." + $0.prefix(12) } ?? ""
-        return FileName.appending(suffix + ".json", to: "receipts/" + file.relativePath)
+        return FileName.appending(suffix + ".json", to: StateFolder.receipts.rawValue + "/" + file.relativePath)
     }
 }

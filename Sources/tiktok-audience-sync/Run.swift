@@ -39,10 +39,12 @@ extension AudienceSyncCommand {
             do {
                 watcher = try InboxWatcher(
                     doorbell: pipeline.inboxBell, excluded: [configuration.stateDirectory], logger: context.logger)
-                let scanner = InboxScanner(root: configuration.inbox, excluded: [configuration.stateDirectory])
-                watcher.watch(scanner.folders())
+                let listing = try InboxScanner(
+                    root: configuration.inbox, excluded: [configuration.stateDirectory], settleSeconds: configuration.settleSeconds
+                ).list()
+                watcher.watch(listing.folders)
                 watcher.start()
-                let waiting = try scanner.scan().count
+                let waiting = listing.files.count
                 let pending = try await ledger.reader.pendingCounts().total
                 notifier.ready(status: "started: \(waiting) file(s) in the inbox, \(pending) pending")
                 context.logger.notice("started", metadata: [

@@ -174,7 +174,7 @@ struct HostileInputTests {
         let mover = FileMover(stateDirectory: directory.path + "/state")
         let name = (path as NSString).lastPathComponent
         let file = InboxFile(path: path, relativePath: name, partner: nil, size: reader.size, modified: 0, kind: .regular)
-        return try mover.move(file, to: "archive", suffix: "x", ifStill: reader.identity)
+        return try mover.move(file, to: .archive, suffix: "x", ifStill: reader.identity)
     }
 
     @Test("a file deleted while being read is read whole from the open descriptor")
