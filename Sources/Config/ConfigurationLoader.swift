@@ -1,6 +1,5 @@
 import Configuration
 import Foundation
-import SystemPackage
 import Yams
 import AudienceModel
 import AudienceSupport
@@ -31,18 +30,33 @@ public enum ConfigurationLoader {
                 file: path, key: "tiktok.access_token",
                 "the token must not be in the configuration file; use TIKTOK_ACCESS_TOKEN, the systemd credential tiktok-access-token, or tiktok.access_token_file")
         }
-        let fileProvider: FileProvider<YAMLSnapshot>
-        do {
-            fileProvider = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path))
-        } catch {
-            throw ConfigurationError(file: path, key: nil, "cannot be read as configuration: \(error)")
-        }
+        // The YAML is parsed once: the tree above, its values handed to the reader as they are.
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let tree { flatten(tree, at: [], into: &values) }
         let reader = ConfigReader(providers: [
             EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ConfigKey(environmentPrefix)),
-            fileProvider,
+            InMemoryProvider(name: path, values: values),
         ])
         let partnerNames = (tree?.mapping?["partners"]?.mapping?.keys.compactMap(\.string) ?? []).sorted()
         return try Keys(reader: reader, file: path).configuration(partnerNames: partnerNames)
+    }
+
+    /// Every value of the YAML tree under its dotted key (`tiktok.base_url`), as text; a list of
+    /// values (a partner's segments) as a list of text.
+    static func flatten(_ node: Node, at path: [String], into values: inout [AbsoluteConfigKey: ConfigValue]) {
+        switch node {
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                guard let name = key.string else { continue }
+                flatten(value, at: path + [name], into: &values)
+            }
+        case .sequence(let sequence):
+            values[AbsoluteConfigKey(path)] = ConfigValue(.stringArray(sequence.compactMap(\.string)), isSecret: false)
+        case .scalar(let scalar):
+            values[AbsoluteConfigKey(path)] = ConfigValue(.string(scalar.string), isSecret: false)
+        case .alias:
+            break
+        }
     }
 }
 
