@@ -32,7 +32,7 @@ public enum ConfigurationLoader {
         }
         // The YAML is parsed once: the tree above, its values handed to the reader as they are.
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
-        if let tree { flatten(tree, at: [], into: &values) }
+        if let tree { try flatten(tree, at: [], into: &values, file: path) }
         let reader = ConfigReader(providers: [
             EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ConfigKey(environmentPrefix)),
             InMemoryProvider(name: path, values: values),
@@ -43,17 +43,29 @@ public enum ConfigurationLoader {
 
     /// Every value of the YAML tree under its dotted key (`tiktok.base_url`), as text; a list of
     /// values (a partner's segments) as a list of text.
-    static func flatten(_ node: Node, at path: [String], into values: inout [AbsoluteConfigKey: ConfigValue]) {
+    /// Keys are joined with dots and split again as the reader splits the keys it is asked for,
+    /// so that a dotted name (a partner folder `acme.eu`, a flat `tiktok.base_url:`) is found.
+    static func flatten(
+        _ node: Node, at path: [String], into values: inout [AbsoluteConfigKey: ConfigValue], file: String
+    ) throws {
+        let key = AbsoluteConfigKey(ConfigKey(path.joined(separator: ".")))
         switch node {
         case .mapping(let mapping):
-            for (key, value) in mapping {
-                guard let name = key.string else { continue }
-                flatten(value, at: path + [name], into: &values)
+            for (name, value) in mapping {
+                guard let name = name.string else { continue }
+                try flatten(value, at: path + [name], into: &values, file: file)
             }
         case .sequence(let sequence):
-            values[AbsoluteConfigKey(path)] = ConfigValue(.stringArray(sequence.compactMap(\.string)), isSecret: false)
+            var items: [String] = []
+            for item in sequence {
+                guard case .scalar(let scalar) = item else {
+                    throw ConfigurationError(file: file, key: path.joined(separator: "."), "must be a list of plain values")
+                }
+                items.append(scalar.string)
+            }
+            values[key] = ConfigValue(.stringArray(items), isSecret: false)
         case .scalar(let scalar):
-            values[AbsoluteConfigKey(path)] = ConfigValue(.string(scalar.string), isSecret: false)
+            values[key] = ConfigValue(.string(scalar.string), isSecret: false)
         case .alias:
             break
         }

@@ -35,9 +35,7 @@ public struct FileMover: Sendable {
         let destination = stateDirectory + "/" + relative
         if rename(file.path, destination) != 0 {
             guard errno == EXDEV else {
-                throw InboxError(
-                    path: file.path, "cannot move to \(destination): \(String(cString: strerror(errno)))",
-                    ending: InboxError.ending(ofErrno: errno))
+                throw Self.failure(file.path, "cannot move to \(destination)", errno)
             }
             try copyThenRemove(file.path, to: destination)
         }
@@ -66,6 +64,11 @@ public struct FileMover: Sendable {
         }
     }
 
+    /// A failed system call on `path`, ending as its errno says (no permission: the set-up).
+    private static func failure(_ path: String, _ what: String, _ code: Int32) -> InboxError {
+        InboxError(path: path, "\(what): \(String(cString: strerror(code)))", ending: InboxError.ending(ofErrno: code))
+    }
+
     private func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
@@ -73,10 +76,10 @@ public struct FileMover: Sendable {
 
     private func copyThenRemove(_ source: String, to destination: String) throws {
         let input = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard input >= 0 else { throw InboxError(path: source, "cannot open to move: \(String(cString: strerror(errno)))") }
+        guard input >= 0 else { throw Self.failure(source, "cannot open to move", errno) }
         defer { close(input) }
         let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
-        guard output >= 0 else { throw InboxError(path: destination, "cannot create: \(String(cString: strerror(errno)))") }
+        guard output >= 0 else { throw Self.failure(destination, "cannot create", errno) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
@@ -87,7 +90,7 @@ public struct FileMover: Sendable {
                 let code = written >= 0 ? ENOSPC : errno
                 close(output)
                 unlink(destination)
-                throw InboxError(path: destination, "copy failed: \(String(cString: strerror(code)))")
+                throw Self.failure(destination, "copy failed", code)
             }
         }
         let synced = fsync(output) == 0

@@ -84,7 +84,11 @@ public actor Intake {
         let listing = try scanner.list()
         pass.folders = listing.folders
         for file in try await inArrivalOrder(listing.files) {
-            if shouldStop() { break }
+            if shouldStop() {
+                // Listed as waiting, so that a stopped `once` says what it left.
+                pass.waiting.append((file.relativePath, "not taken: the process is stopping"))
+                continue
+            }
             if let older = waitingBehind[file.orderingKey] {
                 pass.waiting.append((file.relativePath, "waits behind \(older), which arrived first and is not taken yet"))
                 continue

@@ -91,9 +91,10 @@ public actor LedgerReader {
     /// Runs `body` in one read transaction: its statements see one state of the ledger, even when
     /// a file commits between them (the generation and the outbox it qualifies, say).
     func withConnection<R>(_ body: (LedgerConnection) throws -> R) throws -> R {
-        guard !connection.connection.inTransaction else { return try body(connection) }
+        // A read left open (its end failed) would pin an old snapshot: end it first.
+        if connection.connection.inTransaction { try? connection.connection.execute("ROLLBACK") }
         try connection.connection.execute("BEGIN")
-        defer { try? connection.connection.execute("COMMIT") }
+        defer { try? connection.connection.execute("ROLLBACK") }
         return try body(connection)
     }
 

@@ -61,7 +61,9 @@ extension AudienceSyncCommand {
             printSummary(record, left: left)
             var (code, message) = Self.ending(record, left: left)
             // A stop explains a service group that ended early; anything else is a defect.
-            if let groupError, !record.stopped, code == Exit.done || code == Exit.inputRejected {
+            if relay.isStopped, code == Exit.done || code == Exit.inputRejected {
+                (code, message) = (Exit.workPending, "stopped by a signal; what is left is picked up by the next run")
+            } else if let groupError, code == Exit.done || code == Exit.inputRejected {
                 (code, message) = (Exit.code(for: FailureEnding(of: groupError)), "stopped: \(groupError)")
             }
             if let message { throw fail(message, code, redactor: context.redactor) }

@@ -23,6 +23,9 @@ enum StopSignals {
     final class Relay: Sendable {
         private let state = Mutex<(stopped: Bool, group: ServiceGroup?)>((false, nil))
 
+        /// Whether a stop was asked for.
+        var isStopped: Bool { state.withLock { $0.stopped } }
+
         func stop() async {
             let group = state.withLock { state -> ServiceGroup? in
                 state.stopped = true

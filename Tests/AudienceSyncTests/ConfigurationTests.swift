@@ -27,6 +27,8 @@ struct ConfigurationTests {
                 segments: ["123", "456"]
               beta:
                 segments: [789]
+              acme.eu:
+                segments: ["321"]
             """)
         let configuration = try await ConfigurationLoader.load(path: path, environment: [:])
         #expect(configuration.inbox == "/srv/in")
@@ -38,6 +40,7 @@ struct ConfigurationTests {
         #expect(configuration.rescanSeconds == 60)
         #expect(configuration.partners?["acme"]?.segments == ["123", "456"])
         #expect(configuration.partners?["beta"]?.segments == ["789"])
+        #expect(configuration.partners?["acme.eu"]?.segments == ["321"], "a partner folder with a dot in its name")
     }
 
     @Test("every key can be overridden from the environment")

@@ -67,9 +67,9 @@ struct DaemonEndToEndTests {
         }
         try await TikTokEmulator.withRunning { [big] emulator in
             let workspace = try Workspace(emulator: emulator)
-            // The first file's answers take 2 s: its confirmations arrive while the big file holds
-            // the ledger for its whole transaction.
-            await emulator.state.enqueue(Array(repeating: .delay(.seconds(2)), count: 8))
+            // The first file's answers take 4 s: its confirmations arrive while the big file holds
+            // the ledger is busy with the big file.
+            await emulator.state.enqueue(Array(repeating: .delay(.seconds(4)), count: 8))
             let notify = try NotifyListener(directory: workspace.root)
             // systemd would kill a daemon silent for 1.5 s; it pings every 0.75 s.
             let daemon = try startDaemon(workspace, notify: notify, extraEnvironment: ["WATCHDOG_USEC": "1500000"])
