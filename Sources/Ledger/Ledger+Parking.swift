@@ -125,7 +125,7 @@ extension LedgerConnection {
             guard !rows.isEmpty else { return result }
             // One walk over the outbox for every parked segment's waiting rows.
             let waiting = try ledger.count(
-                ledger.liveOutboxRows("segment, desired", whereSegment: "IN (SELECT segment FROM parked_segment)")) { [$0.int(0), $0.int(1)] }
+                ledger.liveOutboxRows("segment, wish & 1", whereSegment: "IN (SELECT segment FROM parked_segment)")) { [$0.int(0), $0.int(1)] }
             for (index, row) in rows.enumerated() {
                 result[index].adds = waiting[[row, 1]] ?? 0
                 result[index].removes = waiting[[row, 0]] ?? 0

@@ -67,19 +67,14 @@ extension LedgerReader {
     public func pendingRows(after cursor: PendingCursor?, through end: PendingCursor? = nil, limit: Int) throws -> PendingPage {
         try withConnection { ledger in
             let parked = try ledger.parkedSegmentRows()
-            let latest = try ledger.sendingEpoch().generation
             let statement = try ledger.connection.prepare(
                 """
-                SELECT seq, id_type, identifier, segment, generation, desired, known_pending FROM outbox
-                WHERE seq > ?1 AND seq <= ?2 ORDER BY seq
-                """)
-            let membership = try ledger.connection.prepare(
-                """
-                SELECT desired, acked, generation, outbox_seq FROM membership
-                WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3
+                SELECT o.seq, o.id_type, o.identifier, o.segment, (\(PendingRule.liveWish)) FROM outbox o
+                WHERE o.seq > ?1 AND o.seq <= ?2 ORDER BY o.seq
                 """)
             statement.bind(1, cursor?.seq ?? 0)
             statement.bind(2, end?.seq ?? Int64.max)
+            statement.bind(9, try ledger.sendingEpoch().generation)
             var rows: [PendingRow] = []
             rows.reserveCapacity(limit)
             var dead: [Int64] = []
@@ -91,23 +86,12 @@ extension LedgerReader {
                 guard let type = IdentifierType(rawValue: UInt8(clamping: statement.int(1))),
                     let digest = statement.digest(2)
                 else { throw LedgerError.corrupt(ledger.connection.path, "an outbox row has a bad identifier") }
-                var desired = statement.int(5)
-                var generation = statement.int(4)
-                if statement.int(6) == 0 || generation != latest {
-                    // The membership row may have changed since it was queued: the test of `liveOutbox`.
-                    membership.bind(1, Int64(type.rawValue))
-                    membership.bind(2, digest)
-                    membership.bind(3, segmentRow)
-                    defer { membership.reset() }
-                    let namesThisRow = try membership.step()
-                        && (membership.isNull(3) ? membership.int(2) == generation : membership.int(3) == seq)
-                    guard namesThisRow, membership.int(0) != membership.optionalInt(1) else {
-                        dead.append(seq)
-                        continue
-                    }
-                    desired = membership.int(0)
-                    generation = membership.int(2)
+                guard let wish = statement.optionalInt(4) else {
+                    dead.append(seq)
+                    continue
                 }
+                let desired = PendingRule.desired(wish)
+                let generation = PendingRule.generation(wish)
                 if parked.contains(segmentRow) { continue }  // waits for `retry`
                 guard let audienceID = ledger.audienceID(forRow: segmentRow) else { continue }
                 rows.append(
@@ -125,7 +109,7 @@ extension LedgerReader {
     public func pendingCounts() throws -> PendingCounts {
         try withConnection { ledger in
             let statement = try ledger.liveOutboxRows(
-                "segment, desired", whereSegment: "NOT IN (SELECT segment FROM parked_segment)")
+                "segment, wish & 1", whereSegment: "NOT IN (SELECT segment FROM parked_segment)")
             var counts = PendingCounts()
             for (key, count) in try ledger.count(statement, by: { [$0.int(0), $0.int(1)] }) {
                 let segment = ledger.audienceID(forRow: key[0]) ?? "?"

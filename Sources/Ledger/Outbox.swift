@@ -6,25 +6,41 @@ import AudienceModel
 // racing a newer file queued it again. Every other outbox row is dead for good (its wish was
 // cancelled, superseded or confirmed) and is dropped when the sender meets it.
 
+/// The one rule for pending work, as SQL over an outbox row `o`: the wish it still carries, as
+/// `generation * 2 + desired` (the membership row's, whose generation guards the confirmation),
+/// or NULL when the row is dead. Sending, counting and dropping dead rows all use it.
+///
+/// A row planned in the latest generation as known pending is taken as it is, without a lookup:
+/// no file has changed anything since (the common case, and the cheap one). Any other row is live
+/// while its membership row is pending and names it: by `outbox_seq` once a confirmation racing
+/// a newer file queued it again, else by generation. `?9` is the latest generation.
+enum PendingRule {
+    static let liveWish = """
+        CASE WHEN o.known_pending = 1 AND o.generation = ?9 THEN o.generation * 2 + o.desired
+        ELSE (SELECT m.generation * 2 + m.desired FROM membership m
+              WHERE m.id_type = o.id_type AND m.identifier = o.identifier AND m.segment = o.segment
+                AND m.desired IS NOT m.acked
+                AND (m.outbox_seq = o.seq OR (m.outbox_seq IS NULL AND m.generation = o.generation)))
+        END
+        """
+
+    /// The desired state of a wish.
+    static func desired(_ wish: Int64) -> Int64 { wish & 1 }
+    /// The generation of a wish.
+    static func generation(_ wish: Int64) -> Int64 { wish >> 1 }
+}
+
 extension LedgerConnection {
-    /// The live outbox rows as (segment, desired, generation), for counting: known-pending rows of
-    /// the latest generation are taken as the sender takes them, without a membership lookup.
-    /// The statement is prepared with the latest generation bound; `whereSegment` filters it.
+    /// The live outbox rows, by ``PendingRule``, as (segment, desired, generation) for counting;
+    /// `generation` is the outbox row's, the file that queued it. `whereSegment` filters.
     func liveOutboxRows(_ columns: String, whereSegment filter: String = "") throws -> Statement {
         let statement = try connection.prepare(
             """
             SELECT \(columns) FROM (
-                SELECT o.segment AS segment, o.desired AS desired, o.generation AS generation FROM outbox o
-                WHERE o.known_pending = 1 AND o.generation = ?1
-                UNION ALL
-                SELECT o.segment, m.desired, o.generation FROM outbox o JOIN membership m
-                    ON m.id_type = o.id_type AND m.identifier = o.identifier AND m.segment = o.segment
-                    AND m.desired IS NOT m.acked
-                    AND (m.outbox_seq = o.seq OR (m.outbox_seq IS NULL AND m.generation = o.generation))
-                WHERE NOT (o.known_pending = 1 AND o.generation = ?1)
-            ) \(filter.isEmpty ? "" : "WHERE segment \(filter)")
+                SELECT o.segment AS segment, (\(PendingRule.liveWish)) AS wish, o.generation AS generation FROM outbox o
+            ) WHERE wish IS NOT NULL \(filter.isEmpty ? "" : "AND segment \(filter)")
             """)
-        statement.bind(1, try sendingEpoch().generation)
+        statement.bind(9, try sendingEpoch().generation)
         return statement
     }
 }
