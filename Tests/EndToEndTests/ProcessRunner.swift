@@ -26,6 +26,10 @@ enum Binary {
 
 /// A started process (any executable) whose end can be awaited without blocking a thread; its
 /// standard input is /dev/null, or a pipe kept open until `closeInput()`.
+///
+/// Its output is read by a thread per pipe with plain blocking reads, not with Foundation's
+/// `readabilityHandler`: those are dispatch read sources, and libdispatch on Linux can crash in
+/// its event loop when many of them come and go while processes start and end in parallel.
 final class ToolProcess: @unchecked Sendable {
     let process = Process()
     private let stdoutPipe = Pipe()
@@ -35,6 +39,8 @@ final class ToolProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var ended: CheckedContinuation<Void, Never>?
     private var hasEnded = false
+    /// The process's end and both pipes' ends: `wait()` returns once all three have come.
+    private var endsToCome = 3
 
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], keepInputOpen: Bool = false) throws {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -46,18 +52,28 @@ final class ToolProcess: @unchecked Sendable {
         process.standardError = stderrPipe
         stdinPipe = keepInputOpen ? Pipe() : nil
         process.standardInput = stdinPipe ?? FileHandle.nullDevice
-        let collected = self.collected
-        stdoutPipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData, error: false) }
-        stderrPipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData, error: true) }
-        process.terminationHandler = { [weak self] _ in self?.finish() }
+        process.terminationHandler = { [weak self] _ in self?.end(process: true) }
         try process.run()
+        for (pipe, error) in [(stdoutPipe, false), (stderrPipe, true)] {
+            let collected = self.collected
+            Thread { [weak self] in
+                let handle = pipe.fileHandleForReading
+                while true {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
+                    collected.append(data, error: error)
+                }
+                self?.end(process: false)
+            }.start()
+        }
     }
 
-    private func finish() {
+    private func end(process: Bool) {
         lock.lock()
-        hasEnded = true
-        let continuation = ended
-        ended = nil
+        if process { hasEnded = true }
+        endsToCome -= 1
+        let continuation = endsToCome == 0 ? ended : nil
+        if endsToCome == 0 { ended = nil }
         lock.unlock()
         continuation?.resume()
     }
@@ -81,7 +97,7 @@ final class ToolProcess: @unchecked Sendable {
     func wait() async -> CommandResult {
         await withCheckedContinuation { continuation in
             lock.lock()
-            if hasEnded {
+            if endsToCome == 0 {
                 lock.unlock()
                 continuation.resume()
             } else {
@@ -89,10 +105,6 @@ final class ToolProcess: @unchecked Sendable {
                 lock.unlock()
             }
         }
-        stdoutPipe.fileHandleForReading.readabilityHandler = nil
-        stderrPipe.fileHandleForReading.readabilityHandler = nil
-        collected.append(stdoutPipe.fileHandleForReading.readDataToEndOfFile(), error: false)
-        collected.append(stderrPipe.fileHandleForReading.readDataToEndOfFile(), error: true)
         return CommandResult(status: process.terminationStatus, stdout: collected.stdout, stderr: collected.stderr)
     }
 
