@@ -16,6 +16,8 @@ let package = Package(
     products: [
         .executable(name: "tiktok-audience-sync", targets: ["tiktok-audience-sync"]),
         .executable(name: "tiktok-emulator", targets: ["tiktok-emulator"]),
+        // The reader on its own, for the fuzzer (Fuzz/), which builds it with sanitizers.
+        .library(name: "AudienceReading", targets: ["AudienceReading", "AudienceModel"]),
 
         .library(name: "TikTokEmulator", targets: ["TikTokEmulator"]),
     ],
@@ -117,7 +119,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            // Parses 10,000-user request bodies: optimised in debug builds too, like AudienceSync.
+            // Parses 10,000-user request bodies: optimised in debug builds too, like the product's parts.
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         .executableTarget(

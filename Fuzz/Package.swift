@@ -12,7 +12,7 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "ReaderFuzzer",
-            dependencies: ["FuzzerDriver", .product(name: "AudienceSync", package: "tiktok-audience-sync")]
+            dependencies: ["FuzzerDriver", .product(name: "AudienceReading", package: "tiktok-audience-sync")]
         ),
         // The executable's entry point, in C: it hands over to libFuzzer's driver.
         .target(name: "FuzzerDriver"),

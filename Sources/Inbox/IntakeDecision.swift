@@ -4,7 +4,7 @@ import AudienceLedger
 /// What the intake does with an inbox file, decided from facts alone (no I/O), in two steps:
 /// first from the file as the scan saw it and how ready it is (``arrival(_:readiness:now:rules:)``);
 /// then, once its bytes are fingerprinted, from what the ledger remembers of the same bytes
-/// (``known(_:file:rules:)``). ``SyncEngine`` gathers the facts and carries the actions out.
+/// (``known(_:file:rules:)``). ``Intake`` gathers the facts and carries the actions out.
 public enum IntakeDecision {
     /// What the configuration says about taking files.
     public struct Rules: Sendable, Equatable {

@@ -20,7 +20,8 @@ import CZlib
 import FuzzerDriver  // only for the entry point it links in
 import Glibc
 
-@testable import AudienceSync
+import AudienceModel
+@testable import AudienceReading
 
 private let workDirectory: String = {
     // Memory-backed when there is a /dev/shm: writing the input twice per run costs less there.
