@@ -30,6 +30,12 @@ public enum ConfigurationLoader {
                 file: path, key: "tiktok.access_token",
                 "the token must not be in the configuration file; use TIKTOK_ACCESS_TOKEN, the systemd credential tiktok-access-token, or tiktok.access_token_file")
         }
+        if let tree, let unknown = ConfigurationKeys.unknown(in: tree) {
+            throw ConfigurationError(
+                file: path, key: nil,
+                "\(unknown.key) is not a configuration key"
+                    + (unknown.nearest.map { "; did you mean \($0)?" } ?? "; see etc/config.yaml for the keys there are"))
+        }
         // The YAML is parsed once: the tree above, its values handed to the reader as they are.
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         if let tree { try flatten(tree, at: [], into: &values, file: path) }

@@ -96,3 +96,33 @@ struct ConfigurationTests {
         #expect(throws: ConfigurationError.self) { try TokenSource.resolve(configuration: configuration, environment: [:]) }
     }
 }
+
+@Suite("Configuration: unknown keys")
+struct UnknownConfigurationKeyTests {
+    @Test("a misspelt or unknown key is refused, naming it and the nearest known key", arguments: [
+        ("setle_seconds: 5\n", "setle_seconds is not a configuration key; did you mean settle_seconds?"),
+        ("partner:\n  acme:\n    segments: [\"1\"]\n", "partner is not a configuration key; did you mean partners?"),
+        ("max_snapshot_removal_precent: 10\n", "did you mean max_snapshot_removal_percent?"),
+        ("  base_ur: http://x\n", "tiktok.base_ur is not a configuration key; did you mean tiktok.base_url?"),
+        ("partners:\n  acme:\n    segment: [\"1\"]\n", "partners.acme.segment is not a configuration key; did you mean partners.acme.segments?"),
+        ("colour: blue\n", "colour is not a configuration key; see etc/config.yaml"),
+    ])
+    func refused(extra: String, message: String) async throws {
+        let directory = try TemporaryDirectory()
+        // A line indented under `tiktok:` belongs to it (the minimal file ends inside `tiktok:`).
+        let text = "inbox: /srv/in\nstate_directory: /var/lib/x\ntiktok:\n  advertiser_id: \"7000000000000000001\"\n" + extra
+        let path = try directory.write("c.yaml", text)
+        let error = await #expect(throws: ConfigurationError.self) {
+            _ = try await ConfigurationLoader.load(path: path, environment: [:])
+        }
+        #expect(error?.description.contains(message) == true, "\(String(describing: error))")
+        #expect(error?.ending == .configuration)
+    }
+
+    @Test("the configuration shipped in etc/ has no unknown key")
+    func shipped() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let configuration = try await ConfigurationLoader.load(path: root.path + "/etc/config.yaml", environment: [:])
+        #expect(configuration.partners?["acme"] != nil)
+    }
+}
