@@ -49,7 +49,7 @@ public struct FileMover: Sendable {
         try makeDirectories(String(path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")))
         // Dot-named until complete: a partner listing its receipts never sees a half-written one.
         if let (reason, code) = AtomicFile.write(contents, to: path, mode: mode) {
-            throw InboxError(path: path, "cannot write: \(reason)", ending: InboxError.ending(ofErrno: code))
+            throw InboxError(path: path, "cannot write: \(reason)", ending: FailureEnding(errno: code))
         }
     }
 
@@ -59,14 +59,14 @@ public struct FileMover: Sendable {
             current += "/" + component
             if mkdir(current, 0o750) != 0 && errno != EEXIST {
                 throw InboxError(
-                    path: current, "cannot create folder: \(String(cString: strerror(errno)))", ending: InboxError.ending(ofErrno: errno))
+                    path: current, "cannot create folder: \(String(cString: strerror(errno)))", ending: FailureEnding(errno: errno))
             }
         }
     }
 
     /// A failed system call on `path`, ending as its errno says (no permission: the set-up).
     private static func failure(_ path: String, _ what: String, _ code: Int32) -> InboxError {
-        InboxError(path: path, "\(what): \(String(cString: strerror(code)))", ending: InboxError.ending(ofErrno: code))
+        InboxError(path: path, "\(what): \(String(cString: strerror(code)))", ending: FailureEnding(errno: code))
     }
 
     private func exists(_ path: String) -> Bool {

@@ -19,7 +19,7 @@ public actor Ledger {
     /// Opens (creating if needed) and migrates the ledger at `path`, on the ledger's own thread:
     /// a migration of a large ledger can take minutes.
     public static func open(path: String) async throws -> Ledger {
-        let executor = ThreadExecutor(label: "tiktok-audience-sync.ledger")
+        let executor = ThreadExecutor(label: executorLabel)
         return try await executor.run {
             try Ledger(path: path, checkpointAfterPages: BackgroundCheckpointer.defaultPagesPerCheckpoint, executor: executor)
         }
@@ -27,14 +27,14 @@ public actor Ledger {
 
     /// Opens the ledger on the calling thread; see ``open(path:)``.
     public init(path: String) throws {
-        try self.init(
-            path: path, checkpointAfterPages: BackgroundCheckpointer.defaultPagesPerCheckpoint,
-            executor: ThreadExecutor(label: "tiktok-audience-sync.ledger"))
+        try self.init(path: path, checkpointAfterPages: BackgroundCheckpointer.defaultPagesPerCheckpoint)
     }
+
+    private static let executorLabel = "tiktok-audience-sync.ledger"
 
     init(path: String, checkpointAfterPages: Int32, executor: ThreadExecutor? = nil) throws {
         self.path = path
-        self.executor = executor ?? ThreadExecutor(label: "tiktok-audience-sync.ledger")
+        self.executor = executor ?? ThreadExecutor(label: Self.executorLabel)
         let connection = try SQLiteConnection(path: path)
         // 16 KiB pages for a new ledger (an existing one keeps its own): planning's key-ordered
         // writes and the sender's range confirmations then touch a quarter as many pages as with

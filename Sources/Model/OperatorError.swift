@@ -32,6 +32,15 @@ extension OperatorError {
 }
 
 extension FailureEnding {
+    /// The ending of a failed system call: no permission, a read-only file system or a file where
+    /// a folder should be is the set-up; a full disk or an I/O error passes.
+    public init(errno code: Int32) {
+        switch code {
+        case EACCES, EPERM, EROFS, ENOTDIR, ELOOP: self = .configuration
+        default: self = .retryLater
+        }
+    }
+
     /// The ending of any error: an ``OperatorError`` says it; a file-system error from Foundation
     /// (a full disk, a permission) is taken as passing; anything else is a defect.
     public init(of error: any Error) {

@@ -59,13 +59,6 @@ public struct Planner: Sendable {
             mergeMemoryRecords: mergeMemoryRecords, stop: stop)
     }
 
-    /// Reads `reader` and writes its changes into `sink`; returns what reading found.
-    public func plan<Sink: ChangeSink>(_ reader: AudienceFileReader, into sink: inout Sink) throws -> ReadSummary {
-        let sorted = try sort(reader)
-        try sorted.write(into: &sink)
-        return sorted.summary
-    }
-
     /// The ledger's order; for one key, file order.
     @inline(__always)
     static func precedes(_ a: MemberChange, _ b: MemberChange) -> Bool {

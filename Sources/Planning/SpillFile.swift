@@ -32,7 +32,7 @@ final class SpillFile: Sendable {
             let code = errno
             throw PlanningError(
                 "cannot create a temporary file in \(directory) to sort a large file: \(String(cString: strerror(code))); check that the directory exists and is writable",
-                setUp: code == EACCES || code == EPERM || code == EROFS || code == ENOENT || code == ENOTDIR)
+                ending: code == ENOENT ? .configuration : FailureEnding(errno: code))
         }
         _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         _ = template.withUnsafeBufferPointer { buffer in buffer.baseAddress.map { unlink($0) } }
@@ -87,8 +87,8 @@ public struct PlanningError: OperatorError {
     /// A full disk passes once space is freed (75); a state directory the service may not write
     /// is the set-up (78).
     public let ending: FailureEnding
-    init(_ description: String, setUp: Bool = false) {
+    init(_ description: String, ending: FailureEnding = .retryLater) {
         self.description = description
-        ending = setUp ? .configuration : .retryLater
+        self.ending = ending
     }
 }

@@ -17,12 +17,4 @@ public struct InboxError: OperatorError {
 
     public var description: String { "\(path): \(detail)" }
 
-    /// The ending of a failed system call: no permission, a read-only file system or a file where
-    /// a folder should be is the set-up; a full disk or an I/O error passes.
-    package static func ending(ofErrno code: Int32) -> FailureEnding {
-        switch code {
-        case EACCES, EPERM, EROFS, ENOTDIR, ELOOP: .configuration
-        default: .retryLater
-        }
-    }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import AudienceModel
 
 /// An exclusive lock on the state directory, so two daemons never work on one ledger.
 /// Held for the life of the process; the kernel releases it when the process dies, even by SIGKILL.
@@ -11,7 +12,7 @@ public final class StateLock: Sendable {
         guard fd >= 0 else {
             throw InboxError(
                 path: path, "cannot create the lock file: \(String(cString: strerror(errno))); check state_directory and its owner",
-                ending: InboxError.ending(ofErrno: errno))
+                ending: FailureEnding(errno: errno))
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             var buffer = [UInt8](repeating: 0, count: 32)

@@ -72,7 +72,7 @@ struct ErrorEndingTests {
         (ENOSPC, .retryLater), (EIO, .retryLater), (EDQUOT, .retryLater), (EWOULDBLOCK, .retryLater),
     ])
     func errnoEndings(code: Int32, ending: FailureEnding) {
-        #expect(InboxError.ending(ofErrno: code) == ending)
+        #expect(FailureEnding(errno: code) == ending)
     }
 
     @Test("every kind of failure has its ending; an unknown error is a defect")
@@ -81,7 +81,7 @@ struct ErrorEndingTests {
         #expect(FailureEnding(of: SnapshotHeld(segment: "1", members: 10, removals: 9, limitPercent: 50)) == .inputRejected)
         #expect(FailureEnding(of: PlanningStopped()) == .retryLater)
         #expect(FailureEnding(of: PlanningError("no space")) == .retryLater)
-        #expect(FailureEnding(of: PlanningError("no permission", setUp: true)) == .configuration)
+        #expect(FailureEnding(of: PlanningError("no permission", ending: .configuration)) == .configuration)
         #expect(FailureEnding(of: CocoaError(.fileWriteOutOfSpace)) == .retryLater)
         struct Unexpected: Error {}
         #expect(FailureEnding(of: Unexpected()) == .software)

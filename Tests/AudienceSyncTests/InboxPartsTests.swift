@@ -3,6 +3,8 @@ import Testing
 import TestFixtures
 @testable import AudienceInbox
 @testable import AudienceSupport
+import AudienceInbox
+import AudienceSupport
 
 /// The inbox's parts one by one: what a scan lists, when a file counts as finished, and the
 /// doorbell that wakes the services.
