@@ -9,9 +9,10 @@ import AudienceTikTok
 
 /// Sends pending work whenever the intake has applied a file, and retries on a timer while TikTok
 /// refuses or is unreachable. With ``PipelineFinish/whenDrained`` (`once`) it ends instead: when
-/// the intake is done and nothing is left to send, or when sending cannot go on now. The token is looked up again before every pass, and every 2 s while
-/// paused, so a renewed token file or credential is picked up without a restart. On graceful
-/// shutdown the requests in flight finish and their answers are recorded; nothing new is sent.
+/// the intake is done and nothing is left to send, or when sending cannot go on now. The token is
+/// looked up again before every pass, and every 2 s while paused, so a renewed token file or
+/// credential is picked up without a restart. On graceful shutdown the requests in flight finish
+/// and their answers are recorded; nothing new is sent.
 public struct SenderService: Service {
     let settings: DaemonSettings
     let ledger: Ledger
