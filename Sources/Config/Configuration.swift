@@ -53,6 +53,15 @@ public struct Configuration: Sendable {
         self.source = source
     }
 
+    /// Segment id → the partners whose files may touch it, sorted.
+    public var partnersBySegment: [String: [String]] {
+        var result: [String: [String]] = [:]
+        for partner in (partners ?? [:]).values.sorted(by: { $0.name < $1.name }) {
+            for segment in partner.segments { result[segment, default: []].append(partner.name) }
+        }
+        return result
+    }
+
     public var ledgerPath: String { stateDirectory + "/ledger.sqlite" }
     /// Below the state directory: the generation of the last file applied, written after each
     /// one, so that a ledger that lost its latest commits (a deleted -wal file, an older copy put

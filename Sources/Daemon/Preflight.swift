@@ -1,14 +1,25 @@
 import Foundation
 import Glibc
 import AudienceConfig
+import AudienceSupport
 import AudienceTikTok
 
-/// One line of `check`: what was checked, whether it passed, and what to do if not.
+/// One line of `check`: what was checked, whether it passed, and what to do if not. A warning
+/// passes (exit 0) but says what will go wrong later if nobody acts.
 public struct PreflightItem: Sendable, Codable, Equatable {
     public var check: String
     public var passed: Bool
+    public var warning: Bool
     public var detail: String
     public var advice: String?
+
+    public init(check: String, passed: Bool, warning: Bool = false, detail: String, advice: String?) {
+        self.check = check
+        self.passed = passed
+        self.warning = warning
+        self.detail = detail
+        self.advice = advice
+    }
 }
 
 /// The checks an operator runs after configuring: token, advertiser, segments, folders.
@@ -78,32 +89,23 @@ public struct Preflight: Sendable {
         let found: [String: AudienceDetails]
         do {
             switch try await client.audienceDetails(ids: segments) {
-            case .found(let details):
+            case .answered(let details):
                 found = details
-            case .refused(let summary):
+            case .refused(let summary, let code):
                 return [
                     PreflightItem(
                         check: advertiser, passed: false, detail: "refused: \(summary)",
-                        advice: "check tiktok.advertiser_id and that the token has Audience Management for it")
+                        advice: ReturnCodeAdvice.forCode(code)
+                            ?? "check tiktok.advertiser_id and that the token has Audience Management for it")
                 ]
             }
         } catch {
             return [PreflightItem(check: advertiser, passed: false, detail: "\(error)", advice: nil)]
         }
         var items = [PreflightItem(check: advertiser, passed: true, detail: "reachable", advice: nil)]
+        let now = Int(clockSeconds())
         for segment in segments {
-            guard let details = found[segment] else {
-                items.append(
-                    PreflightItem(
-                        check: "segment \(segment)", passed: false, detail: "not found for advertiser \(client.advertiserID)",
-                        advice: "create it in TikTok (a Partner audience) or fix the id under partners:"))
-                continue
-            }
-            items.append(
-                PreflightItem(
-                    check: "segment \(segment)", passed: details.takesMemberChanges,
-                    detail: "\(details.name ?? "unnamed"), type \(details.type ?? "?")",
-                    advice: details.takesMemberChanges ? nil : "only Partner audiences accept member changes; create a Partner audience"))
+            items.append(SegmentAssessment.item(segment: segment, details: found[segment], advertiser: client.advertiserID, now: now))
         }
         return items
     }

@@ -31,6 +31,7 @@ public struct SendPause: Sendable, Equatable {
         case accessRefused = "TikTok refused access"
         case bodyRejected = "TikTok could not read a request"
         case unreachable = "TikTok unreachable"
+        case serviceRefused = "TikTok refused the API call"
     }
 
     public var kind: Kind

@@ -243,7 +243,7 @@ public struct Sender: Sendable {
                 report.merge(await deliver(first, epoch: epoch, pause: pause, delivery: &delivery))
                 report.merge(await deliver(second, epoch: epoch, pause: pause, delivery: &delivery))
                 return report
-            case .tokenRefused, .configurationRefused, .bodyRejected:
+            case .tokenRefused, .configurationRefused, .serviceRefused, .bodyRejected:
                 let stop = pauseFor(handling, answer)
                 pause.set(stop)
                 report.failures.append(failure(batch, answer, reason: stop.message))
@@ -305,9 +305,16 @@ public struct Sender: Sendable {
                 kind: .tokenRefused,
                 message: "TikTok refused the access token (\(said)); renew it (tiktok-audience-sync auth) and everything pending will be sent")
         case .configurationRefused:
+            let advice = ReturnCodeAdvice.forCode(answer?.envelope?.code) ?? "check tiktok.advertiser_id and the app's permissions"
             return SendPause(
                 kind: .accessRefused,
-                message: "TikTok refused access for advertiser \(client.advertiserID) (\(said)); check tiktok.advertiser_id and the app's permissions")
+                message: "TikTok refused access for advertiser \(client.advertiserID) (\(said)); \(advice). Everything stays pending")
+        case .serviceRefused:
+            let advice = ReturnCodeAdvice.forCode(answer?.envelope?.code)
+                ?? "check tiktok.base_url (it ends in /open_api/v1.3)"
+            return SendPause(
+                kind: .serviceRefused,
+                message: "TikTok refused the call for every segment (\(said)); \(advice). Sending is paused with everything pending and tried again later")
         default:
             return SendPause(
                 kind: .bodyRejected,

@@ -83,6 +83,19 @@ public struct TikTokClient: Sendable {
             "/dmp/custom_audience/get/", query: [("advertiser_id", advertiserID), ("custom_audience_ids", list)])
     }
 
+    /// `GET /dmp/custom_audience/list/`: one page of the advertiser's audiences.
+    public func audienceList(page: Int, pageSize: Int) async throws -> TikTokAnswer {
+        try await get(
+            "/dmp/custom_audience/list/",
+            query: [("advertiser_id", advertiserID), ("page", String(page)), ("page_size", String(pageSize))])
+    }
+
+    /// `POST /segment/audience/` with a body of plain strings (`create` or `delete` a Partner audience).
+    public func changeAudience(_ fields: [String: String]) async throws -> TikTokAnswer {
+        let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+        return try await post("/segment/audience/", body: ByteBuffer(bytes: data))
+    }
+
     /// `POST /oauth2/access_token/`: exchanges an auth code (no Access-Token header).
     public func exchangeAuthCode(appID: String, secret: String, authCode: String) async throws -> TikTokAnswer {
         let object = ["app_id": appID, "secret": secret, "auth_code": authCode]

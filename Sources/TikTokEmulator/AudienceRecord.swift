@@ -1,6 +1,6 @@
-/// One emulated Partner audience ("segment") and its members.
+/// One emulated audience ("segment") and its members.
 struct AudienceRecord: Sendable {
-    /// TikTok cuts audience names longer than this.
+    /// TikTok cuts audience names longer than this to 67 characters and "...".
     static let maximumNameLength = 70
     /// TikTok reports `cover_num` as 0 until an audience has matched this many members.
     static let minimumReportedSize = 1_000
@@ -9,28 +9,44 @@ struct AudienceRecord: Sendable {
     let name: String
     /// `yyyy-MM-dd HH:mm:ss` in UTC, as TikTok writes it.
     let createTime: String
+    /// TikTok's `audience_type`: "Partner" for audiences made through `/segment/audience/`, the
+    /// only kind `/segment/mapping/` writes to; "Customer File" and others are made in TikTok's UI.
+    var audienceType = "Partner"
+    var isValid = true
+    /// When set, the audience expires then (`is_expiring` within 60 days of it, as TikTok's docs
+    /// say, and `is_valid` false after), as TikTok expires audiences left unused.
+    var expiresAt: Int?
     var members: Set<EmulatorMember> = []
 
     init(id: String, name: String, createdAt secondsSince1970: Int = WallClock.secondsSince1970()) {
         self.id = id
-        self.name = String(name.prefix(Self.maximumNameLength))
+        self.name = name.count > Self.maximumNameLength ? String(name.prefix(Self.maximumNameLength - 3)) + "..." : name
         self.createTime = Self.timestamp(secondsSince1970: secondsSince1970)
     }
+
+    var isPartner: Bool { audienceType == "Partner" }
 
     /// The emulator "matches" every member, then hides small audiences like TikTok does.
     var coverNumber: Int {
         self.members.count >= Self.minimumReportedSize ? self.members.count : 0
     }
 
-    var details: JSONValue {
-        .object([
-            "audience_id": .string(self.id),
-            "name": .string(self.name),
-            "type": "Partner",
-            "cover_num": .int(self.coverNumber),
-            "is_valid": true,
-            "create_time": .string(self.createTime),
-        ])
+    /// The fields of `audience_details` TIKTOK_API.md lists, as TikTok spells them.
+    func details(now: Int = WallClock.secondsSince1970()) -> JSONValue {
+        let expired = expiresAt.map { $0 <= now } ?? false
+        var fields = [
+            JSONMember("audience_id", .string(self.id)),
+            JSONMember("name", .string(self.name)),
+            JSONMember("audience_type", .string(self.audienceType)),
+            JSONMember("cover_num", .int(self.coverNumber)),
+            JSONMember("is_valid", .bool(self.isValid && !expired)),
+            JSONMember("is_expiring", .bool(expiresAt.map { !expired && $0 - now <= 60 * 86_400 } ?? false)),
+            JSONMember("shared", false),
+            JSONMember("is_creator", true),
+            JSONMember("create_time", .string(self.createTime)),
+        ]
+        if let expiresAt { fields.append(JSONMember("expired_time", .string(Self.timestamp(secondsSince1970: expiresAt)))) }
+        return .object(fields)
     }
 
     /// Formats a Unix time as `yyyy-MM-dd HH:mm:ss` (UTC) without a calendar dependency.

@@ -13,6 +13,8 @@ public struct EmulatorConfiguration: Sendable {
     public var accessToken: String = "emulator-token"
     /// Partner audiences that exist at start.
     public var audienceIDs: [String] = ["123456", "654321"]
+    /// Customer File audiences that exist at start: listed, but `/segment/mapping/` refuses them.
+    public var customerFileAudienceIDs: [String] = []
     /// When set, `/segment/mapping/` calls above this many in the last second get code 40100.
     public var requestsPerSecondLimit: Int? = nil
     /// Added before every answer under `/open_api/v1.3` (not to the `/_emulator` admin routes).

@@ -44,7 +44,7 @@ extension EmulatorState {
             guard let ids = try Self.audienceIDs(request.query["custom_audience_ids"]) else {
                 throw .param("custom_audience_ids is required, e.g. custom_audience_ids=[\"123\"]")
             }
-            let list = ids.compactMap { self.audiences[$0] }.map { JSONValue.object(["audience_details": $0.details]) }
+            let list = ids.compactMap { self.audiences[$0] }.map { JSONValue.object(["audience_details": $0.details()]) }
             return .success(.object(["list": .array(list)]))
         } catch {
             return .failure(error)
@@ -53,8 +53,8 @@ extension EmulatorState {
 
     /// `GET /dmp/custom_audience/list/?advertiser_id=…&page=1&page_size=10`.
     ///
-    /// Assumption (from TikTok's SDKs, not TIKTOK_API.md): list items carry the audience fields
-    /// directly rather than under `audience_details`, and `data.page_info` describes the page.
+    /// List items carry the audience fields directly rather than under `audience_details`, and
+    /// `data.page_info` describes the page (bububa's `model/dmp/customaudience/list.go`).
     func listAudiences(_ request: IncomingRequest) -> EmulatorReply {
         do throws(TikTokAPIError) {
             try self.authorize(request.accessToken)
@@ -72,7 +72,7 @@ extension EmulatorState {
                 ids = ids.filter { wantedSet.contains($0) }
             }
             let pageIDs = ids.dropFirst((page - 1) * pageSize).prefix(pageSize)
-            let list = pageIDs.compactMap { self.audiences[$0]?.details }
+            let list = pageIDs.compactMap { self.audiences[$0]?.details() }
             let totalPages = (ids.count + pageSize - 1) / pageSize
             return .success(
                 .object([

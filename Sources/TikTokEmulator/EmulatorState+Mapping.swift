@@ -20,7 +20,7 @@ extension EmulatorState {
             }
             let mapping = try parsed.get()
             try mapping.checkAudiences(
-                audienceExists: { self.audiences[$0] != nil }, refusedAudiences: self.refusedAudiences)
+                audienceType: { self.audiences[$0]?.audienceType }, refusedAudiences: self.refusedAudiences)
             self.apply(mapping)
             return .success()
         } catch {

@@ -22,6 +22,8 @@ public actor EmulatorState {
     var recorded: [RecordedRequest] = []
     var requestSequence = 0
     var lastCreatedAudienceNumber = 7_100_000_000_000_000_000
+    /// The `audience_type` of audiences uploaded as customer files in TikTok's UI.
+    public static let customerFileType = "Customer File Audience"
 
     /// `/segment/mapping/` requests received, refused ones included.
     public internal(set) var mappingRequestCount = 0
@@ -40,6 +42,12 @@ public actor EmulatorState {
         self.authCodes = configuration.authCodes
         for id in configuration.audienceIDs where self.audiences[id] == nil {
             self.audiences[id] = AudienceRecord(id: id, name: "Emulator audience \(id)")
+            self.audienceOrder.append(id)
+        }
+        for id in configuration.customerFileAudienceIDs where self.audiences[id] == nil {
+            var audience = AudienceRecord(id: id, name: "Emulator customer file \(id)")
+            audience.audienceType = Self.customerFileType
+            self.audiences[id] = audience
             self.audienceOrder.append(id)
         }
     }
@@ -98,6 +106,21 @@ public actor EmulatorState {
     /// Creates an empty Partner audience with this id (no-op if it exists).
     public func addAudience(_ id: String) {
         self.insertAudience(AudienceRecord(id: id, name: "Emulator audience \(id)"))
+    }
+
+    /// Creates an audience of another type than Partner (as made in TikTok's UI: "Customer File
+    /// Audience", say), which `/segment/mapping/` refuses; no-op if the id exists.
+    public func addAudience(_ id: String, type: String) {
+        var audience = AudienceRecord(id: id, name: "Emulator \(type) \(id)")
+        audience.audienceType = type
+        self.insertAudience(audience)
+    }
+
+    /// Makes an audience expire at a Unix time (nil: never), or marks it not valid (TikTok says so
+    /// of audiences still being computed, and of expired ones).
+    public func setAudienceState(_ id: String, expiresAt: Int?, isValid: Bool = true) {
+        self.audiences[id]?.expiresAt = expiresAt
+        self.audiences[id]?.isValid = isValid
     }
 
     /// Mapping requests naming any of these audiences get code 40002 naming the audience.

@@ -158,21 +158,23 @@ struct MappingRequest: Sendable {
         return (id, audienceIDs)
     }
 
-    /// The checks that need the account: every audience named exists for the advertiser and takes
-    /// writes now (40002 otherwise). The first offending element, in body order, is named.
+    /// The checks that need the account: every audience named exists for the advertiser, is a
+    /// Partner audience and takes writes now (40002 otherwise). The first offending element, in
+    /// body order, is named.
     /// - Parameters:
-    ///   - audienceExists: whether a Partner audience of that advertiser has this id.
+    ///   - audienceType: the audience's `audience_type`; nil when the advertiser has no such audience.
     ///   - refusedAudiences: audiences that currently refuse writes (answered as 40002).
-    func checkAudiences(audienceExists: (String) -> Bool, refusedAudiences: Set<String>) throws(TikTokAPIError) {
+    func checkAudiences(audienceType: (String) -> String?, refusedAudiences: Set<String>) throws(TikTokAPIError) {
         var checked: Set<String> = []
         for assignment in assignments where !checked.contains(assignment.audienceID) {
             let audienceID = assignment.audienceID
             let location = "batch_data[\(assignment.user)][\(assignment.position)]"
-            guard audienceExists(audienceID) else {
+            guard let type = audienceType(audienceID) else {
                 throw .param(
                     "\(location).audience_ids: audience \(audienceID) does not exist or does not belong to advertiser \(advertiserID)"
                 )
             }
+            guard type == "Partner" else { throw .notPartnerAudience(audienceID, type: type) }
             guard !refusedAudiences.contains(audienceID) else {
                 throw .param("\(location).audience_ids: audience \(audienceID) cannot be written to now (refused)")
             }

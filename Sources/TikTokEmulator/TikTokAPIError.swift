@@ -43,8 +43,14 @@ struct TikTokAPIError: Error, Sendable {
         TikTokAPIError(code: 40062, message: message)
     }
 
-    /// Unknown route: HTTP 404 with a PARAM_ERROR envelope.
+    /// Unknown route: HTTP 404 with a 40400 (route not found, TikTok's SDK code list) envelope.
     static func notFound(_ message: String) -> TikTokAPIError {
-        TikTokAPIError(code: 40002, message: message, httpStatus: 404)
+        TikTokAPIError(code: 40400, message: message, httpStatus: 404)
+    }
+
+    /// A mapping to an audience that is not a Partner audience. TikTok's exact code for it is not
+    /// documented; PARAM_ERROR is what it answers for audiences the call cannot use.
+    static func notPartnerAudience(_ id: String, type: String) -> TikTokAPIError {
+        TikTokAPIError(code: 40002, message: "audience \(id) is a \(type) audience; only Partner audiences accept /segment/mapping/")
     }
 }

@@ -10,7 +10,8 @@ extension AudienceSyncCommand {
             abstract: "Check the setup: configuration, token, advertiser, every segment, inbox and state folders.",
             discussion: """
                 Run it after configuring. Every segment named under partners: (and every segment the ledger knows)
-                must exist for the advertiser and be a Partner audience. Exits 0 when all pass, 78 otherwise.
+                must exist for the advertiser and be a Partner audience that has not expired; one expiring within
+                60 days is a warning. Exits 0 when all pass (warnings included), 78 otherwise.
                 Example: tiktok-audience-sync check --config /etc/tiktok-audience-sync/config.yaml
                 """)
 
@@ -26,11 +27,7 @@ extension AudienceSyncCommand {
             if FileManager.default.fileExists(atPath: configuration.ledgerPath) {
                 known = (try? await Ledger.open(path: configuration.ledgerPath).reader.knownSegments()) ?? []
             }
-            let client = context.token.map {
-                TikTokClient(
-                    baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: $0,
-                    timeout: .seconds(20))
-            }
+            let client = context.token == nil ? nil : try context.tiktokClient()
             let items = await Preflight(
                 configuration: configuration, client: client, tokenOrigin: context.tokenOrigin, knownSegments: known
             ).run()
@@ -41,8 +38,11 @@ extension AudienceSyncCommand {
             } else {
                 let width = max(20, (items.map(\.check.count).max() ?? 0) + 2)
                 for item in items {
-                    var line = (item.passed ? "ok    " : "FAIL  ") + item.check.padding(width) + item.detail
-                    if let advice = item.advice, !item.passed { line += "\n      " + String(repeating: " ", count: width) + "→ " + advice }
+                    let mark = !item.passed ? "FAIL  " : item.warning ? "warn  " : "ok    "
+                    var line = mark + item.check.padding(width) + item.detail
+                    if let advice = item.advice, !item.passed || item.warning {
+                        line += "\n      " + String(repeating: " ", count: width) + "→ " + advice
+                    }
                     say(context.redactor.redact(line))
                 }
             }

@@ -41,6 +41,18 @@ struct CommandContext {
 
     /// Takes the state directory's lock (creating the directory if needed), or exits 75 naming the
     /// instance that holds it.
+    /// A client for commands that call TikTok; without a token, exit 78 saying where one goes.
+    func tiktokClient() throws -> TikTokClient {
+        guard let token else {
+            throw fail(
+                "no access token: set the systemd credential tiktok-access-token, TIKTOK_ACCESS_TOKEN or tiktok.access_token_file (tiktok-audience-sync auth writes it)",
+                Exit.badConfiguration, redactor: redactor)
+        }
+        return TikTokClient(
+            baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: token,
+            timeout: .seconds(20))
+    }
+
     func lockStateDirectory() throws -> StateLock {
         do {
             try FileMover(stateDirectory: configuration.stateDirectory).makeDirectories(configuration.stateDirectory)

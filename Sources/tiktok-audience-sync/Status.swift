@@ -131,8 +131,5 @@ struct StatusDocument: Encodable {
         return lines.joined(separator: "\n")
     }
 
-    static func time(_ seconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
-    }
+    static func time(_ seconds: Int64) -> String { ISO8601Time.string(Int(seconds)) }
 }

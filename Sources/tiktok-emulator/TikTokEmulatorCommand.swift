@@ -38,6 +38,9 @@ struct TikTokEmulatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("audience"), help: "A Partner audience id that exists at start (repeatable; default: 123456 and 654321).")
     var audiences: [String] = []
 
+    @Option(name: .customLong("customer-file-audience"), help: "A Customer File audience id that exists at start; mapping to it is refused, as TikTok does (repeatable).")
+    var customerFileAudiences: [String] = []
+
     @Option(help: "Answer code 40100 above this many /segment/mapping/ calls per second.")
     var requestsPerSecond: Int?
 
@@ -66,7 +69,7 @@ struct TikTokEmulatorCommand: AsyncParsableCommand {
         guard Self.isDigitID(self.advertiserID) else {
             throw ValidationError("--advertiser-id must be 1 to 19 digits.")
         }
-        if let bad = self.audiences.first(where: { !Self.isDigitID($0) }) {
+        if let bad = (self.audiences + self.customerFileAudiences).first(where: { !Self.isDigitID($0) }) {
             throw ValidationError("--audience \(bad) is not 1 to 19 digits.")
         }
         _ = try self.parsedAuthCodes()
@@ -76,7 +79,7 @@ struct TikTokEmulatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = EmulatorConfiguration(
+        var configuration = EmulatorConfiguration(
             host: self.host,
             port: self.port,
             advertiserID: self.advertiserID,
@@ -88,6 +91,7 @@ struct TikTokEmulatorCommand: AsyncParsableCommand {
             appSecret: self.appSecret,
             authCodes: try self.parsedAuthCodes()
         )
+        configuration.customerFileAudienceIDs = self.customerFileAudiences
         try await TikTokEmulator.run(configuration) { running in
             // One unbuffered write: scripts wait for this line to learn the port.
             FileHandle.standardOutput.write(Data("listening on \(running.baseURL)\n".utf8))

@@ -418,7 +418,9 @@ struct EmulatorTests {
             #expect(list.count == 1)
             let details = try #require(list.first?["audience_details"] as? [String: Any])
             #expect(details["audience_id"] as? String == "123456")
-            #expect(details["type"] as? String == "Partner")
+            #expect(details["audience_type"] as? String == "Partner", "TikTok's field is audience_type, not type")
+            #expect(details["type"] == nil)
+            #expect(details["is_expiring"] as? Bool == false)
             #expect(details["is_valid"] as? Bool == true)
             #expect(details["cover_num"] as? Int == 0)
             #expect(details["create_time"] is String)
@@ -430,6 +432,45 @@ struct EmulatorTests {
             #expect(numbers.code == 40002)
             let missing = try await api.get("/dmp/custom_audience/get/?advertiser_id=\(Self.advertiser)")
             #expect(missing.code == 40002)
+        }
+    }
+
+    @Test("a Customer File audience is listed with its type and refuses mapping; expiry shows as TikTok shows it")
+    func audienceTypesAndExpiry() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let api = EmulatorAPI(emulator)
+            await emulator.state.addAudience("333", type: EmulatorState.customerFileType)
+            let mapping = try await api.post("/segment/mapping/", Self.mappingBody(users: [[Self.element(Self.digest(1), ["333"])]]))
+            #expect(mapping.code == 40002)
+            #expect(mapping.message.contains("Partner"))
+            #expect(await emulator.state.memberCounts()["333"] == 0)
+
+            let now = Int(Date().timeIntervalSince1970)
+            await emulator.state.setAudienceState("123456", expiresAt: now + 10 * 86_400)
+            await emulator.state.setAudienceState("654321", expiresAt: now - 60)
+            let listed = try await api.get("/dmp/custom_audience/list/?advertiser_id=\(Self.advertiser)&page=1&page_size=100")
+            let list = try #require((listed.data as? [String: Any])?["list"] as? [[String: Any]])
+            let byID = Dictionary(uniqueKeysWithValues: list.compactMap { item in (item["audience_id"] as? String).map { ($0, item) } })
+            #expect(byID["333"]?["audience_type"] as? String == "Customer File Audience")
+            #expect(byID["123456"]?["is_expiring"] as? Bool == true)
+            #expect(byID["123456"]?["is_valid"] as? Bool == true)
+            #expect((byID["123456"]?["expired_time"] as? String)?.count == 19, "yyyy-MM-dd HH:mm:ss")
+            #expect(byID["654321"]?["is_valid"] as? Bool == false, "an expired audience is not valid")
+            #expect(byID["654321"]?["is_expiring"] as? Bool == false)
+        }
+    }
+
+    @Test("a name over 70 characters is cut to 67 and \"...\", as TikTok does")
+    func longAudienceName() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let api = EmulatorAPI(emulator)
+            let name = String(repeating: "n", count: 80)
+            let created = try await api.post(
+                "/segment/audience/", #"{"advertiser_id":"\#(Self.advertiser)","action":"create","custom_audience_name":"\#(name)"}"#)
+            let id = try #require((created.data as? [String: Any])?["audience_id"] as? String)
+            let listed = try await api.get("/dmp/custom_audience/list/?advertiser_id=\(Self.advertiser)&page=1&page_size=100")
+            let list = try #require((listed.data as? [String: Any])?["list"] as? [[String: Any]])
+            #expect(list.first { $0["audience_id"] as? String == id }?["name"] as? String == String(repeating: "n", count: 67) + "...")
         }
     }
 
@@ -464,13 +505,13 @@ struct EmulatorTests {
 
     // MARK: Routes
 
-    @Test("an unknown route is HTTP 404 with a 40002 envelope")
+    @Test("an unknown route is HTTP 404 with a 40400 envelope")
     func unknownRoute() async throws {
         try await TikTokEmulator.withRunning { emulator in
             let api = EmulatorAPI(emulator)
             let unknown = try await api.get("/segment/nothing/")
             #expect(unknown.status == 404)
-            #expect(unknown.code == 40002)
+            #expect(unknown.code == 40400)
             let wrongMethod = try await api.get("/segment/mapping/")
             #expect(wrongMethod.status == 404)
             #expect(wrongMethod.message.contains("POST"))

@@ -88,7 +88,9 @@ struct PackingTests {
         (0, AnswerHandling.success), (40100, .retry(.rateLimited)), (50002, .retry(.normal)), (61000, .retry(.long)),
         (60001, .retry(.long)), (40200, .retry(.normal)), (40061, .split), (40011, .split), (40105, .tokenRefused),
         (40104, .tokenRefused), (40102, .tokenRefused), (40001, .configurationRefused), (40002, .permanentForBatch),
-        (40062, .bodyRejected), (12345, .permanentForBatch),
+        (40062, .bodyRejected), (12345, .permanentForBatch), (41000, .serviceRefused), (40009, .serviceRefused),
+        (40006, .serviceRefused), (40051, .serviceRefused), (40400, .serviceRefused), (41001, .serviceRefused),
+        (40117, .configurationRefused), (40118, .configurationRefused),
     ])
     func returnCodes(code: Int, expected: AnswerHandling) {
         #expect(AnswerHandling.forCode(code) == expected)
@@ -99,7 +101,7 @@ struct PackingTests {
         #expect(AnswerHandling.forHTTPStatus(503) == .retry(.normal))
         #expect(AnswerHandling.forHTTPStatus(502) == .retry(.normal))
         #expect(AnswerHandling.forHTTPStatus(429) == .retry(.rateLimited))
-        #expect(AnswerHandling.forHTTPStatus(404) == .permanentForBatch)
+        #expect(AnswerHandling.forHTTPStatus(404) == .serviceRefused, "no route at the base URL concerns every segment")
         let answer = TikTokAnswer.parse(status: 400, body: Array(#"{"code":40200,"message":"not ready","request_id":"r1"}"#.utf8))
         #expect(answer.handling == .retry(.normal), "an HTTP 400 carrying an envelope is read by its code")
     }

@@ -233,6 +233,61 @@ struct SenderTests {
         }
     }
 
+    @Test("a code about the whole API pauses all sending, names the code and what to do, and parks no segment",
+          arguments: [41000, 40009, 40006, 40051, 40400, 41001])
+    func serviceRefusal(code: Int) async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try await SendingFixture(emulator)
+            var rows: [(String, String, String)] = []
+            for member in members[0..<8] {
+                for segment in ["123456", "654321"] { rows.append((member, segment, "add")) }
+            }
+            try await apply(delta(rows), to: fixture.ledger, in: fixture.directory)
+            await emulator.state.enqueue(Array(repeating: .code(code, message: "refused by TikTok"), count: 8))
+            let report = try await fixture.sender(maxUsers: 2).sendPending()
+            let pause = try #require(report.pause, "sending pauses")
+            #expect(pause.kind == .serviceRefused)
+            #expect(pause.message.contains("\(code)"))
+            #expect(pause.message.contains("tiktok.base_url") || pause.message.contains("TikTok"))
+            #expect(try await fixture.ledger.reader.parkedSegments().isEmpty, "no segment is parked for a refusal of the API itself")
+            #expect(try await fixture.ledger.reader.pendingCounts().adds == 16, "everything stays pending")
+            await emulator.state.clearFaults()
+            let resumed = try await fixture.sender().sendPending()
+            #expect(resumed.pause == nil)
+            #expect(await fixture.held("123456") == Set(members[0..<8]))
+            #expect(await fixture.held("654321") == Set(members[0..<8]))
+        }
+    }
+
+    @Test("40117 says the app may need TikTok's allow-listing and the user Admin or Operator rights")
+    func allowListAdvice() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try await SendingFixture(emulator)
+            try await apply(delta(members[0..<2].map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            await emulator.state.enqueue([.code(40117, message: "app not allowed")])
+            let report = try await fixture.sender().sendPending()
+            let pause = try #require(report.pause)
+            #expect(pause.kind == .accessRefused)
+            #expect(pause.message.contains("allow-listing") && pause.message.contains("Admin or Operator"))
+            #expect(try await fixture.ledger.reader.parkedSegments().isEmpty)
+        }
+    }
+
+    @Test("a segment that is a Customer File audience is refused by TikTok and parked; the Partner segment goes on")
+    func customerFileAudience() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            await emulator.state.addAudience("333", type: EmulatorState.customerFileType)
+            let fixture = try await SendingFixture(emulator)
+            try await apply(
+                delta(members[0..<3].flatMap { [($0, "123456", "add"), ($0, "333", "add")] }), to: fixture.ledger, in: fixture.directory)
+            let report = try await fixture.sender().sendPending()
+            #expect(report.failures.map(\.segments) == [["333"]])
+            #expect(report.failures.first?.message.contains("Partner") == true)
+            #expect(try await fixture.ledger.reader.parkedSegments().map(\.segment) == ["333"])
+            #expect(await fixture.held("123456") == Set(members[0..<3]))
+        }
+    }
+
     @Test("a refused token pauses all sending and keeps everything pending")
     func tokenRefused() async throws {
         try await TikTokEmulator.withRunning { emulator in

@@ -4,12 +4,14 @@ import Testing
 /// What an operator reads before anything else: `--help`, shell completion, the man page.
 @Suite("Help, completions and the man page")
 struct HelpAndManualTests {
-    static let subcommands = ["run", "once", "validate", "plan", "status", "check", "retry", "approve", "auth"]
+    static let subcommands = [
+        "run", "once", "validate", "plan", "status", "check", "segments list", "segments create", "retry", "approve", "auth",
+    ]
     static let manPage = DeploymentFixture.repositoryRoot + "/docs/tiktok-audience-sync.1"
 
     @Test("every command's --help explains itself with an example", arguments: subcommands)
     func helpHasAnExample(subcommand: String) async throws {
-        let help = try await runCommand([subcommand, "--help"])
+        let help = try await runCommand(subcommand.split(separator: " ").map(String.init) + ["--help"])
         #expect(help.status == 0)
         #expect(help.stdout.contains("USAGE: tiktok-audience-sync \(subcommand)"), "\(help.output)")
         #expect(help.stdout.contains("Example"), "\(subcommand) --help has no example:\n\(help.stdout)")
@@ -19,10 +21,10 @@ struct HelpAndManualTests {
     /// a change of what a command says is a change made on purpose. `UPDATE_HELP=1` rewrites them.
     @Test("every command's --help is as docs/help/ has it", arguments: [""] + subcommands)
     func helpIsPinned(subcommand: String) async throws {
-        let arguments = subcommand.isEmpty ? ["--help"] : [subcommand, "--help"]
+        let arguments = subcommand.split(separator: " ").map(String.init) + ["--help"]
         let help = try await runCommand(arguments, environment: ["COLUMNS": "100"])
         #expect(help.status == 0)
-        let pinned = DeploymentFixture.repositoryRoot + "/docs/help/\(subcommand.isEmpty ? "tiktok-audience-sync" : subcommand).txt"
+        let pinned = DeploymentFixture.repositoryRoot + "/docs/help/\(subcommand.isEmpty ? "tiktok-audience-sync" : subcommand.replacingOccurrences(of: " ", with: "-")).txt"
         if ProcessInfo.processInfo.environment["UPDATE_HELP"] == "1" {
             try help.stdout.write(toFile: pinned, atomically: true, encoding: .utf8)
         }
@@ -34,7 +36,7 @@ struct HelpAndManualTests {
     func completions(shell: String) async throws {
         let script = try await runCommand(["--generate-completion-script", shell])
         #expect(script.status == 0)
-        for subcommand in Self.subcommands {
+        for subcommand in Self.subcommands.map({ String($0.split(separator: " ").last ?? "") }) {
             #expect(script.stdout.contains(subcommand), "the \(shell) completion does not offer \(subcommand)")
         }
         if shell == "bash" {

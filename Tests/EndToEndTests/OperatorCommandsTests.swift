@@ -28,6 +28,71 @@ struct OperatorCommandsTests {
         }
     }
 
+    @Test("check reads TikTok's audience_type: a Customer File audience fails, an expired one fails, one expiring soon warns")
+    func checkAudienceStates() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let token = ["TIKTOK_ACCESS_TOKEN": "emulator-token"]
+            await emulator.state.addAudience("333", type: EmulatorState.customerFileType)
+            let customerFile = try Workspace(emulator: emulator, extraYAML: "partners:\n  acme:\n    segments: [\"123456\", \"333\"]")
+            try FileManager.default.createDirectory(atPath: customerFile.state, withIntermediateDirectories: true)
+            let refused = try await runCommand(["check", "--config", customerFile.configPath], environment: token)
+            #expect(refused.status == 78)
+            #expect(refused.stdout.contains("FAIL  segment 333"), "\(refused.stdout)")
+            #expect(refused.stdout.contains("Customer File Audience"))
+            #expect(refused.stdout.contains("segments create"))
+            #expect(refused.stdout.contains("ok    segment 123456"))
+
+            let now = Int(Date().timeIntervalSince1970)
+            await emulator.state.setAudienceState("123456", expiresAt: now + 20 * 86_400)
+            let both = try Workspace(emulator: emulator, extraYAML: "partners:\n  acme:\n    segments: [\"123456\", \"654321\"]")
+            try FileManager.default.createDirectory(atPath: both.state, withIntermediateDirectories: true)
+            let warned = try await runCommand(["check", "--config", both.configPath], environment: token)
+            #expect(warned.status == 0, "a warning is not a failure: \(warned.output)")
+            #expect(warned.stdout.contains("warn  segment 123456"))
+            #expect(warned.stdout.contains("expires"))
+
+            await emulator.state.setAudienceState("654321", expiresAt: now - 3_600)
+            let expired = try await runCommand(["check", "--config", both.configPath], environment: token)
+            #expect(expired.status == 78)
+            #expect(expired.stdout.contains("FAIL  segment 654321"))
+            #expect(expired.stdout.contains("expired"))
+        }
+    }
+
+    @Test("segments create makes a Partner audience TikTok's UI cannot; segments list shows it, its type and the partners using it")
+    func segmentsCommands() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let token = ["TIKTOK_ACCESS_TOKEN": "emulator-token"]
+            await emulator.state.addAudience("333", type: EmulatorState.customerFileType)
+            let workspace = try Workspace(emulator: emulator, extraYAML: "partners:\n  acme:\n    segments: [\"123456\"]")
+            let long = "Spring buyers " + String(repeating: "x", count: 70)
+            let created = try await runCommand(["segments", "create", "--config", workspace.configPath, long], environment: token)
+            #expect(created.status == 0, "\(created.output)")
+            let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(!id.isEmpty && id.allSatisfy(\.isNumber), "the id alone on stdout: \(created.stdout)")
+            #expect(created.stderr.contains("70 characters"))
+            #expect(await emulator.state.audienceIDs().contains(id))
+
+            let listed = try await runCommand(["segments", "list", "--config", workspace.configPath, "--json"], environment: token)
+            #expect(listed.status == 0, "\(listed.output)")
+            let audiences = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+            let byID = Dictionary(uniqueKeysWithValues: audiences.compactMap { item in (item["audience_id"] as? String).map { ($0, item) } })
+            #expect(byID[id]?["audience_type"] as? String == "Partner")
+            #expect((byID[id]?["name"] as? String)?.count == 70)
+            #expect(byID[id]?["syncable"] as? Bool == true)
+            #expect(byID["333"]?["syncable"] as? Bool == false)
+            #expect(byID["123456"]?["partners"] as? [String] == ["acme"])
+            #expect((byID["123456"]?["created_at"] as? String)?.hasSuffix("Z") == true, "ISO 8601 times")
+
+            let text = try await runCommand(["segments", "list", "--config", workspace.configPath], environment: token)
+            #expect(text.stdout.contains("Customer File Audience"))
+            #expect(text.stdout.contains("4 audience(s); 3 Partner audience(s)"))
+            let noToken = try await runCommand(["segments", "list", "--config", workspace.configPath])
+            #expect(noToken.status == 78)
+            #expect(noToken.stderr.contains("no access token"))
+        }
+    }
+
     @Test("auth exchanges a code, writes a 0600 token file without printing it, and the next once uses it")
     func auth() async throws {
         var configuration = EmulatorConfiguration()
