@@ -10,7 +10,10 @@
 #   BENCH_ROWS        rows for a-d (default 2000000)
 #   BENCH_LARGE       1 to run e (default 0)
 #   BENCH_LARGE_ROWS  rows for e (default 10000000)
-#   BENCH_ONLY        the benchmarks to run, e.g. "bc" (default "abcd", plus "e" with BENCH_LARGE=1)
+#   BENCH_ONLY        the benchmarks to run, e.g. "bc" (default "abcd", plus "e" with BENCH_LARGE=1);
+#                     "f" runs `once` with the shipped sending defaults (20 requests a second, the
+#                     requests in flight adapting), to compare with BENCH_LATENCY_MS 0, 200 and 500
+#   BENCH_MAX_IN_FLIGHT  for f: a tiktok.max_in_flight to set (4 is the fixed number of earlier versions)
 #   BENCH_NO_BUILD    1 to use the release binaries already built
 #   BENCH_BIN         a folder holding tiktok-audience-sync and tiktok-emulator to use instead (no build)
 #   BENCH_KEEP        1 to keep ledgers and archives (default: deleted at the end; inputs are kept)
@@ -159,7 +162,7 @@ measure() {
   log "$name: ${wall} s wall, ${cpu} s CPU, ${rss_mib} MiB peak RSS, exit $status"
 }
 
-write_config() { # file inbox state base_url
+write_config() { # file inbox state base_url [defaults]: with "defaults", the shipped sending settings
   cat >"$1" <<EOF
 inbox: $2
 state_directory: $3
@@ -167,9 +170,9 @@ settle_seconds: 0
 tiktok:
   base_url: $4
   advertiser_id: "$ADVERTISER"
-  requests_per_second: 1000
-  max_in_flight: 4
 EOF
+  [ "${5:-}" = defaults ] || printf '  requests_per_second: 1000\n  max_in_flight: 4\n' >>"$1"
+  [ "${5:-}" != defaults ] || [ -z "${BENCH_MAX_IN_FLIGHT:-}" ] || printf '  max_in_flight: %s\n' "$BENCH_MAX_IN_FLIGHT" >>"$1"
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -276,6 +279,37 @@ if want e; then
   row "e. once, $LARGE_ROWS rows, fresh state" "$wall" "$cpu" "$rss_mib" "$(json_get "$s" mapping_requests)" \
     "$check; emulator ${emulator_cpu} s CPU, ${emulator_rss_mib} MiB"
   [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$run/e"
+fi
+
+# --- f. once with the shipped sending defaults: limited by requests_per_second? ----------------
+if want f; then
+  log "f. plan, then once with the shipped sending defaults, on $ROWS rows"
+  start_emulator
+  mkdir -p "$run/f/inbox"
+  write_config "$run/f/config.yaml" "$run/f/inbox" "$run/f/state" "$base_url" defaults
+  cp "$input" "$run/f/inbox/audience.csv"
+  # Planning is what comes before the first request reaches the emulator: polled beside the run.
+  ( t0=$EPOCHREALTIME
+    while sleep 0.05; do
+      n=$(curl -sf --max-time 5 "http://127.0.0.1:$emulator_port/_emulator/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["mapping_requests"])' 2>/dev/null || echo 0)
+      if [ "${n:-0}" -gt 0 ]; then awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }' >"$run/f.first"; break; fi
+    done ) &
+  poller=$!
+  measure once_f env TIKTOK_ACCESS_TOKEN=$TOKEN "$sync_bin" once --config "$run/f/config.yaml"
+  kill "$poller" 2>/dev/null || true; wait "$poller" 2>/dev/null || true
+  plan_wall=$(cat "$run/f.first" 2>/dev/null || echo 0)
+  s=$(stats)
+  requests_f=$(json_get "$s" mapping_requests)
+  check=$(counts_match "$s" "$input.expected.json")
+  [ "$status" = 0 ] || check="exit $status; $check"
+  [ -z "$emulator_note" ] || check="$emulator_note; $check"
+  peak=$(json_get "$s" peak_concurrent_requests)
+  goal=$(awk -v p="$plan_wall" -v r="$requests_f" 'BEGIN { printf "%.1f", 1.3 * (p + r / 20) }')
+  floor=$(awk -v p="$plan_wall" -v r="$requests_f" 'BEGIN { printf "%.1f", p + r / 20 }')
+  stop_emulator
+  row "f. once, shipped sending defaults (20 requests/s${BENCH_MAX_IN_FLIGHT:+, max_in_flight $BENCH_MAX_IN_FLIGHT})" "$wall" "$cpu" "$rss_mib" "$requests_f" \
+    "$check; first request after ${plan_wall} s (planning); at most $peak in flight; planning + requests/20 = ${floor} s, goal 1.3x = ${goal} s; emulator ${emulator_cpu} s CPU"
+  [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$run/f"
 fi
 
 # --- results ----------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import Foundation
 import AudienceModel
 
 /// Everything the operator configures, validated once at start. Built from the YAML file and the
@@ -8,8 +9,8 @@ public struct Configuration: Sendable {
         public var advertiserID: String
         public var accessTokenFile: String?
         public var requestsPerSecond: Double = 20
-        public var maxInFlight = 4
-        public var maidType: MAIDType = .idfa
+        /// The most requests in flight; below it the number adapts to TikTok's answer times.
+        public var maxInFlight = 16
         public var maxAttempts = 6
         public var initialBackoffMilliseconds = 500
         /// How long one request may take before it counts as unanswered.
@@ -28,6 +29,14 @@ public struct Configuration: Sendable {
     public struct Partner: Sendable, Equatable {
         public var name: String
         public var segments: Set<String>
+        /// The type of this partner's untyped `maid` values, over ``IdentifierRules/maidType``.
+        public var maidType: MAIDType?
+
+        public init(name: String, segments: Set<String>, maidType: MAIDType? = nil) {
+            self.name = name
+            self.segments = segments
+            self.maidType = maidType
+        }
     }
 
     public var inbox: String
@@ -41,6 +50,8 @@ public struct Configuration: Sendable {
     public var heldDirectory: String { StateFolder.held.path(in: stateDirectory) }
     public var maxDecompressedBytes: Int64 = 16 << 30
     public var tiktok: TikTok
+    /// Normalisation and the MAID type, for every partner (a partner may set its own MAID type).
+    public var identifiers = IdentifierRules()
     /// When set, only these inbox folders are read and each may touch only its segments.
     public var partners: [String: Partner]?
     /// The file the configuration came from, for messages.
@@ -51,6 +62,22 @@ public struct Configuration: Sendable {
         self.stateDirectory = stateDirectory
         self.tiktok = tiktok
         self.source = source
+    }
+
+    /// The rules for a file from `partner`'s folder (nil: the inbox's top level, or no partners).
+    public func identifierRules(forPartner partner: String?) -> IdentifierRules {
+        var rules = identifiers
+        if let partner, let type = partners?[partner]?.maidType { rules.maidType = type }
+        return rules
+    }
+
+    /// The partner folder of the inbox that `path` lies in, if any: `INBOX/acme/x.csv` → acme.
+    public func partner(containing path: String) -> String? {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let inbox = inbox.hasSuffix("/") ? inbox : inbox + "/"
+        guard absolute.hasPrefix(inbox) else { return nil }
+        let parts = absolute.dropFirst(inbox.count).split(separator: "/")
+        return parts.count >= 2 ? String(parts[0]) : nil
     }
 
     /// Segment id → the partners whose files may touch it, sorted.

@@ -5,13 +5,14 @@ import Yams
 enum ConfigurationKeys {
     static let topLevel: Set<String> = [
         "inbox", "state_directory", "settle_seconds", "rescan_seconds", "incomplete_upload_seconds",
-        "max_snapshot_removal_percent", "max_decompressed_bytes", "tiktok", "partners",
+        "max_snapshot_removal_percent", "max_decompressed_bytes", "tiktok", "identifiers", "partners",
     ]
     static let tiktok: Set<String> = [
         "base_url", "advertiser_id", "access_token_file", "requests_per_second", "max_in_flight", "maid_type",
         "max_attempts", "initial_backoff_ms", "request_timeout_seconds", "resend_unanswered_after_seconds",
     ]
-    static let partner: Set<String> = ["segments"]
+    static let identifiers: Set<String> = ["email_remove_plus_tag", "email_remove_dots", "phone_format", "maid_type"]
+    static let partner: Set<String> = ["segments", "maid_type"]
 
     /// The first key of `tree` that is not a known one, dotted, with the nearest known key.
     static func unknown(in tree: Node) -> (key: String, nearest: String?)? {
@@ -24,11 +25,16 @@ enum ConfigurationKeys {
                     return ("tiktok." + key, nearest(key, in: tiktok).map { "tiktok." + $0 })
                 }
             }
+            if name == "identifiers", let mapping = value.mapping {
+                for case let key? in mapping.keys.map(\.string) where !identifiers.contains(key) {
+                    return ("identifiers." + key, nearest(key, in: identifiers).map { "identifiers." + $0 })
+                }
+            }
             if name == "partners", let partners = value.mapping {
                 for (partnerKey, settings) in partners {
                     guard let partner = partnerKey.string, let mapping = settings.mapping else { continue }
                     for case let key? in mapping.keys.map(\.string) where !self.partner.contains(key) {
-                        return ("partners.\(partner).\(key)", "partners.\(partner).segments")
+                        return ("partners.\(partner).\(key)", "partners.\(partner)." + (nearest(key, in: self.partner) ?? "segments"))
                     }
                 }
             }

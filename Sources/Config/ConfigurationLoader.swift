@@ -100,14 +100,9 @@ private struct Keys {
                 file: file, key: "tiktok.resend_unanswered_after_seconds",
                 "must be at least tiktok.request_timeout_seconds (\(tiktok.requestTimeoutSeconds)), better twice it: a request without an answer may land that late")
         }
-        if let maid = text("tiktok.maid_type") {
-            guard let type = MAIDType(rawValue: maid.lowercased()) else {
-                throw ConfigurationError(file: file, key: "tiktok.maid_type", "must be idfa or aaid, not \(maid)")
-            }
-            tiktok.maidType = type
-        }
         var configuration = Configuration(
             inbox: try required("inbox"), stateDirectory: try required("state_directory"), tiktok: tiktok, source: file)
+        configuration.identifiers = try identifierRules()
         configuration.settleSeconds = try number("settle_seconds", in: 0...86_400) ?? configuration.settleSeconds
         configuration.rescanSeconds = try number("rescan_seconds", in: 0.1...86_400) ?? configuration.rescanSeconds
         configuration.incompleteUploadSeconds =
@@ -129,11 +124,53 @@ private struct Keys {
                 for segment in segments where SegmentID(segment) == nil {
                     throw ConfigurationError(file: file, key: key, "\(segment) is not a TikTok audience id (1 to 19 digits)")
                 }
-                partners[name] = Configuration.Partner(name: name, segments: Set(segments))
+                partners[name] = Configuration.Partner(
+                    name: name, segments: Set(segments), maidType: try maidType("partners.\(name).maid_type"))
             }
             configuration.partners = partners
         }
         return configuration
+    }
+
+    /// The `identifiers:` section; `tiktok.maid_type` is the older spelling of `identifiers.maid_type`.
+    func identifierRules() throws -> IdentifierRules {
+        var rules = IdentifierRules()
+        rules.emailRemovesPlusTag = try boolean("identifiers.email_remove_plus_tag") ?? rules.emailRemovesPlusTag
+        rules.emailRemovesDots = try boolean("identifiers.email_remove_dots") ?? rules.emailRemovesDots
+        if let form = text("identifiers.phone_format") {
+            guard let parsed = IdentifierRules.PhoneForm(rawValue: form.lowercased()) else {
+                throw ConfigurationError(
+                    file: file, key: "identifiers.phone_format",
+                    "must be digits (TikTok's help page: country code and number, no +) or e164 (with +), not \(form)")
+            }
+            rules.phoneForm = parsed
+        }
+        let older = try maidType("tiktok.maid_type")
+        let newer = try maidType("identifiers.maid_type")
+        if let older, let newer, older != newer {
+            throw ConfigurationError(
+                file: file, key: "identifiers.maid_type",
+                "says \(newer.rawValue) but tiktok.maid_type (its older spelling) says \(older.rawValue); keep one")
+        }
+        rules.maidType = newer ?? older
+        return rules
+    }
+
+    func maidType(_ key: String) throws -> MAIDType? {
+        guard let value = text(key) else { return nil }
+        guard let type = MAIDType(rawValue: value.lowercased()) else {
+            throw ConfigurationError(file: file, key: key, "must be idfa (iOS) or aaid (Android), not \(value)")
+        }
+        return type
+    }
+
+    func boolean(_ key: String) throws -> Bool? {
+        guard let value = text(key) else { return nil }
+        switch value.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw ConfigurationError(file: file, key: key, "must be true or false, not \(value)")
+        }
     }
 
     func text(_ key: String) -> String? {

@@ -43,6 +43,7 @@ public struct Preflight: Sendable {
             folder("inbox", configuration.inbox),
             folder("state directory", configuration.stateDirectory),
         ]
+        items += identifierRules()
         guard let client, let tokenOrigin else {
             items.append(
                 PreflightItem(
@@ -53,6 +54,22 @@ public struct Preflight: Sendable {
         items.append(await token(client, origin: tokenOrigin))
         guard items.last?.passed == true else { return items }
         items += await audiences(client)
+        return items
+    }
+
+    /// The normalisation in effect, and a warning where an untyped MAID would be rejected.
+    private func identifierRules() -> [PreflightItem] {
+        var items = [PreflightItem(check: "identifier rules", passed: true, detail: configuration.identifiers.summary, advice: nil)]
+        guard configuration.identifiers.maidType == nil else { return items }
+        let untyped = configuration.partners.map { $0.values.filter { $0.maidType == nil }.map(\.name).sorted() } ?? []
+        if configuration.partners == nil || !untyped.isEmpty {
+            let whose = configuration.partners == nil ? "any file" : "files of " + untyped.joined(separator: ", ")
+            items.append(
+                PreflightItem(
+                    check: "MAID type", passed: true, warning: true,
+                    detail: "no default: a maid without maid_type in \(whose) is rejected",
+                    advice: "IDFA and AAID look alike; if partners send untyped MAIDs, set identifiers.maid_type or partners.NAME.maid_type"))
+        }
         return items
     }
 

@@ -53,6 +53,7 @@ public struct SenderService: Service {
             var usedToken: AccessToken?
             // One for the life of the daemon: what TikTok's rate limits taught one pass holds for the next.
             var limiter = RateLimiter(requestsPerSecond: settings.current.tiktok.requestsPerSecond)
+            var window = InFlightWindow(ceiling: settings.current.tiktok.maxInFlight)
             while !stopping.isSet && !Task.isCancelled {
                 if refusals > 0 {
                     await waitForBellOrNewToken(wait, refused: usedToken, stopping: stopping)
@@ -65,10 +66,14 @@ public struct SenderService: Service {
                 if limiter.ceiling != max(0.1, configuration.tiktok.requestsPerSecond) {
                     limiter = RateLimiter(requestsPerSecond: configuration.tiktok.requestsPerSecond)  // reloaded
                 }
+                if window.ceiling != max(1, configuration.tiktok.maxInFlight) {
+                    window = InFlightWindow(ceiling: configuration.tiktok.maxInFlight)  // reloaded
+                }
                 // What the intake had done before this pass: a file applied during it gets another.
                 let intakeWasDone = outcome.intakeDone
                 do {
-                    let result = try await sendOnce(configuration, limiter: limiter, stopping: stopping, usedToken: &usedToken)
+                    let result = try await sendOnce(
+                        configuration, limiter: limiter, window: window, stopping: stopping, usedToken: &usedToken)
                     if finish == .whenDrained {
                         switch result {
                         case .morePending:
@@ -156,7 +161,8 @@ public struct SenderService: Service {
     static let tokenCheckInterval: Duration = .seconds(2)
 
     private func sendOnce(
-        _ configuration: Configuration, limiter: RateLimiter, stopping: StopFlag, usedToken: inout AccessToken?
+        _ configuration: Configuration, limiter: RateLimiter, window: InFlightWindow, stopping: StopFlag,
+        usedToken: inout AccessToken?
     ) async throws -> PassResult {
         // Sends a dead process left unfinished, and due rechecks, become pending work first.
         try await Sender.reclaimInFlight(ledger, options: configuration.senderOptions, logger: logger)
@@ -185,7 +191,7 @@ public struct SenderService: Service {
         let client = TikTokClient(
             baseURL: configuration.tiktok.baseURL, advertiserID: configuration.tiktok.advertiserID, token: resolved.token,
             timeout: configuration.tiktok.requestTimeout)
-        let sender = Sender(ledger: ledger, client: client, options: configuration.senderOptions, limiter: limiter, logger: logger)
+        let sender = Sender(ledger: ledger, client: client, options: configuration.senderOptions, limiter: limiter, window: window, logger: logger)
         let endBefore = try await ledger.reader.outboxEnd()
         let report = try await sender.sendPending(shouldStop: { stopping.isSet })
         outcome.sent(report)

@@ -166,7 +166,7 @@ public actor Intake {
     /// read). Throws only for ledger or disk failures, never for a bad file.
     func take(_ file: InboxFile, stop: PlanningStop = .never) async throws -> Receipt? {
         var options = ReadingOptions()
-        options.defaultMAIDType = configuration.tiktok.maidType
+        options.identifierRules = configuration.identifierRules(forPartner: file.partner)
         options.maximumDecompressedBytes = configuration.maxDecompressedBytes
         options.progress = progress
         if let partner = file.partner, let settings = configuration.partners?[partner] {

@@ -1,8 +1,23 @@
 /// The ledger's schema, as named, append-only steps. `PRAGMA user_version` counts the steps applied;
 /// a ledger with more steps than this code knows was written by a newer version and is refused.
 enum Migrations {
-    static let steps: [(name: String, sql: String)] = [
-        (
+    struct Step {
+        let name: String
+        let sql: String
+        /// The step rewrites the text of a table's definition (`sqlite_schema`), as SQLite's
+        /// documentation allows for changes that leave every stored row valid, such as widening a
+        /// CHECK: no copy of a table that may hold a hundred million rows.
+        var editsDefinitions = false
+
+        init(_ name: String, _ sql: String, editsDefinitions: Bool = false) {
+            self.name = name
+            self.sql = sql
+            self.editsDefinitions = editsDefinitions
+        }
+    }
+
+    static let steps: [Step] = [
+        Step(
             "create membership, segment and file tables",
             """
             CREATE TABLE segment (
@@ -53,7 +68,7 @@ enum Migrations {
             ) STRICT;
             """
         ),
-        (
+        Step(
             "park segments TikTok refuses; approve held snapshots",
             """
             -- A segment TikTok refused (say, 40002 for an audience it does not know): its pending rows
@@ -96,7 +111,7 @@ enum Migrations {
             DROP TABLE file_v1;
             """
         ),
-        (
+        Step(
             "order membership by identifier, like the pending work",
             """
             -- Keyed (identifier type, identifier, segment), the order in which planning writes and the
@@ -123,7 +138,7 @@ enum Migrations {
                 WHERE desired IS NOT acked;
             """
         ),
-        (
+        Step(
             "keep the pending work in an outbox instead of an index",
             """
             -- The sender's work list, appended in the order planning writes (key order within a file).
@@ -151,7 +166,7 @@ enum Migrations {
             DROP INDEX membership_pending;
             """
         ),
-        (
+        Step(
             "remember requests that may have reached TikTok",
             """
             -- A batch is written here, durably, before its request leaves the process. Until TikTok's
@@ -173,7 +188,7 @@ enum Migrations {
             ) STRICT;
             """
         ),
-        (
+        Step(
             "remember when each inbox file arrived",
             """
             -- The inode change time of each file in the inbox when it was first seen: files are taken
@@ -190,6 +205,15 @@ enum Migrations {
             ALTER TABLE file ADD COLUMN arrived REAL;
             """
         ),
+        Step(
+            "accept MD5 MAIDs (IDFA_MD5 5, AAID_MD5 6)",
+            """
+            -- An MD5 MAID is held as its 16 bytes followed by 16 zero bytes, so identifiers stay 32 bytes.
+            UPDATE sqlite_schema SET sql = replace(sql, 'id_type BETWEEN 1 AND 4', 'id_type BETWEEN 1 AND 6')
+                WHERE type = 'table' AND name IN ('membership', 'in_flight');
+            """,
+            editsDefinitions: true
+        ),
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {
@@ -200,8 +224,22 @@ enum Migrations {
             throw LedgerError.superseded(connection.path, "schema step \(current), this version knows \(steps.count)")
         }
         for index in current..<steps.count {
+            let step = steps[index]
             try connection.transaction {
-                try connection.execute(steps[index].sql)
+                if step.editsDefinitions {
+                    // SQLite's documented way (lang_altertable.html, "Making other kinds of table
+                    // schema changes"): edit the text, then move schema_version on so that every
+                    // connection reads the definitions again.
+                    let read = try connection.prepare("PRAGMA schema_version")
+                    let schemaVersion = try read.step() ? read.int(0) : 0
+                    read.reset()
+                    try connection.execute("PRAGMA writable_schema = ON")
+                    try connection.execute(step.sql)
+                    try connection.execute("PRAGMA schema_version = \(schemaVersion + 1)")
+                    try connection.execute("PRAGMA writable_schema = OFF")
+                } else {
+                    try connection.execute(step.sql)
+                }
                 try connection.execute("PRAGMA user_version = \(index + 1)")
             }
         }

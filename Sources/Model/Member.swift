@@ -11,6 +11,9 @@ public struct Member: Hashable, Sendable, Comparable {
     public static func < (a: Self, b: Self) -> Bool {
         (a.type.rawValue, a.digest) < (b.type.rawValue, b.digest)
     }
+
+    /// The `id` TikTok receives: lowercase hex of the digest's bytes (32 hex digits for an MD5).
+    public var sentHex: String { String(digest.hex.prefix(type.digestByteCount * 2)) }
 }
 
 /// What a file asks for one member of one segment.

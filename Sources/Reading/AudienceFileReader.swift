@@ -3,7 +3,8 @@ import AudienceModel
 
 /// Options that shape how an audience file is read.
 public struct ReadingOptions: Sendable {
-    public var defaultMAIDType: MAIDType = .idfa
+    /// How plain identifiers are normalised, and the type of an untyped `maid`.
+    public var identifierRules = IdentifierRules()
     /// When set, rows for other segments are rejected (a partner's own segments).
     public var allowedSegments: Set<String>? = nil
     public var maximumDecompressedBytes: Int64 = 16 << 30
@@ -144,7 +145,7 @@ public final class AudienceFileReader {
         summary.isDelta = layout.isDelta
         isDelta = layout.isDelta
         summary.ignoredColumns = layout.ignoredColumns
-        var rows = RowInterpreter(layout: layout, defaultMAIDType: options.defaultMAIDType)
+        var rows = RowInterpreter(layout: layout, rules: options.identifierRules)
         var nextProgress = options.progress == nil ? Int.max : options.progressInterval
         let started = ContinuousClock.now
         while try records.nextRecord() {

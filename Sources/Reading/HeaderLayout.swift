@@ -8,13 +8,15 @@ struct HeaderLayout: Sendable {
         case email
         case phone
         case maid
+        case idfa
+        case aaid
         case maidType = "maid_type"
         case segmentID = "segment_id"
         case action
 
         var isIdentifier: Bool {
             switch self {
-            case .emailHash, .phoneHash, .email, .phone, .maid: true
+            case .emailHash, .phoneHash, .email, .phone, .maid, .idfa, .aaid: true
             case .maidType, .segmentID, .action: false
             }
         }
@@ -45,7 +47,7 @@ struct HeaderLayout: Sendable {
         guard positions.keys.contains(where: \.isIdentifier) else {
             throw AudienceFileError(
                 .noIdentifierColumn, line: 1,
-                "the header has no identifier column; expected one or more of email_hash, phone_hash, email, phone, maid")
+                "the header has no identifier column; expected one or more of email_hash, phone_hash, email, phone, maid, idfa, aaid")
         }
         guard positions[.segmentID] != nil else {
             throw AudienceFileError(.noSegmentColumn, line: 1, "the header has no segment_id column")

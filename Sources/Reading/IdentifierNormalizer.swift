@@ -13,44 +13,90 @@ enum IdentifierNormalizer {
         return .failure(.notSHA256)
     }
 
-    /// A plain email: trimmed and lowercased, then hashed.
-    static func email(_ raw: UnsafeRawBufferPointer) -> Result<Digest32, RejectReason> {
+    /// A plain email: trimmed and lowercased, its `+tag` (and dots) dropped from the local part as
+    /// `rules` say, then hashed.
+    static func email(_ raw: UnsafeRawBufferPointer, rules: IdentifierRules) -> Result<Digest32, RejectReason> {
+        emailForm(raw, rules: rules).map { sha256($0) }
+    }
+
+    static func emailForm(_ raw: UnsafeRawBufferPointer, rules: IdentifierRules) -> Result<[UInt8], RejectReason> {
         let cell = trimmed(raw)
         guard let at = cell.firstIndex(of: UInt8(ascii: "@")), at > cell.startIndex, at < cell.endIndex - 1,
             !cell.contains(where: { $0 == 0x20 || $0 == 0x09 })
         else { return .failure(.badEmail) }
-        let lowered: [UInt8]
+        var lowered: [UInt8]
         if cell.allSatisfy({ $0 < 0x80 }) {
             lowered = cell.map { ($0 >= 0x41 && $0 <= 0x5A) ? $0 + 0x20 : $0 }
         } else {
             lowered = Array(String(decoding: cell, as: UTF8.self).lowercased().utf8)
         }
-        return .success(sha256(lowered))
+        guard rules.emailRemovesPlusTag || rules.emailRemovesDots,
+            let atIndex = lowered.firstIndex(of: UInt8(ascii: "@"))
+        else { return .success(lowered) }
+        var local = Array(lowered[..<atIndex])
+        if rules.emailRemovesPlusTag, let plus = local.firstIndex(of: UInt8(ascii: "+")), plus > 0 {
+            local.removeSubrange(plus...)
+        }
+        if rules.emailRemovesDots {
+            let undotted = local.filter { $0 != UInt8(ascii: ".") }
+            if !undotted.isEmpty { local = undotted }
+        }
+        return .success(local + lowered[atIndex...])
     }
 
-    /// A plain phone number in E.164: `+` and 7 to 15 digits; spaces, dots, dashes and brackets dropped.
-    static func phone(_ raw: UnsafeRawBufferPointer) -> Result<Digest32, RejectReason> {
-        var normalized: [UInt8] = []
-        normalized.reserveCapacity(16)
+    /// A plain phone number with its country code; spaces, dots, dashes and brackets dropped. As
+    /// `rules.phoneForm` says: digits only (a leading `+` optional in the input), or E.164 with the
+    /// `+` (which the input must then have).
+    static func phone(_ raw: UnsafeRawBufferPointer, rules: IdentifierRules) -> Result<Digest32, RejectReason> {
+        phoneForm(raw, rules: rules).map { sha256($0) }
+    }
+
+    static func phoneForm(_ raw: UnsafeRawBufferPointer, rules: IdentifierRules) -> Result<[UInt8], RejectReason> {
+        var digits: [UInt8] = []
+        digits.reserveCapacity(16)
+        var plus = false
         for byte in trimmed(raw) {
             switch byte {
             case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "("), UInt8(ascii: ")"):
                 continue
-            case UInt8(ascii: "+") where normalized.isEmpty, UInt8(ascii: "0")...UInt8(ascii: "9"):
-                normalized.append(byte)
+            case UInt8(ascii: "+") where digits.isEmpty && !plus:
+                plus = true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                digits.append(byte)
             default:
                 return .failure(.badPhone)
             }
         }
-        guard normalized.first == UInt8(ascii: "+"), (8...16).contains(normalized.count),
-            normalized[1] != UInt8(ascii: "0")
-        else { return .failure(.badPhone) }
-        return .success(sha256(normalized))
+        guard (7...15).contains(digits.count), digits[0] != UInt8(ascii: "0") else { return .failure(.badPhone) }
+        switch rules.phoneForm {
+        case .digits: return .success(digits)
+        case .e164: return plus ? .success([UInt8(ascii: "+")] + digits) : .failure(.badPhone)
+        }
     }
 
-    /// A mobile advertising id (IDFA or AAID): a UUID, trimmed and lowercased with its hyphens, then hashed.
-    static func maid(_ raw: UnsafeRawBufferPointer) -> Result<Digest32, RejectReason> {
+    /// A mobile advertising id (IDFA or AAID): a UUID, trimmed and lowercased with its hyphens, then
+    /// hashed with SHA-256; or a value already hashed: 64 hex digits (SHA-256) or 32 (MD5, which
+    /// TikTok takes for MAIDs). A UUID written without hyphens is 32 hex digits too, and is taken
+    /// for an MD5, as TikTok would.
+    static func maid(_ raw: UnsafeRawBufferPointer) -> Result<(digest: Digest32, md5: Bool), RejectReason> {
         let cell = trimmed(raw)
+        switch cell.count {
+        case 64:
+            guard let digest = decodeHex64(cell) else { return .failure(.badMAID) }
+            return .success((digest, false))
+        case 32:
+            guard let digest = decodeHex32(cell), digest != Digest32(w0: 0, w1: 0, w2: 0, w3: 0) else { return .failure(.badMAID) }
+            return .success((digest, true))
+        case 36:
+            return maidUUID(cell).map { (sha256($0), false) }
+        default:
+            return .failure(.badMAID)
+        }
+    }
+
+    /// A UUID lowercased with its hyphens, the form TikTok hashes; the all-zero id (what a device
+    /// reports when its user opted out of tracking) is refused.
+    static func maidUUID(_ cell: Slice<UnsafeRawBufferPointer>) -> Result<[UInt8], RejectReason> {
         guard cell.count == 36 else { return .failure(.badMAID) }
         var lowered = [UInt8](repeating: 0, count: 36)
         var allZero = true
@@ -65,9 +111,16 @@ enum IdentifierNormalizer {
             if lower != UInt8(ascii: "0") { allZero = false }
             lowered[offset] = lower
         }
-        // The all-zero id is what a device reports when the user opted out of tracking.
         if allZero { return .failure(.badMAID) }
-        return .success(sha256(lowered))
+        return .success(lowered)
+    }
+
+    /// 32 hex digits (an MD5) as the first 16 bytes of a digest, the rest zero.
+    static func decodeHex32(_ cell: Slice<UnsafeRawBufferPointer>) -> Digest32? {
+        guard cell.count == 32 else { return nil }
+        let base = UnsafeRawBufferPointer(rebasing: cell)
+        guard let w0 = hexWord(base, 0), let w1 = hexWord(base, 1) else { return nil }
+        return Digest32(w0: w0, w1: w1, w2: 0, w3: 0)
     }
 
     static func sha256(_ bytes: [UInt8]) -> Digest32 {
@@ -99,14 +152,18 @@ enum IdentifierNormalizer {
     static func decodeHex64(_ cell: Slice<UnsafeRawBufferPointer>) -> Digest32? {
         guard cell.count == 64 else { return nil }
         let base = UnsafeRawBufferPointer(rebasing: cell)
-        func word(_ index: Int) -> UInt64? {
-            guard let high = decodeHex8(base.loadUnaligned(fromByteOffset: index * 16, as: UInt64.self)),
-                let low = decodeHex8(base.loadUnaligned(fromByteOffset: index * 16 + 8, as: UInt64.self))
-            else { return nil }
-            return UInt64(high) << 32 | UInt64(low)
-        }
-        guard let w0 = word(0), let w1 = word(1), let w2 = word(2), let w3 = word(3) else { return nil }
+        guard let w0 = hexWord(base, 0), let w1 = hexWord(base, 1), let w2 = hexWord(base, 2), let w3 = hexWord(base, 3)
+        else { return nil }
         return Digest32(w0: w0, w1: w1, w2: w2, w3: w3)
+    }
+
+    /// The `index`th 16 hex digits of `base` as a big-endian word.
+    @inline(__always)
+    static func hexWord(_ base: UnsafeRawBufferPointer, _ index: Int) -> UInt64? {
+        guard let high = decodeHex8(base.loadUnaligned(fromByteOffset: index * 16, as: UInt64.self)),
+            let low = decodeHex8(base.loadUnaligned(fromByteOffset: index * 16 + 8, as: UInt64.self))
+        else { return nil }
+        return UInt64(high) << 32 | UInt64(low)
     }
 
     /// Eight ASCII hex digits, loaded little-endian (first digit in the lowest byte), as their value;

@@ -12,11 +12,11 @@ struct RowInterpreter {
     private let actionColumn: Int?
     private let maidTypeColumn: Int?
     private let identifierColumns: [(HeaderLayout.Column, Int)]
-    private let defaultMAIDType: MAIDType
+    private let rules: IdentifierRules
     private var lastSegmentBytes: [UInt8] = []
     private var lastSegment: UInt32?
 
-    init(layout: HeaderLayout, defaultMAIDType: MAIDType) {
+    init(layout: HeaderLayout, rules: IdentifierRules) {
         fieldCount = layout.fieldCount
         segmentColumn = layout.positions[.segmentID] ?? 0
         actionColumn = layout.positions[.action]
@@ -24,7 +24,7 @@ struct RowInterpreter {
         identifierColumns = HeaderLayout.Column.allCases.filter(\.isIdentifier).compactMap { column in
             layout.positions[column].map { (column, $0) }
         }
-        self.defaultMAIDType = defaultMAIDType
+        self.rules = rules
         members.reserveCapacity(identifierColumns.count)
     }
 
@@ -53,7 +53,7 @@ struct RowInterpreter {
         } else {
             action = .add
         }
-        var maidType = defaultMAIDType
+        var maidType = rules.maidType
         if let maidTypeColumn {
             let text = record.fieldString(maidTypeColumn).trimmingCharacters(in: " \t")
             if !text.isEmpty {
@@ -69,9 +69,14 @@ struct RowInterpreter {
                 switch column {
                 case .emailHash: return IdentifierNormalizer.sha256Hex(cell).map { Member(type: .emailSHA256, digest: $0) }
                 case .phoneHash: return IdentifierNormalizer.sha256Hex(cell).map { Member(type: .phoneSHA256, digest: $0) }
-                case .email: return IdentifierNormalizer.email(cell).map { Member(type: .emailSHA256, digest: $0) }
-                case .phone: return IdentifierNormalizer.phone(cell).map { Member(type: .phoneSHA256, digest: $0) }
-                case .maid: return IdentifierNormalizer.maid(cell).map { Member(type: maidType.identifierType, digest: $0) }
+                case .email: return IdentifierNormalizer.email(cell, rules: rules).map { Member(type: .emailSHA256, digest: $0) }
+                case .phone: return IdentifierNormalizer.phone(cell, rules: rules).map { Member(type: .phoneSHA256, digest: $0) }
+                case .maid:
+                    // A bad value is reported as such before a missing type.
+                    guard let maidType else { return IdentifierNormalizer.maid(cell).flatMap { _ in .failure(.maidWithoutType) } }
+                    return Self.maidMember(cell, maidType)
+                case .idfa: return Self.maidMember(cell, .idfa)
+                case .aaid: return Self.maidMember(cell, .aaid)
                 case .maidType, .segmentID, .action: return nil
                 }
             }
@@ -103,6 +108,10 @@ struct RowInterpreter {
             lastSegmentBytes = record.withField(segmentColumn) { Array($0) }
         }
         return result
+    }
+
+    private static func maidMember(_ cell: UnsafeRawBufferPointer, _ type: MAIDType) -> Result<Member, RejectReason> {
+        IdentifierNormalizer.maid(cell).map { Member(type: $0.md5 ? type.md5Type : type.sha256Type, digest: $0.digest) }
     }
 
     private static func parseAction(_ cell: Slice<UnsafeRawBufferPointer>) -> Result<MembershipAction, RejectReason> {

@@ -7,6 +7,7 @@ public enum RejectReason: String, Error, Sendable, Codable, CaseIterable {
     case badPhone = "bad_phone"
     case badMAID = "bad_maid"
     case badMAIDType = "bad_maid_type"
+    case maidWithoutType = "maid_without_type"
     case noIdentifier = "no_identifier"
     case missingSegment = "missing_segment"
     case badSegment = "bad_segment"
@@ -23,9 +24,13 @@ public enum RejectReason: String, Error, Sendable, Codable, CaseIterable {
         case .md5NotAccepted: "this is an MD5 digest; TikTok accepts only SHA-256 for email and phone"
         case .plainEmailInHashColumn: "this is a plain email address; put it in an `email` column to have it hashed here"
         case .badEmail: "not an email address"
-        case .badPhone: "phone numbers must be E.164 with the country code, like +14155550123"
-        case .badMAID: "maid must be an IDFA or AAID in UUID form, like 5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25"
+        case .badPhone:
+            "phone numbers need their country code, 7 to 15 digits, like +14155550123 (with the + where identifiers.phone_format is e164)"
+        case .badMAID:
+            "a MAID must be a UUID like 5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25, or its SHA-256 (64 hex characters) or MD5 (32)"
         case .badMAIDType: "maid_type must be idfa or aaid"
+        case .maidWithoutType:
+            "IDFA and AAID look alike, and this maid has no type: add a maid_type column (idfa or aaid), use an idfa or aaid column, or set identifiers.maid_type or partners.NAME.maid_type"
         case .noIdentifier: "the row has no identifier (email_hash, phone_hash, email, phone or maid)"
         case .missingSegment: "segment_id is empty"
         case .badSegment: "segment_id must be a TikTok audience id: 1 to 19 digits"

@@ -19,6 +19,9 @@ public actor RateLimiter {
         return slot
     }
 
+    /// Requests a second now.
+    var pace: Double { rate }
+
     func rateLimited(pause: Duration) {
         rate = max(ceiling / 64, rate / 2)
         nextSlot = max(nextSlot, clock.now + pause)

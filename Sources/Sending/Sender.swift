@@ -7,7 +7,9 @@ import AudienceTikTok
 
 public struct SenderOptions: Sendable {
     public var requestsPerSecond: Double = 20
-    public var maxInFlight = 4
+    /// The most requests in flight at once; below it the number adapts to TikTok's answer times
+    /// (``InFlightWindow``).
+    public var maxInFlight = 16
     public var maxUsersPerRequest = 10_000
     /// Tries per batch for answers that may succeed later (rate limits, TikTok or gateway errors).
     public var maxAttempts = 6
@@ -30,15 +32,20 @@ public struct Sender: Sendable {
     let options: SenderOptions
     let logger: Logger
     private let limiter: RateLimiter
+    private let window: InFlightWindow
 
-    /// `limiter`: shared by every pass of a process, so that what TikTok's rate limits taught one
-    /// pass holds for the next.
-    public init(ledger: Ledger, client: TikTokClient, options: SenderOptions, limiter: RateLimiter? = nil, logger: Logger) {
+    /// `limiter` and `window`: shared by every pass of a process, so that what TikTok's rate
+    /// limits and answer times taught one pass holds for the next.
+    public init(
+        ledger: Ledger, client: TikTokClient, options: SenderOptions, limiter: RateLimiter? = nil, window: InFlightWindow? = nil,
+        logger: Logger
+    ) {
         self.ledger = ledger
         self.client = client
         self.options = options
         self.logger = logger
         self.limiter = limiter ?? RateLimiter(requestsPerSecond: options.requestsPerSecond)
+        self.window = window ?? InFlightWindow(ceiling: options.maxInFlight)
     }
 
     /// One pass over everything pending. Returns when every batch was confirmed, given up on, or
@@ -56,7 +63,7 @@ public struct Sender: Sendable {
             // Each row at most once per pass: what is planned meanwhile waits for the next pass.
             let (end, epoch) = (try await ledger.reader.outboxEnd(), try await ledger.reader.sendingEpoch())
             func launch(_ batch: MappingBatch) async throws {
-                if running >= options.maxInFlight, let done = try await group.next() {
+                while running >= window.limit, let done = try await group.next() {
                     report.merge(done)
                     running -= 1
                 }
@@ -163,10 +170,19 @@ public struct Sender: Sendable {
             guard await sleep(slot - ContinuousClock.now, unless: pause) else { return report }
             let handling: AnswerHandling
             let answer: TikTokAnswer?
+            let started = ContinuousClock.now
             do {
                 answer = try await client.mapping(action: batch.action, type: batch.type, users: batch.users)
                 handling = answer?.handling ?? .retry(.normal)
                 if answer?.mayHaveBeenApplied == true { delivery.mayLandLate = true }
+                if handling == .retry(.rateLimited) {
+                    window.rateLimited()
+                } else {
+                    let elapsed = ContinuousClock.now - started
+                    window.answered(
+                        after: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                        pace: await limiter.pace)
+                }
             } catch let error as TikTokTransportError {
                 answer = nil
                 handling = .retry(.normal)

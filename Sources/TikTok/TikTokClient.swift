@@ -53,7 +53,7 @@ public struct TikTokClient: Sendable {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
             bytes += "[{\"id\":\"".utf8
             user.digest.withUnsafeBytes { raw in
-                for byte in raw {
+                for byte in raw.prefix(type.digestByteCount) {
                     bytes.append(digits[Int(byte >> 4)])
                     bytes.append(digits[Int(byte & 0x0f)])
                 }
@@ -145,6 +145,9 @@ extension TikTokClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .seconds(10)
         configuration.connectionPool.retryConnectionEstablishment = false
+        // One connection per request in flight (HTTP/1.1): the pool's default of 8 would cap
+        // tiktok.max_in_flight (at most 64) below what slow answers need.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 }

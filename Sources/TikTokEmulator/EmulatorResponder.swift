@@ -35,10 +35,12 @@ struct EmulatorResponder: HTTPResponder {
         if incoming.path == AdminRoute.prefix || incoming.path.hasPrefix(AdminRoute.prefix + "/") {
             reply = await self.adminReply(incoming)
         } else if incoming.path.hasPrefix(TikTokRoute.apiPrefix + "/") {
+            await self.state.apiRequestBegan()
             if self.latency > .zero {
                 try? await Task.sleep(for: self.latency)
             }
             reply = await self.apiReply(incoming)
+            await self.state.apiRequestEnded()
         } else {
             reply = .failure(.notFound("unknown path \(incoming.path): TikTok's API lives under \(TikTokRoute.apiPrefix)/"))
         }

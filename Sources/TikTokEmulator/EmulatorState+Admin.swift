@@ -29,6 +29,7 @@ extension EmulatorState {
                 "identifiers_received": .int(self.identifiersReceived),
                 "member_counts": .object(counts),
                 "queued_faults": .int(self.faults.count),
+                "peak_concurrent_requests": .int(self.peakConcurrentRequests),
             ])
         )
     }

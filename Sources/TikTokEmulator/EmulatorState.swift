@@ -29,6 +29,10 @@ public actor EmulatorState {
     public internal(set) var mappingRequestCount = 0
     /// `/segment/mapping/` requests that were applied (answered code 0, or applied before a lost answer).
     public internal(set) var appliedMappingRequestCount = 0
+    /// API requests being answered now, and the most there were at once: how many a client keeps
+    /// in flight.
+    var concurrentRequests = 0
+    public internal(set) var peakConcurrentRequests = 0
     /// Users (`batch_data` entries) summed over applied requests.
     public internal(set) var identifiersReceived = 0
 
@@ -129,6 +133,15 @@ public actor EmulatorState {
     }
 
     // MARK: Internal bookkeeping
+
+    func apiRequestBegan() {
+        self.concurrentRequests += 1
+        self.peakConcurrentRequests = max(self.peakConcurrentRequests, self.concurrentRequests)
+    }
+
+    func apiRequestEnded() {
+        self.concurrentRequests -= 1
+    }
 
     func insertAudience(_ audience: AudienceRecord) {
         guard self.audiences[audience.id] == nil else { return }

@@ -14,7 +14,7 @@ struct AudienceSyncCommand: AsyncParsableCommand {
             (try again later), 78 bad configuration.
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Once.self, Validate.self, Plan.self, Status.self, Check.self, Segments.self, Retry.self, Approve.self, Auth.self]
+        subcommands: [Run.self, Once.self, Validate.self, Plan.self, Status.self, Check.self, Segments.self, Hash.self, Retry.self, Approve.self, Auth.self]
     )
 
     static func main() async {

@@ -20,7 +20,10 @@ extension AudienceSyncCommand {
             let context = try await CommandContext.load(options)
             let ledger = try await context.openLedger()
             var reading = ReadingOptions()
-            reading.defaultMAIDType = context.configuration.tiktok.maidType
+            // As the daemon would read it from where it lies: the partner folder's rules and segments.
+            let partner = context.configuration.partner(containing: file)
+            reading.identifierRules = context.configuration.identifierRules(forPartner: partner)
+            if let partner, let settings = context.configuration.partners?[partner] { reading.allowedSegments = settings.segments }
             reading.maximumDecompressedBytes = context.configuration.maxDecompressedBytes
             let progress = ProgressReporter(logger: context.logger)
             reading.progress = { progress.report($0) }

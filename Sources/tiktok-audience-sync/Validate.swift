@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import AudienceConfig
 import AudienceModel
 import AudienceReading
 
@@ -8,31 +9,29 @@ extension AudienceSyncCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check audience files without touching the ledger or TikTok.",
             discussion: """
-                Reports, per file, its kind (delta or snapshot), rows, members and segments, and every
-                rejected row with its line number and reason. Exits 65 when anything is rejected.
-                Example: tiktok-audience-sync validate acme/2026-11-25.csv
+                Reports the identifier rules in effect, then, per file, its kind (delta or snapshot), rows,
+                members and segments, and every rejected row with its line number and reason. The rules are
+                TikTok's defaults, or those of --config (and of the partner whose inbox folder holds the file,
+                or --partner); --maid-type and --phone-format override them. Exits 65 when anything is rejected.
+                Example: tiktok-audience-sync validate --config /etc/tiktok-audience-sync/config.yaml acme/2026-11-25.csv
                 """)
 
         @Argument(help: "Audience files (CSV, optionally .gz).")
         var files: [String]
 
-        @Option(help: "MAID type for rows without a maid_type column: idfa or aaid.")
-        var maidType: String = "idfa"
+        @OptionGroup var ruleOptions: IdentifierRuleOptions
 
         @Flag(help: "Print JSON instead of text.")
         var json = false
 
-        func validate() throws {
-            guard MAIDType(rawValue: maidType) != nil else { throw ValidationError("--maid-type must be idfa or aaid") }
-        }
-
         func run() async throws {
+            let configuration = try await ruleOptions.loadConfiguration()
             var options = ReadingOptions()
-            options.defaultMAIDType = MAIDType(rawValue: maidType) ?? .idfa
             var anyRejected = false
             var reports: [FileValidation] = []
             for path in files {
-                var report = FileValidation(file: path)
+                options.identifierRules = ruleOptions.rules(for: path, configuration: configuration)
+                var report = FileValidation(file: path, rules: options.identifierRules)
                 do {
                     let reader = try AudienceFileReader(path: path, options: options)
                     var segments: [UInt32: Int] = [:]
@@ -65,6 +64,7 @@ extension AudienceSyncCommand {
 
 struct FileValidation: Encodable {
     var file: String
+    var rules: IdentifierRules
     var kind: FileKind?
     var rows = 0
     var members = 0
@@ -75,7 +75,7 @@ struct FileValidation: Encodable {
     var rejected: String?
 
     enum CodingKeys: String, CodingKey {
-        case file, kind, rows, members, segments, rejects, rejected
+        case file, rules, kind, rows, members, segments, rejects, rejected
         case rowsRejected = "rows_rejected"
         case ignoredColumns = "ignored_columns"
     }
@@ -83,7 +83,8 @@ struct FileValidation: Encodable {
     var text: String {
         if let rejected { return "\(file): rejected: \(rejected)" }
         var lines = [
-            "\(file): \(kind?.rawValue ?? "?"), \(rows) rows, \(members) members in \(segments.count) segment(s), \(rowsRejected) rows rejected"
+            "\(file): \(kind?.rawValue ?? "?"), \(rows) rows, \(members) members in \(segments.count) segment(s), \(rowsRejected) rows rejected",
+            "  rules: \(rules.summary)",
         ]
         for segment in segments.keys.sorted() { lines.append("  segment \(segment): \(segments[segment] ?? 0) members") }
         if !ignoredColumns.isEmpty { lines.append("  ignored columns: \(ignoredColumns.joined(separator: ", "))") }

@@ -56,7 +56,9 @@ struct AudienceFileReaderTests {
     func severalIdentifiersPerRow() throws {
         let directory = try TemporaryDirectory()
         let text = "email_hash,phone_hash,maid,segment_id,action\n\(alice),\(bob),5F3A2B18-9C4D-4E7F-B8E2-17D3A1E69B25,9,REMOVE\n\(alice),,,9,Delete\n"
-        let (_, changes) = try readAll(try directory.write("multi.csv", text))
+        var options = ReadingOptions()
+        options.identifierRules.maidType = .idfa
+        let (_, changes) = try readAll(try directory.write("multi.csv", text), options: options)
         #expect(changes.count == 4)
         #expect(changes.map(\.1) == [.emailSHA256, .phoneSHA256, .idfaSHA256, .emailSHA256])
         #expect(changes.allSatisfy { $0.3 == .remove })
@@ -65,25 +67,83 @@ struct AudienceFileReaderTests {
     @Test("a MAID is trimmed, lowercased and hashed as TikTok's own example says")
     func maidNormalisation() throws {
         let directory = try TemporaryDirectory()
-        let text = "maid,maid_type,segment_id\n  5F3A2B18-9C4D-4E7F-B8E2-17D3A1E69B25 ,,1\n5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25,gaid,1\n"
+        let text = "maid,maid_type,segment_id\n  5F3A2B18-9C4D-4E7F-B8E2-17D3A1E69B25 ,ios,1\n5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25,gaid,1\n"
         let (_, changes) = try readAll(try directory.write("maid.csv", text))
         let expected = "83dc3f5f32b9472613b0f038d36f22585a609d018af6f6067f50da318bf354bd"
         #expect(changes.map(\.2) == [expected, expected])
         #expect(changes.map(\.1) == [.idfaSHA256, .aaidSHA256])
         var options = ReadingOptions()
-        options.defaultMAIDType = .aaid
+        options.identifierRules.maidType = .aaid
         let (_, androids) = try readAll(try directory.write("maid2.csv", "maid,segment_id\n\(String(repeating: "a", count: 8))-9c4d-4e7f-b8e2-17d3a1e69b25,1\n"), options: options)
         #expect(androids.map(\.1) == [.aaidSHA256])
     }
 
-    @Test("plain email and phone are normalised and hashed on this machine")
+    @Test("plain email and phone are normalised as TikTok's help page says and hashed on this machine")
     func plainEmailAndPhone() throws {
         let directory = try TemporaryDirectory()
-        let text = "email,phone,segment_id\n  Testing@Testing.COM ,,1\n,+1 (415) 555-0123,1\n"
+        let text = "email,phone,segment_id\n  Testing@Testing.COM ,,1\n,+1 (415) 555-0123,1\n,14155550123,1\n"
         let (_, changes) = try readAll(try directory.write("plain.csv", text))
         #expect(changes.map(\.2) == [
-            "584c4423c421df49955759498a71495aba49b8780eb9387dff333b6f0982c777", sha256Hex("+14155550123"),
-        ])
+            "584c4423c421df49955759498a71495aba49b8780eb9387dff333b6f0982c777", sha256Hex("14155550123"), sha256Hex("14155550123"),
+        ], "by default a phone is hashed as digits only, without the +, with or without it in the file")
+        var options = ReadingOptions()
+        options.identifierRules.phoneForm = .e164
+        let (summary, e164) = try readAll(try directory.write("plain.csv", text), options: options)
+        #expect(e164.map(\.2) == ["584c4423c421df49955759498a71495aba49b8780eb9387dff333b6f0982c777", sha256Hex("+14155550123")])
+        #expect(summary.rejections.map(\.reason) == [.badPhone], "E.164 needs the + to know the country code is there")
+    }
+
+    @Test("an email's +tag is removed as TikTok says unless turned off; dots only when asked", arguments: [
+        (true, false, "Jane.Doe+news@Example.com", "jane.doe@example.com"),
+        (false, false, "Jane.Doe+news@Example.com", "jane.doe+news@example.com"),
+        (true, true, "Jane.Doe+news@Example.com", "janedoe@example.com"),
+        (true, false, "+only@example.com", "+only@example.com"),
+        (true, false, "a+b+c@example.com", "a@example.com"),
+    ])
+    func emailRules(removesPlusTag: Bool, removesDots: Bool, input: String, normalised: String) throws {
+        var rules = IdentifierRules()
+        rules.emailRemovesPlusTag = removesPlusTag
+        rules.emailRemovesDots = removesDots
+        let member = try PlainIdentifier.member(input, as: .email, rules: rules).get()
+        #expect(member.sentHex == sha256Hex(normalised))
+    }
+
+    @Test("TikTok's published vectors hash exactly")
+    func publishedVectors() throws {
+        let rules = IdentifierRules()
+        #expect(try PlainIdentifier.member("testing@testing.com", as: .email, rules: rules).get().sentHex
+            == "584c4423c421df49955759498a71495aba49b8780eb9387dff333b6f0982c777")
+        #expect(try PlainIdentifier.member("janedoe@gmail.com", as: .email, rules: rules).get().sentHex
+            == "d6117306485ed0e50afab3ac871e98f81699151f30281527d63ff5f233656c69")
+        let maid = try PlainIdentifier.member("5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25", as: .maid(.idfa), rules: rules).get()
+        #expect(maid.sentHex == "83dc3f5f32b9472613b0f038d36f22585a609d018af6f6067f50da318bf354bd")
+        #expect(maid.type == .idfaSHA256)
+    }
+
+    @Test("MAIDs: UUIDs hashed, SHA-256 and MD5 values taken as they are, idfa and aaid columns, no silent type")
+    func maidForms() throws {
+        let directory = try TemporaryDirectory()
+        let sha = sha256Hex("some device")
+        let md5 = "0123456789ABCDEF0123456789abcdef"
+        let text = """
+            idfa,aaid,maid,maid_type,segment_id
+            \(sha.uppercased()),,,,1
+            ,\(md5),,,1
+            ,,\(md5),idfa,1
+            ,,5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25,,1
+            ,,\(String(repeating: "0", count: 32)),aaid,1
+
+            """
+        let (summary, changes) = try readAll(try directory.write("maids.csv", text))
+        #expect(changes.map(\.1) == [.idfaSHA256, .aaidMD5, .idfaMD5])
+        #expect(changes.map(\.2) == [sha, md5.lowercased(), md5.lowercased()], "MD5 goes out as its 32 hex digits")
+        #expect(summary.rejections.map(\.reason) == [.maidWithoutType, .badMAID])
+        #expect(RejectReason.maidWithoutType.advice.contains("identifiers.maid_type"))
+        var options = ReadingOptions()
+        options.identifierRules.maidType = .aaid
+        let (typed, typedChanges) = try readAll(try directory.write("maids.csv", text), options: options)
+        #expect(typed.rejections.map(\.reason) == [.badMAID])
+        #expect(typedChanges.map(\.1) == [.idfaSHA256, .aaidMD5, .idfaMD5, .aaidSHA256])
     }
 
     @Test("every bad-row reason is reported with its line; good rows still apply")
@@ -97,7 +157,7 @@ struct AudienceFileReaderTests {
             "\(md5),,,,,1,add",  // 4 md5
             "a@b.example,,,,,1,add",  // 5 plain email in hash column
             ",nobody,,,,1,add",  // 6 bad email
-            ",,4155550123,,,1,add",  // 7 phone without country code
+            ",,555-01,,,1,add",  // 7 phone too short to hold a country code
             ",,,not-a-uuid,,1,add",  // 8 bad maid
             ",,,00000000-0000-0000-0000-000000000000,,1,add",  // 9 opted-out maid
             ",,,5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25,windows,1,add",  // 10 bad maid type
@@ -109,16 +169,18 @@ struct AudienceFileReaderTests {
             "\(bob),,,,,1",  // 16 wrong field count
             "\"\(bob)\"x,,,,,1,add",  // 17 text after closing quote
             "\(bob),,,,,\(String(repeating: "9", count: 20)),add",  // 18 segment too long
+            ",,,5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25,,1,add",  // 19 maid without a type
         ]
         let (summary, changes) = try readAll(try directory.write("bad.csv", lines.joined(separator: "\n") + "\n"))
         #expect(changes.count == 1)
-        #expect(summary.rowsRead == 17)
-        #expect(summary.rowsRejected == 16)
+        #expect(summary.rowsRead == 18)
+        #expect(summary.rowsRejected == 17)
         let reasons = summary.rejections.map { "\($0.line):\($0.reason.rawValue)" }
         #expect(reasons == [
             "3:not_sha256", "4:md5_not_accepted", "5:plain_email_in_hash_column", "6:bad_email", "7:bad_phone",
             "8:bad_maid", "9:bad_maid", "10:bad_maid_type", "11:no_identifier", "12:missing_segment", "13:bad_segment",
             "14:missing_action", "15:unknown_action", "16:wrong_field_count", "17:malformed_quoting", "18:bad_segment",
+            "19:maid_without_type",
         ])
     }
 

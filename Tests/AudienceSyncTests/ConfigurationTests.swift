@@ -35,12 +35,45 @@ struct ConfigurationTests {
         #expect(configuration.tiktok.baseURL == "http://127.0.0.1:9/open_api/v1.3")
         #expect(configuration.tiktok.requestsPerSecond == 7)
         #expect(configuration.tiktok.maxInFlight == 2)
-        #expect(configuration.tiktok.maidType == .aaid)
+        #expect(configuration.identifiers.maidType == .aaid, "tiktok.maid_type is the older spelling of identifiers.maid_type")
         #expect(configuration.settleSeconds == 3)
         #expect(configuration.rescanSeconds == 60)
         #expect(configuration.partners?["acme"]?.segments == ["123", "456"])
         #expect(configuration.partners?["beta"]?.segments == ["789"])
         #expect(configuration.partners?["acme.eu"]?.segments == ["321"], "a partner folder with a dot in its name")
+    }
+
+    @Test("identifier rules default to TikTok's guidance; each is a setting, and a partner may set its own MAID type")
+    func identifierRules() async throws {
+        let directory = try TemporaryDirectory()
+        let defaults = try await ConfigurationLoader.load(path: try directory.write("d.yaml", minimal), environment: [:])
+        #expect(defaults.identifiers.emailRemovesPlusTag)
+        #expect(!defaults.identifiers.emailRemovesDots)
+        #expect(defaults.identifiers.phoneForm == .digits)
+        #expect(defaults.identifiers.maidType == nil, "no silent MAID type")
+        let path = try directory.write("c.yaml", minimal + """
+
+            identifiers:
+              email_remove_plus_tag: false
+              email_remove_dots: true
+              phone_format: e164
+              maid_type: idfa
+            partners:
+              acme:
+                segments: ["1"]
+                maid_type: aaid
+              globex:
+                segments: ["2"]
+            """)
+        let configuration = try await ConfigurationLoader.load(path: path, environment: [:])
+        #expect(!configuration.identifiers.emailRemovesPlusTag)
+        #expect(configuration.identifiers.emailRemovesDots)
+        #expect(configuration.identifiers.phoneForm == .e164)
+        #expect(configuration.identifierRules(forPartner: "acme").maidType == .aaid)
+        #expect(configuration.identifierRules(forPartner: "globex").maidType == .idfa)
+        #expect(configuration.identifierRules(forPartner: nil).maidType == .idfa)
+        #expect(configuration.partner(containing: "/srv/in/acme/x.csv") == "acme")
+        #expect(configuration.partner(containing: "/srv/in/x.csv") == nil)
     }
 
     @Test("every key can be overridden from the environment")
@@ -65,6 +98,10 @@ struct ConfigurationTests {
         ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\n  max_in_flight: 0\n", "tiktok.max_in_flight"),
         ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\n  maid_type: gaid2\n", "tiktok.maid_type"),
         ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\n  access_token: abc\n", "tiktok.access_token"),
+        ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\nidentifiers:\n  phone_format: international\n", "identifiers.phone_format"),
+        ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\nidentifiers:\n  email_remove_plus_tag: maybe\n", "identifiers.email_remove_plus_tag"),
+        ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\n  maid_type: idfa\nidentifiers:\n  maid_type: aaid\n", "identifiers.maid_type"),
+        ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\npartners:\n  acme:\n    segments: [\"1\"]\n    maid_type: win\n", "partners.acme.maid_type"),
         ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\npartners:\n  acme:\n    segments: [\"x1\"]\n", "partners.acme.segments"),
     ])
     func badKeys(yaml: String, key: String) async throws {

@@ -183,6 +183,42 @@ struct SenderTests {
         #expect(await limiter.rate == 100, "never above the configured requests_per_second")
     }
 
+    @Test("the requests in flight grow with slow answers up to what the pace needs, never past the ceiling, and halve on 40100")
+    func inFlightWindow() {
+        let window = InFlightWindow(ceiling: 10)
+        #expect(window.limit == 4)
+        window.answered(after: 0.5, pace: 20)
+        #expect(window.limit == 5, "one step at a time")
+        for _ in 0..<50 { window.answered(after: 0.5, pace: 20) }
+        #expect(window.limit == 10, "20/s at 0.5 s needs 11: capped at the ceiling")
+        window.rateLimited()
+        #expect(window.limit == 5)
+        let fast = InFlightWindow(ceiling: 10)
+        for _ in 0..<50 { fast.answered(after: 0.01, pace: 20) }
+        #expect(fast.limit == 4, "quick answers need no more than the start")
+        #expect(InFlightWindow(ceiling: 2).limit == 2)
+    }
+
+    @Test("against slow answers more than 4 requests go at once, so the pace is the configured one, not 4 per answer time")
+    func slowAnswersWidenTheWindow() async throws {
+        var configuration = EmulatorConfiguration()
+        configuration.latency = .milliseconds(300)
+        try await TikTokEmulator.withRunning(configuration) { emulator in
+            let fixture = try await SendingFixture(emulator)
+            try await apply(delta(members.map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            var options = SenderOptions()
+            options.requestsPerSecond = 40
+            options.maxUsersPerRequest = 1
+            options.maxInFlight = 16
+            let report = try await fixture.sender(options).sendPending()
+            #expect(report.failures.isEmpty)
+            #expect(await fixture.held("123456") == Set(members))
+            let peak = await emulator.state.peakConcurrentRequests
+            #expect(peak > 4, "40/s at 0.3 s an answer needs 13 in flight; the window opened to \(peak)")
+            #expect(peak <= 16)
+        }
+    }
+
     @Test("an answer lost after TikTok applied the change ends in the right state")
     func lostAnswers() async throws {
         try await TikTokEmulator.withRunning { emulator in

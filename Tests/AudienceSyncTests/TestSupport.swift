@@ -40,7 +40,7 @@ func readAll(_ path: String, options: ReadingOptions = .init()) throws -> (ReadS
     let reader = try AudienceFileReader(path: path, options: options)
     var changes: [(String, IdentifierType, String, MembershipAction)] = []
     let summary = try reader.read { change in
-        changes.append((reader.segments[Int(change.segment)].rawValue, change.member.type, change.member.digest.hex, change.action))
+        changes.append((reader.segments[Int(change.segment)].rawValue, change.member.type, change.member.sentHex, change.action))
     }
     return (summary, changes)
 }

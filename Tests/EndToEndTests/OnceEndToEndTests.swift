@@ -21,7 +21,7 @@ struct OnceEndToEndTests {
                 "acme/2-delta.csv",
                 "segment_id,action,email_hash\n123456,remove,\(people[0])\n123456,add,\(people[30])\n654321,add,\(people[1])\n123456,add,not-a-hash\n",
                 age: 200)
-            try workspace.drop("globex/3-apps.csv", "maid,segment_id,action\n5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25,654321,add\n", age: 100)
+            try workspace.drop("globex/3-apps.csv", "idfa,segment_id,action\n5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25,654321,add\n", age: 100)
             try workspace.drop("garbage.csv", bytes: [0x00, 0x01, 0x02, 0xff, 0x0a], age: 50)
             try workspace.drop(".upload.csv.part", "email_hash,segment_id\n\(people[39]),123456\n", age: 40)
 
