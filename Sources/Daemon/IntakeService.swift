@@ -56,6 +56,10 @@ public struct IntakeService: Service {
                 var wait = configuration.rescanSeconds
                 var drained = false
                 do {
+                    if let earlier = try await ledger.noteHashingRules(configuration.identifiers.hashingKey) {
+                        let changes = configuration.identifiers.changes(since: earlier)
+                        if !changes.isEmpty { logger.warning("\(HashingRulesChange.message(changes))") }
+                    }
                     let engine = Intake(
                         configuration: configuration, ledger: ledger, logger: logger,
                         progress: { [status, progress, inbox = configuration.inbox] reading in

@@ -28,9 +28,15 @@ public struct Preflight: Sendable {
     let client: TikTokClient?
     let tokenOrigin: String?
     let segments: [String]
+    /// The rules the ledger's members were hashed with (``IdentifierRules/hashingKey``).
+    let recordedHashingRules: String?
 
-    public init(configuration: Configuration, client: TikTokClient?, tokenOrigin: String?, knownSegments: [String]) {
+    public init(
+        configuration: Configuration, client: TikTokClient?, tokenOrigin: String?, knownSegments: [String],
+        recordedHashingRules: String? = nil
+    ) {
         self.configuration = configuration
+        self.recordedHashingRules = recordedHashingRules
         self.client = client
         self.tokenOrigin = tokenOrigin
         let partnerSegments = configuration.partners?.values.flatMap(\.segments) ?? []
@@ -59,7 +65,12 @@ public struct Preflight: Sendable {
 
     /// The normalisation in effect, and a warning where an untyped MAID would be rejected.
     private func identifierRules() -> [PreflightItem] {
-        var items = [PreflightItem(check: "identifier rules", passed: true, detail: configuration.identifiers.summary, advice: nil)]
+        let changes = recordedHashingRules.map { configuration.identifiers.changes(since: $0) } ?? []
+        var items = [
+            PreflightItem(
+                check: "identifier rules", passed: true, warning: !changes.isEmpty, detail: configuration.identifiers.summary,
+                advice: changes.isEmpty ? nil : HashingRulesChange.message(changes))
+        ]
         guard configuration.identifiers.maidType == nil else { return items }
         let untyped = configuration.partners.map { $0.values.filter { $0.maidType == nil }.map(\.name).sorted() } ?? []
         if configuration.partners == nil || !untyped.isEmpty {
@@ -125,5 +136,14 @@ public struct Preflight: Sendable {
             items.append(SegmentAssessment.item(segment: segment, details: found[segment], advertiser: client.advertiserID, now: now))
         }
         return items
+    }
+}
+
+/// What to say when the rules plain identifiers are hashed with differ from the ledger's.
+enum HashingRulesChange {
+    static func message(_ changes: [String]) -> String {
+        "the rules plain emails and phones are hashed with differ from those the ledger's members were sent with ("
+            + changes.joined(separator: ", ")
+            + "): members sent before keep their old hashes at TikTok until a snapshot of their segment replaces them, and a delta removing one misses it. Send a snapshot of each segment fed plain emails or phones, or set the old rule under identifiers: to keep it"
     }
 }

@@ -214,6 +214,17 @@ enum Migrations {
             """,
             editsDefinitions: true
         ),
+        Step(
+            "remember the rules plain identifiers were hashed with",
+            """
+            -- Members already in a ledger were hashed as earlier versions did: plus tags kept, phones
+            -- as E.164 with +. The daemon compares this with the rules in effect and says so when
+            -- they differ (members sent under the old rules keep their old hashes at TikTok).
+            INSERT INTO setting (key, value)
+                SELECT 'hashing_rules', 'email_remove_plus_tag=false;email_remove_dots=false;phone_format=e164'
+                WHERE EXISTS (SELECT 1 FROM membership);
+            """
+        ),
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

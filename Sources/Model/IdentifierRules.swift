@@ -38,4 +38,32 @@ public struct IdentifierRules: Sendable, Equatable, Codable {
         let maid = maidType.map { "untyped maid is \($0.rawValue)" } ?? "untyped maid rejected (set identifiers.maid_type)"
         return "email: \(email.joined(separator: ", ")); phone: \(phone); \(maid)"
     }
+
+    /// The rules that decide a plain identifier's hash, as the ledger records them: a change of
+    /// these changes the hash of people already sent (the MAID type does not hash anything).
+    public var hashingKey: String {
+        "email_remove_plus_tag=\(emailRemovesPlusTag);email_remove_dots=\(emailRemovesDots);phone_format=\(phoneForm.rawValue)"
+    }
+
+    /// What differs between the rules of `key` (recorded earlier) and these, in words; empty when
+    /// nothing does (or the key is not one this version wrote).
+    public func changes(since key: String) -> [String] {
+        var earlier: [String: String] = [:]
+        for pair in key.split(separator: ";") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { earlier[parts[0]] = parts[1] }
+        }
+        var changes: [String] = []
+        func yesNo(_ flag: Bool) -> String { flag ? "removed" : "kept" }
+        if let plus = earlier["email_remove_plus_tag"], plus != "\(emailRemovesPlusTag)" {
+            changes.append("email +tag \(yesNo(plus == "true")) → \(yesNo(emailRemovesPlusTag))")
+        }
+        if let dots = earlier["email_remove_dots"], dots != "\(emailRemovesDots)" {
+            changes.append("email dots \(yesNo(dots == "true")) → \(yesNo(emailRemovesDots))")
+        }
+        if let phone = earlier["phone_format"], phone != phoneForm.rawValue {
+            changes.append("phone_format \(phone) → \(phoneForm.rawValue)")
+        }
+        return changes
+    }
 }

@@ -24,12 +24,17 @@ extension AudienceSyncCommand {
             let context = try await CommandContext.load(options)
             let configuration = context.configuration
             var known: [String] = []
-            if FileManager.default.fileExists(atPath: configuration.ledgerPath) {
-                known = (try? await Ledger.open(path: configuration.ledgerPath).reader.knownSegments()) ?? []
+            var hashingRules: String?
+            if FileManager.default.fileExists(atPath: configuration.ledgerPath),
+                let reader = try? await Ledger.open(path: configuration.ledgerPath).reader
+            {
+                known = (try? await reader.knownSegments()) ?? []
+                hashingRules = try? await reader.hashingRules()
             }
             let client = context.token == nil ? nil : try context.tiktokClient()
             let items = await Preflight(
-                configuration: configuration, client: client, tokenOrigin: context.tokenOrigin, knownSegments: known
+                configuration: configuration, client: client, tokenOrigin: context.tokenOrigin, knownSegments: known,
+                recordedHashingRules: hashingRules
             ).run()
             if json {
                 let encoder = JSONEncoder()

@@ -326,6 +326,9 @@ struct LedgerTests {
         await #expect(try pendingDescription(ledger) == ["add 222 \(a.prefix(6))", "remove 111 \(b.prefix(6))"].sorted())
         #expect(try await ledger.reader.confirmedCounts() == ["111": 1])
         #expect(try await ledger.reader.integrityCheck() == "ok")
+        #expect(
+            try await ledger.reader.hashingRules() == "email_remove_plus_tag=false;email_remove_dots=false;phone_format=e164",
+            "members already there were hashed as earlier versions did")
         try await apply("idfa,segment_id\n0123456789abcdef0123456789abcdef,111\n", to: ledger, in: directory)
         #expect(try await ledger.reader.pendingCounts().adds == 2, "an MD5 MAID (IDFA_MD5, type 5) is stored once migrated")
         #expect(try await ledger.reader.integrityCheck() == "ok")

@@ -92,4 +92,28 @@ struct IdentifierEndToEndTests {
             #expect(configured.stdout.contains("phone: E.164 with +; untyped maid is idfa"))
         }
     }
+
+    @Test("a change of the hashing rules is said once by the daemon and by check, naming what changed and what to do")
+    func hashingRulesChange() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let workspace = try Workspace(emulator: emulator, extraYAML: "identifiers:\n  phone_format: e164")
+            try workspace.drop("p1.csv", "phone,segment_id\n+14155550123,123456\n")
+            #expect(try await workspace.once().status == 0)
+            #expect(await emulator.state.members(of: "123456").map(\.id) == [sha256Hex("+14155550123")])
+            var yaml = try String(contentsOfFile: workspace.configPath, encoding: .utf8)
+            yaml = yaml.replacingOccurrences(of: "phone_format: e164", with: "phone_format: digits")
+            try yaml.write(toFile: workspace.configPath, atomically: true, encoding: .utf8)
+            let checked = try await runCommand(["check", "--config", workspace.configPath], environment: token)
+            #expect(checked.status == 0, "a warning, not a failure: \(checked.output)")
+            #expect(checked.stdout.contains("warn  identifier rules"))
+            #expect(checked.stdout.contains("phone_format e164 → digits"))
+            try workspace.drop("p2.csv", "phone,segment_id\n+14155550199,123456\n")
+            let changed = try await workspace.once()
+            #expect(changed.stderr.contains("phone_format e164 → digits"), "\(changed.output)")
+            #expect(changed.stderr.contains("snapshot"))
+            try workspace.drop("p3.csv", "phone,segment_id\n+14155550177,123456\n")
+            let after = try await workspace.once()
+            #expect(!after.stderr.contains("phone_format e164 → digits"), "said once, not at every start")
+        }
+    }
 }
