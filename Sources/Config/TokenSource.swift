@@ -35,6 +35,18 @@ public enum TokenSource {
     }
 }
 
+extension TokenSource {
+    /// What is wrong with the token file's permissions, if anything: a token readable by other
+    /// users of the machine can act for the advertiser.
+    public static func exposure(configuration: Configuration) -> String? {
+        guard let path = configuration.tiktok.accessTokenFile,
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0
+        else { return nil }
+        return "the token file \(path) can be read by other users (mode \(String(mode, radix: 8))); run: chmod 600 \(path)"
+    }
+}
+
 /// Saves a token where `tiktok.access_token_file` (or the operator) says, readable by its owner only.
 public enum TokenStore {
     public static func save(_ secret: String, to path: String) throws {

@@ -40,6 +40,8 @@ public final class StopFlag: Sendable {
 /// What `systemctl status` shows: the intake's and the sender's part, sent when it changes.
 public final class DaemonStatus: Sendable {
     private struct Parts: Equatable {
+        /// Set while a reload was refused: the operator must know the file on disk is not in force.
+        var configuration = ""
         var intake = ""
         var sender = "idle, 0 pending"
     }
@@ -51,13 +53,17 @@ public final class DaemonStatus: Sendable {
         self.notifier = notifier
     }
 
+    public func configuration(_ text: String) { update { $0.configuration = text } }
     public func intake(_ text: String) { update { $0.intake = text } }
     public func sender(_ text: String) { update { $0.sender = text } }
 
+    /// One line: systemd shows STATUS= as it is, and a newline (from an SQL error, say) would cut it.
     public var line: String {
-        parts.withLock { parts in
-            parts.intake.isEmpty ? parts.sender : parts.intake + "; " + parts.sender
+        let text = parts.withLock { parts in
+            [parts.configuration, parts.intake, parts.sender].filter { !$0.isEmpty }.joined(separator: "; ")
         }
+        let flat = String(text.map { $0.isNewline || $0 == "\t" ? " " : $0 })
+        return flat.count > 400 ? String(flat.prefix(399)) + "…" : flat
     }
 
     private func update(_ change: (inout Parts) -> Void) {

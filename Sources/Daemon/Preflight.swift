@@ -106,7 +106,10 @@ public struct Preflight: Sendable {
                     advice: "renew it with tiktok-audience-sync auth")
             }
             let name = check.displayName.map { " for \($0)" } ?? ""
-            return PreflightItem(check: "access token", passed: true, detail: "accepted\(name) (from \(origin))", advice: nil)
+            let exposure = TokenSource.exposure(configuration: configuration)
+            return PreflightItem(
+                check: "access token", passed: true, warning: exposure != nil, detail: "accepted\(name) (from \(origin))",
+                advice: exposure)
         } catch {
             return PreflightItem(check: "access token", passed: false, detail: "\(error)", advice: "check tiktok.base_url and outbound HTTPS")
         }

@@ -35,7 +35,12 @@ public struct ReloadService: Service {
             notifier.reloading()
             do {
                 let next = try await load()
+                if settings.current.partners != nil && next.partners == nil {
+                    logger.warning("partners: is gone from the configuration: every folder of the inbox is now read and may change any segment")
+                }
+                if let exposure = TokenSource.exposure(configuration: next) { logger.warning("\(exposure)") }
                 let kept = settings.replace(with: next)
+                status.configuration("")
                 if !kept.isEmpty {
                     logger.warning("configuration reloaded; \(kept.joined(separator: " and ")) change only on restart")
                 } else {
@@ -45,6 +50,8 @@ public struct ReloadService: Service {
                 }
             } catch {
                 logger.error("configuration not reloaded, keeping the one in force: \(error)")
+                // Said in the status line until a reload succeeds: READY=1 alone would read as success.
+                status.configuration("reload refused, previous configuration kept: \(error)")
             }
             notifier.ready(status: status.line)
             inboxBell.ring()

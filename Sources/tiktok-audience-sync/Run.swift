@@ -51,6 +51,10 @@ extension AudienceSyncCommand {
                     "inbox": "\(configuration.inbox)", "files": "\(waiting)", "pending": "\(pending)",
                     "token": "\(context.tokenOrigin ?? "none")",
                 ])
+                if let exposure = TokenSource.exposure(configuration: configuration) { context.logger.warning("\(exposure)") }
+                if configuration.partners == nil {
+                    context.logger.notice("no partners: in the configuration: every folder of the inbox is read and may change any segment")
+                }
             } catch {
                 throw fail(error, redactor: context.redactor)
             }

@@ -235,4 +235,32 @@ struct DaemonEndToEndTests {
             #expect(await daemon.wait().status == 0)
         }
     }
+
+    @Test("a reload with an unknown key is refused and said so in STATUS until a good one; losing partners: is warned of")
+    func refusedReload() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let workspace = try Workspace(emulator: emulator, extraYAML: "partners:\n  acme:\n    segments: [\"123456\"]")
+            let notify = try NotifyListener(directory: workspace.root)
+            let daemon = try startDaemon(workspace, notify: notify)
+            #expect(await eventually { notify.messages.contains("READY=1") })
+            let good = try String(contentsOfFile: workspace.configPath, encoding: .utf8)
+            try (good + "\nsetle_seconds: 3\n").write(toFile: workspace.configPath, atomically: true, encoding: .utf8)
+            daemon.signal(SIGHUP)
+            #expect(await eventually { notify.messages.contains { $0.hasPrefix("STATUS=reload refused") && $0.contains("setle_seconds") } })
+            #expect(notify.messages.allSatisfy { $0.contains("=") }, "every notify line is KEY=value: no raw newline in STATUS")
+            try upload(workspace, "acme/a.csv", "email_hash,segment_id\n\(hashes("r", 1)[0]),123456\n")
+            #expect(await eventually { await emulator.state.members(of: "123456").count == 1 }, "the configuration in force still works")
+            #expect(notify.messages.last { $0.hasPrefix("STATUS=") }?.contains("reload refused") == true, "said until a good reload")
+
+            let withoutPartners = good.components(separatedBy: "partners:")[0]
+            try withoutPartners.write(toFile: workspace.configPath, atomically: true, encoding: .utf8)
+            daemon.signal(SIGHUP)
+            #expect(await eventually { notify.messages.filter { $0 == "READY=1" }.count >= 3 })
+            #expect(await eventually { notify.messages.last { $0.hasPrefix("STATUS=") }?.contains("reload refused") == false })
+            daemon.signal(SIGTERM)
+            let result = await daemon.wait()
+            #expect(result.status == 0)
+            #expect(result.output.contains("partners: is gone from the configuration"), "\(result.output)")
+        }
+    }
 }

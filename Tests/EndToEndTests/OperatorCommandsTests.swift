@@ -93,6 +93,28 @@ struct OperatorCommandsTests {
         }
     }
 
+    @Test("check warns of a token file other users can read, with the command that fixes it")
+    func exposedTokenFile() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let workspace = try Workspace(emulator: emulator, tiktokYAML: "  access_token_file: TOKENFILE")
+            let tokenPath = workspace.root + "/token"
+            try "emulator-token\n".write(toFile: tokenPath, atomically: true, encoding: .utf8)
+            chmod(tokenPath, 0o644)
+            var yaml = try String(contentsOfFile: workspace.configPath, encoding: .utf8)
+            yaml = yaml.replacingOccurrences(of: "TOKENFILE", with: tokenPath)
+            try yaml.write(toFile: workspace.configPath, atomically: true, encoding: .utf8)
+            try FileManager.default.createDirectory(atPath: workspace.state, withIntermediateDirectories: true)
+            let exposed = try await runCommand(["check", "--config", workspace.configPath])
+            #expect(exposed.status == 0, "\(exposed.output)")
+            #expect(exposed.stdout.contains("warn  access token"))
+            #expect(exposed.stdout.contains("chmod 600 \(tokenPath)"))
+            #expect(!exposed.output.contains("emulator-token"))
+            chmod(tokenPath, 0o600)
+            let fixed = try await runCommand(["check", "--config", workspace.configPath])
+            #expect(fixed.stdout.contains("ok    access token"))
+        }
+    }
+
     @Test("auth exchanges a code, writes a 0600 token file without printing it, and the next once uses it")
     func auth() async throws {
         var configuration = EmulatorConfiguration()
