@@ -10,7 +10,7 @@ public struct Configuration: Sendable {
         public var accessTokenFile: String?
         public var requestsPerSecond: Double = 20
         /// The most requests in flight; below it the number adapts to TikTok's answer times.
-        public var maxInFlight = 16
+        public var maxInFlight = 12
         public var maxAttempts = 6
         public var initialBackoffMilliseconds = 500
         /// How long one request may take before it counts as unanswered.
@@ -65,9 +65,12 @@ public struct Configuration: Sendable {
     }
 
     /// The rules for a file from `partner`'s folder (nil: the inbox's top level, or no partners).
-    public func identifierRules(forPartner partner: String?) -> IdentifierRules {
+    /// `legacyMAIDType`: the ledger's type for untyped MAIDs from earlier versions, used when the
+    /// configuration sets none.
+    public func identifierRules(forPartner partner: String?, legacyMAIDType: MAIDType? = nil) -> IdentifierRules {
         var rules = identifiers
         if let partner, let type = partners?[partner]?.maidType { rules.maidType = type }
+        if rules.maidType == nil { rules.maidType = legacyMAIDType }
         return rules
     }
 

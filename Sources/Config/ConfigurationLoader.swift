@@ -36,6 +36,11 @@ public enum ConfigurationLoader {
                 "\(unknown.key) is not a configuration key"
                     + (unknown.nearest.map { "; did you mean \($0)?" } ?? "; see etc/config.yaml for the keys there are"))
         }
+        for section in ["tiktok", "identifiers", "partners"] {
+            if let node = tree?.mapping?[section], node.mapping == nil, node.scalar?.string.isEmpty == false || node.sequence != nil {
+                throw ConfigurationError(file: path, key: section, "must be a section of keys (see etc/config.yaml), not a single value")
+            }
+        }
         // The YAML is parsed once: the tree above, its values handed to the reader as they are.
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         if let tree { try flatten(tree, at: [], into: &values, file: path) }
@@ -158,8 +163,8 @@ private struct Keys {
 
     func maidType(_ key: String) throws -> MAIDType? {
         guard let value = text(key) else { return nil }
-        guard let type = MAIDType(rawValue: value.lowercased()) else {
-            throw ConfigurationError(file: file, key: key, "must be idfa (iOS) or aaid (Android), not \(value)")
+        guard let type = MAIDType(partnerValue: value) else {
+            throw ConfigurationError(file: file, key: key, "must be idfa (iOS) or aaid (Android; gaid also works), not \(value)")
         }
         return type
     }

@@ -56,9 +56,14 @@ public struct IntakeService: Service {
                 var wait = configuration.rescanSeconds
                 var drained = false
                 do {
-                    if let earlier = try await ledger.noteHashingRules(configuration.identifiers.hashingKey) {
-                        let changes = configuration.identifiers.changes(since: earlier)
-                        if !changes.isEmpty { logger.warning("\(HashingRulesChange.message(changes))") }
+                    // Bookkeeping only: a busy or full disk here must not stop the intake.
+                    do {
+                        if let earlier = try await ledger.noteHashingRules(configuration.identifiers.hashingKey) {
+                            let changes = configuration.identifiers.changes(since: earlier)
+                            if !changes.isEmpty { logger.warning("\(HashingRulesChange.message(changes))") }
+                        }
+                    } catch {
+                        logger.warning("could not record the identifier rules in the ledger", metadata: ["error": "\(error)"])
                     }
                     let engine = Intake(
                         configuration: configuration, ledger: ledger, logger: logger,

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import AudienceConfig
+import AudienceModel
 import AudienceSupport
 import AudienceTikTok
 
@@ -30,11 +31,14 @@ public struct Preflight: Sendable {
     let segments: [String]
     /// The rules the ledger's members were hashed with (``IdentifierRules/hashingKey``).
     let recordedHashingRules: String?
+    /// The ledger's type for untyped MAIDs from earlier versions (see ``Ledger``'s setting).
+    let legacyMAIDType: MAIDType?
 
     public init(
         configuration: Configuration, client: TikTokClient?, tokenOrigin: String?, knownSegments: [String],
-        recordedHashingRules: String? = nil
+        recordedHashingRules: String? = nil, legacyMAIDType: MAIDType? = nil
     ) {
+        self.legacyMAIDType = legacyMAIDType
         self.configuration = configuration
         self.recordedHashingRules = recordedHashingRules
         self.client = client
@@ -72,6 +76,14 @@ public struct Preflight: Sendable {
                 advice: changes.isEmpty ? nil : HashingRulesChange.message(changes))
         ]
         guard configuration.identifiers.maidType == nil else { return items }
+        if let legacyMAIDType {
+            items.append(
+                PreflightItem(
+                    check: "MAID type", passed: true, warning: true,
+                    detail: "a maid without maid_type is taken as \(legacyMAIDType.rawValue), as earlier versions did (this ledger holds MAIDs sent then)",
+                    advice: "IDFA and AAID look alike; set identifiers.maid_type (or partners.NAME.maid_type) to say which your partners send"))
+            return items
+        }
         let untyped = configuration.partners.map { $0.values.filter { $0.maidType == nil }.map(\.name).sorted() } ?? []
         if configuration.partners == nil || !untyped.isEmpty {
             let whose = configuration.partners == nil ? "any file" : "files of " + untyped.joined(separator: ", ")

@@ -33,18 +33,17 @@ enum SegmentAssessment {
                 check: check, passed: false, detail: detail,
                 advice: "TikTok expired the audience on \(day(expiresAt)); " + createAdvice)
         }
+        var advice: [String] = []
         if details.isExpiring == true || details.expiresAt.map({ $0 - now <= 60 * 86_400 }) == true {
             let when = details.expiresAt.map { " on \(day($0))" } ?? " soon"
-            return PreflightItem(
-                check: check, passed: true, warning: true, detail: detail,
-                advice: "TikTok expires this audience\(when) (audiences left unused expire); use it in an ad group, or plan a new one")
+            advice.append("TikTok expires this audience\(when) (audiences left unused expire); use it in an ad group, or plan a new one")
         }
         if details.isValid == false {
-            return PreflightItem(
-                check: check, passed: true, warning: true, detail: detail,
-                advice: "TikTok says the audience is not valid now (it may still be computing); look again in an hour")
+            advice.append("TikTok says the audience is not valid now (it may still be computing); look again in an hour")
         }
-        return PreflightItem(check: check, passed: true, detail: detail, advice: nil)
+        return PreflightItem(
+            check: check, passed: true, warning: !advice.isEmpty, detail: detail,
+            advice: advice.isEmpty ? nil : advice.joined(separator: "; "))
     }
 
     /// "Spring buyers, Partner, 12,345 matched, expires 2027-03-01".

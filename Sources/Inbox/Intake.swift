@@ -166,7 +166,8 @@ public actor Intake {
     /// read). Throws only for ledger or disk failures, never for a bad file.
     func take(_ file: InboxFile, stop: PlanningStop = .never) async throws -> Receipt? {
         var options = ReadingOptions()
-        options.identifierRules = configuration.identifierRules(forPartner: file.partner)
+        options.identifierRules = configuration.identifierRules(
+            forPartner: file.partner, legacyMAIDType: try await ledger.reader.legacyMAIDType())
         options.maximumDecompressedBytes = configuration.maxDecompressedBytes
         options.progress = progress
         if let partner = file.partner, let settings = configuration.partners?[partner] {

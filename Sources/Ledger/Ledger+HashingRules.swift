@@ -1,3 +1,5 @@
+import AudienceModel
+
 extension LedgerConnection {
     func hashingRules() throws -> String? {
         let statement = try connection.prepare("SELECT value FROM setting WHERE key = 'hashing_rules'")
@@ -24,6 +26,16 @@ extension Ledger {
 }
 
 extension LedgerReader {
+    /// The MAID type earlier versions gave a maid without one, when this ledger holds MAIDs sent
+    /// then (nil otherwise): it stays the default until the configuration sets one.
+    public func legacyMAIDType() throws -> MAIDType? {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("SELECT value FROM setting WHERE key = 'legacy_maid_type'")
+            defer { statement.reset() }
+            return try statement.step() ? MAIDType(rawValue: statement.string(0)) : nil
+        }
+    }
+
     /// The rules plain identifiers were last hashed with (nil: none recorded yet).
     public func hashingRules() throws -> String? {
         try withConnection { try $0.hashingRules() }

@@ -220,9 +220,15 @@ enum Migrations {
             -- Members already in a ledger were hashed as earlier versions did: plus tags kept, phones
             -- as E.164 with +. The daemon compares this with the rules in effect and says so when
             -- they differ (members sent under the old rules keep their old hashes at TikTok).
-            INSERT INTO setting (key, value)
+            INSERT OR IGNORE INTO setting (key, value)
                 SELECT 'hashing_rules', 'email_remove_plus_tag=false;email_remove_dots=false;phone_format=e164'
                 WHERE EXISTS (SELECT 1 FROM membership);
+            -- Earlier versions took a maid without a type for an IDFA. Where MAIDs were sent so, an
+            -- untyped one stays an IDFA until the configuration says otherwise: rejecting it now
+            -- would make the next snapshot remove those members from TikTok.
+            INSERT OR IGNORE INTO setting (key, value)
+                SELECT 'legacy_maid_type', 'idfa'
+                WHERE EXISTS (SELECT 1 FROM membership WHERE id_type IN (3, 4));
             """
         ),
     ]
@@ -237,22 +243,44 @@ enum Migrations {
         for index in current..<steps.count {
             let step = steps[index]
             try connection.transaction {
+                // Another process (a `check` started beside the daemon) may have taken this step
+                // since the version was read: under the write lock, it is read again.
+                guard try userVersion(connection) == index else { return }
                 if step.editsDefinitions {
-                    // SQLite's documented way (lang_altertable.html, "Making other kinds of table
-                    // schema changes"): edit the text, then move schema_version on so that every
-                    // connection reads the definitions again.
-                    let read = try connection.prepare("PRAGMA schema_version")
-                    let schemaVersion = try read.step() ? read.int(0) : 0
-                    read.reset()
-                    try connection.execute("PRAGMA writable_schema = ON")
-                    try connection.execute(step.sql)
-                    try connection.execute("PRAGMA schema_version = \(schemaVersion + 1)")
-                    try connection.execute("PRAGMA writable_schema = OFF")
+                    try editDefinitions(step, connection)
                 } else {
                     try connection.execute(step.sql)
                 }
                 try connection.execute("PRAGMA user_version = \(index + 1)")
             }
+        }
+    }
+
+    static func userVersion(_ connection: SQLiteConnection) throws -> Int {
+        let version = try connection.prepare("PRAGMA user_version")
+        defer { version.reset() }
+        return try version.step() ? Int(version.int(0)) : 0
+    }
+
+    /// SQLite's documented way (lang_altertable.html, "Making other kinds of table schema
+    /// changes"): edit the text, then move schema_version on so that every connection reads the
+    /// definitions again; then check that the edit took, so that a step is never counted as done
+    /// while the tables still refuse what it allows.
+    static func editDefinitions(_ step: Step, _ connection: SQLiteConnection) throws {
+        let read = try connection.prepare("PRAGMA schema_version")
+        let schemaVersion = try read.step() ? read.int(0) : 0
+        read.reset()
+        try connection.allowingSchemaEdits {
+            try connection.execute("PRAGMA writable_schema = ON")
+            defer { try? connection.execute("PRAGMA writable_schema = OFF") }
+            try connection.execute(step.sql)
+            try connection.execute("PRAGMA schema_version = \(schemaVersion + 1)")
+        }
+        let check = try connection.prepare(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('membership', 'in_flight') AND sql LIKE '%BETWEEN 1 AND 4%'")
+        defer { check.reset() }
+        if try check.step(), check.int(0) != 0 {
+            throw connection.error(0, "schema step \"\(step.name)\" did not change the table definitions")
         }
     }
 }

@@ -27,6 +27,15 @@ final class SQLiteConnection {
 
     deinit { sqlite3_close_v2(handle) }
 
+    /// Runs `body` with SQLite's defensive mode off (a migration that edits the schema's text),
+    /// then puts it back as it was.
+    func allowingSchemaEdits<R>(_ body: () throws -> R) rethrows -> R {
+        let before = csqlite_defensive(handle, -1)
+        _ = csqlite_defensive(handle, 0)
+        defer { _ = csqlite_defensive(handle, before == 1 ? 1 : 0) }
+        return try body()
+    }
+
     func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?
         let status = sqlite3_exec(handle, sql, nil, nil, &message)

@@ -43,6 +43,21 @@ public struct SendPause: Sendable, Equatable {
     }
 }
 
+/// Changes of one segment, by action.
+public struct ActionCounts: Sendable, Equatable, Codable {
+    public var adds = 0
+    public var removes = 0
+
+    public init(adds: Int = 0, removes: Int = 0) {
+        self.adds = adds
+        self.removes = removes
+    }
+
+    package mutating func count(_ action: MembershipAction, _ number: Int = 1) {
+        if action == .add { adds += number } else { removes += number }
+    }
+}
+
 /// What one pass over the pending rows did.
 public struct SendReport: Sendable {
     /// Requests TikTok answered (whatever the answer).
@@ -50,6 +65,8 @@ public struct SendReport: Sendable {
     /// Tries that got no answer at all (connection refused or reset, timeout).
     public var unanswered = 0
     public var acknowledged = 0
+    /// What TikTok answered code 0 for, by segment: the audit trail of what reached TikTok.
+    public var confirmed: [String: ActionCounts] = [:]
     public var failures: [SendFailure] = []
     /// Set when sending stopped for everything (token refused, permission, a body TikTok could not
     /// read, no answer at all).
@@ -62,6 +79,10 @@ public struct SendReport: Sendable {
         requests += other.requests
         unanswered += other.unanswered
         acknowledged += other.acknowledged
+        for (segment, counts) in other.confirmed {
+            confirmed[segment, default: ActionCounts()].adds += counts.adds
+            confirmed[segment, default: ActionCounts()].removes += counts.removes
+        }
         failures += other.failures
         pause = pause ?? other.pause
     }

@@ -9,7 +9,7 @@ public struct SenderOptions: Sendable {
     public var requestsPerSecond: Double = 20
     /// The most requests in flight at once; below it the number adapts to TikTok's answer times
     /// (``InFlightWindow``).
-    public var maxInFlight = 16
+    public var maxInFlight = 12
     public var maxUsersPerRequest = 10_000
     /// Tries per batch for answers that may succeed later (rate limits, TikTok or gateway errors).
     public var maxAttempts = 6
@@ -20,6 +20,9 @@ public struct SenderOptions: Sendable {
     /// After a send that got no sure answer (its request may still land at TikTok), how long
     /// before its members are sent their current wish again, so that a late landing cannot stick.
     public var resendUnansweredAfter: Duration = .seconds(120)
+    /// Segment → the partners whose files feed it: a field of the audit lines, so that the journal
+    /// can be filtered by partner.
+    public var partnersBySegment: [String: [String]] = [:]
 
     public init() {}
 }
@@ -92,6 +95,7 @@ public struct Sender: Sendable {
             }
             for try await done in group { report.merge(done) }
             report.pause = report.pause ?? pause.pause
+            audit(report)
             if report.requests > 0 || report.unanswered > 0 {
                 do {
                     try await ledger.recordSendPass(report, now: Int64(clockSeconds()))
@@ -100,6 +104,24 @@ public struct Sender: Sendable {
                 }
             }
             return report
+        }
+    }
+
+    /// The audit trail: what the pass sent and what TikTok confirmed, in all and per segment, with
+    /// fields the journal can filter on (`journalctl SEGMENT=123456`, `PARTNER=acme`).
+    private func audit(_ report: SendReport) {
+        guard report.requests > 0 || report.unanswered > 0 else { return }
+        logger.notice(
+            "sent \(report.requests) request(s); TikTok confirmed \(report.confirmed.values.reduce(0) { $0 + $1.adds + $1.removes }) change(s)",
+            metadata: [
+                "requests": "\(report.requests)", "unanswered": "\(report.unanswered)", "failures": "\(report.failures.count)",
+                "segments": "\(report.confirmed.count)",
+            ])
+        for segment in report.confirmed.keys.sorted() {
+            guard let counts = report.confirmed[segment] else { continue }
+            var metadata: Logger.Metadata = ["segment": "\(segment)", "adds": "\(counts.adds)", "removes": "\(counts.removes)"]
+            if let partners = options.partnersBySegment[segment] { metadata["partner"] = "\(partners.joined(separator: ","))" }
+            logger.info("TikTok confirmed +\(counts.adds) -\(counts.removes) for segment \(segment)", metadata: metadata)
         }
     }
 
@@ -175,18 +197,24 @@ public struct Sender: Sendable {
                 answer = try await client.mapping(action: batch.action, type: batch.type, users: batch.users)
                 handling = answer?.handling ?? .retry(.normal)
                 if answer?.mayHaveBeenApplied == true { delivery.mayLandLate = true }
-                if handling == .retry(.rateLimited) {
-                    window.rateLimited()
-                } else {
+                switch handling {
+                case .success, .successWithNote:
                     let elapsed = ContinuousClock.now - started
-                    window.answered(
+                    window.confirmed(
                         after: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
                         pace: await limiter.pace)
+                case .retry(.rateLimited), .retry(.long):
+                    window.overloaded()
+                case .retry(.normal) where answer?.mayHaveBeenApplied == true:
+                    window.overloaded()  // a gateway page or a TikTok system error
+                default:
+                    break
                 }
             } catch let error as TikTokTransportError {
                 answer = nil
                 handling = .retry(.normal)
                 delivery.mayLandLate = true
+                window.overloaded()
                 transportError = error.detail
                 logger.warning("no answer from TikTok", metadata: batchMetadata(batch).merging(
                     ["error": "\(error.detail)", "reason": "\(error.kind.rawValue)"]) { $1 })
@@ -210,6 +238,7 @@ public struct Sender: Sendable {
                     logger.notice("\(note)", metadata: batchMetadata(batch, answer))
                 }
                 await limiter.succeeded()
+                for row in batch.rows { report.confirmed[row.audienceID, default: ActionCounts()].count(batch.action) }
                 // The whole batch in one sure answer: its in-flight record goes in the same transaction.
                 let closing = !delivery.mayLandLate && delivery.confirmed.isEmpty && batch.rows.count == delivery.ticket.rows
                     ? delivery.ticket : nil

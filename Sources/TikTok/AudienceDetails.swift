@@ -76,6 +76,7 @@ public struct AudiencePage: Sendable, Equatable {
 
 /// TikTok's answer to a call that reads or changes audiences: what it gave, or its refusal.
 public enum AudienceAnswer<Value: Sendable & Equatable>: Sendable, Equatable {
+
     case answered(Value)
     /// TikTok's code and message, and what to do where a code calls for it.
     case refused(summary: String, code: Int?)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import AudienceDaemon
 import AudienceLedger
+import AudienceModel
 import AudienceTikTok
 
 extension AudienceSyncCommand {
@@ -25,16 +26,18 @@ extension AudienceSyncCommand {
             let configuration = context.configuration
             var known: [String] = []
             var hashingRules: String?
+            var legacyMAIDType: MAIDType?
             if FileManager.default.fileExists(atPath: configuration.ledgerPath),
                 let reader = try? await Ledger.open(path: configuration.ledgerPath).reader
             {
                 known = (try? await reader.knownSegments()) ?? []
                 hashingRules = try? await reader.hashingRules()
+                legacyMAIDType = try? await reader.legacyMAIDType()
             }
             let client = context.token == nil ? nil : try context.tiktokClient()
             let items = await Preflight(
                 configuration: configuration, client: client, tokenOrigin: context.tokenOrigin, knownSegments: known,
-                recordedHashingRules: hashingRules
+                recordedHashingRules: hashingRules, legacyMAIDType: legacyMAIDType
             ).run()
             if json {
                 let encoder = JSONEncoder()

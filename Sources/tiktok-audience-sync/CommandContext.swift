@@ -3,6 +3,7 @@ import Synchronization
 import Foundation
 import Logging
 import AudienceConfig
+import AudienceDaemon
 import AudienceInbox
 import AudienceLedger
 import AudienceReading
@@ -39,8 +40,6 @@ struct CommandContext {
         }
     }
 
-    /// Takes the state directory's lock (creating the directory if needed), or exits 75 naming the
-    /// instance that holds it.
     /// A client for commands that call TikTok; without a token, exit 78 saying where one goes.
     func tiktokClient() throws -> TikTokClient {
         guard let token else {
@@ -53,6 +52,8 @@ struct CommandContext {
             timeout: .seconds(20))
     }
 
+    /// Takes the state directory's lock (creating the directory if needed), or exits 75 naming the
+    /// instance that holds it.
     func lockStateDirectory() throws -> StateLock {
         do {
             try FileMover(stateDirectory: configuration.stateDirectory).makeDirectories(configuration.stateDirectory)
@@ -144,6 +145,7 @@ private final class LoggingOnce: Sendable {
 
 func bootstrapLogging(level: Logger.Level, redactor: Redactor) {
     loggingBootstrapped.run {
-        LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, redactor: redactor) }
+        let native = NativeJournal.sink(environment: ProcessInfo.processInfo.environment)
+        LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level, redactor: redactor, native: native) }
     }
 }

@@ -19,7 +19,8 @@ struct IdentifierRuleOptions: ParsableArguments {
     var phoneFormat: String?
 
     func validate() throws {
-        if let maidType, MAIDType(rawValue: maidType) == nil { throw ValidationError("--maid-type must be idfa or aaid") }
+        if let maidType, MAIDType(partnerValue: maidType) == nil { throw ValidationError("--maid-type must be idfa or aaid") }
+        if partner != nil && config == nil { throw ValidationError("--partner needs --config (the partner's rules are there)") }
         if let phoneFormat, IdentifierRules.PhoneForm(rawValue: phoneFormat) == nil {
             throw ValidationError("--phone-format must be digits or e164")
         }
@@ -28,18 +29,23 @@ struct IdentifierRuleOptions: ParsableArguments {
     /// The configuration named by `--config`, if any (exit 78 when it is not valid).
     func loadConfiguration() async throws -> Configuration? {
         guard let config else { return nil }
+        let configuration: Configuration
         do {
-            return try await ConfigurationLoader.load(path: config, environment: ProcessInfo.processInfo.environment)
+            configuration = try await ConfigurationLoader.load(path: config, environment: ProcessInfo.processInfo.environment)
         } catch {
             throw fail(error)
         }
+        if let partner, configuration.partners?[partner] == nil {
+            throw fail("--partner \(partner) is not under partners: in \(config)", Exit.badConfiguration)
+        }
+        return configuration
     }
 
     /// The rules for a file at `path` (nil: not about a file).
     func rules(for path: String? = nil, configuration: Configuration?) -> IdentifierRules {
         let folder = path.flatMap { configuration?.partner(containing: $0) }
         var rules = configuration?.identifierRules(forPartner: partner ?? folder) ?? IdentifierRules()
-        if let maidType { rules.maidType = MAIDType(rawValue: maidType) }
+        if let maidType { rules.maidType = MAIDType(partnerValue: maidType) }
         if let phoneFormat, let form = IdentifierRules.PhoneForm(rawValue: phoneFormat) { rules.phoneForm = form }
         return rules
     }

@@ -22,7 +22,8 @@ extension AudienceSyncCommand {
             var reading = ReadingOptions()
             // As the daemon would read it from where it lies: the partner folder's rules and segments.
             let partner = context.configuration.partner(containing: file)
-            reading.identifierRules = context.configuration.identifierRules(forPartner: partner)
+            reading.identifierRules = context.configuration.identifierRules(
+                forPartner: partner, legacyMAIDType: try await ledger.reader.legacyMAIDType())
             if let partner, let settings = context.configuration.partners?[partner] { reading.allowedSegments = settings.segments }
             reading.maximumDecompressedBytes = context.configuration.maxDecompressedBytes
             let progress = ProgressReporter(logger: context.logger)

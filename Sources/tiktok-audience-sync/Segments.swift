@@ -141,11 +141,17 @@ private struct ListedAudience: Encodable {
     }
 }
 
-/// TikTok's refusal of a command's call as an exit: 75 when trying later may help, 78 otherwise.
+/// TikTok's refusal of a command's call as an exit: 75 when trying later may help (a retry code,
+/// an interface offline for now, an answer that could not be read), 78 otherwise.
 func refusal(_ message: String, code: Int?, context: CommandContext) -> ExitCode {
     let advice = ReturnCodeAdvice.forCode(code).map { "; \($0)" } ?? ""
-    let retry = code.map { if case .retry = AnswerHandling.forCode($0) { true } else { false } } ?? true
-    return fail(message + advice, retry ? Exit.workPending : Exit.badConfiguration, redactor: context.redactor)
+    let later: Bool
+    switch code.map(AnswerHandling.forCode) {
+    case .retry?, nil: later = true
+    case .success?, .successWithNote?: later = true  // code 0 whose data could not be read
+    default: later = code == 41001
+    }
+    return fail(message + advice, later ? Exit.workPending : Exit.badConfiguration, redactor: context.redactor)
 }
 
 extension String {

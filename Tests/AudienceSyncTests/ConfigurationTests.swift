@@ -99,6 +99,7 @@ struct ConfigurationTests {
         ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\n  maid_type: gaid2\n", "tiktok.maid_type"),
         ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\n  access_token: abc\n", "tiktok.access_token"),
         ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\nidentifiers:\n  phone_format: international\n", "identifiers.phone_format"),
+        ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\nidentifiers: e164\n", "identifiers"),
         ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\nidentifiers:\n  email_remove_plus_tag: maybe\n", "identifiers.email_remove_plus_tag"),
         ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\n  maid_type: idfa\nidentifiers:\n  maid_type: aaid\n", "identifiers.maid_type"),
         ("inbox: /a\nstate_directory: /b\ntiktok:\n  advertiser_id: \"1\"\npartners:\n  acme:\n    segments: [\"1\"]\n    maid_type: win\n", "partners.acme.maid_type"),
@@ -143,6 +144,8 @@ struct UnknownConfigurationKeyTests {
         ("  base_ur: http://x\n", "tiktok.base_ur is not a configuration key; did you mean tiktok.base_url?"),
         ("partners:\n  acme:\n    segment: [\"1\"]\n", "partners.acme.segment is not a configuration key; did you mean partners.acme.segments?"),
         ("colour: blue\n", "colour is not a configuration key; see etc/config.yaml"),
+        ("identifiers:\n  phone_fromat: e164\n", "identifiers.phone_fromat is not a configuration key; did you mean identifiers.phone_format?"),
+        ("partners:\n  acme:\n    segments: [\"1\"]\n    maidtype: aaid\n", "did you mean partners.acme.maid_type?"),
     ])
     func refused(extra: String, message: String) async throws {
         let directory = try TemporaryDirectory()

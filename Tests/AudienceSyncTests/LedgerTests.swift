@@ -320,12 +320,14 @@ struct LedgerTests {
             PRAGMA user_version = 2;
             INSERT INTO segment (id, audience_id) VALUES (1, '111'), (2, '222');
             INSERT INTO membership (segment, id_type, identifier, desired, acked, generation, seen) VALUES
-                (1, 1, x'\(a)', 1, 1, 1, 1), (2, 1, x'\(a)', 1, 0, 1, 1), (1, 1, x'\(b)', 0, NULL, 1, 1);
+                (1, 1, x'\(a)', 1, 1, 1, 1), (2, 1, x'\(a)', 1, 0, 1, 1), (1, 1, x'\(b)', 0, NULL, 1, 1),
+                (2, 3, x'\(a)', 1, 1, 1, 1);
             """)
         let ledger = try await freshLedger(directory)
         await #expect(try pendingDescription(ledger) == ["add 222 \(a.prefix(6))", "remove 111 \(b.prefix(6))"].sorted())
-        #expect(try await ledger.reader.confirmedCounts() == ["111": 1])
+        #expect(try await ledger.reader.confirmedCounts() == ["111": 1, "222": 1])
         #expect(try await ledger.reader.integrityCheck() == "ok")
+        #expect(try await ledger.reader.legacyMAIDType() == .idfa, "untyped MAIDs were IDFAs before; they stay so")
         #expect(
             try await ledger.reader.hashingRules() == "email_remove_plus_tag=false;email_remove_dots=false;phone_format=e164",
             "members already there were hashed as earlier versions did")

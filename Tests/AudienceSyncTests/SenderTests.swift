@@ -183,19 +183,26 @@ struct SenderTests {
         #expect(await limiter.rate == 100, "never above the configured requests_per_second")
     }
 
-    @Test("the requests in flight grow with slow answers up to what the pace needs, never past the ceiling, and halve on 40100")
+    @Test("the requests in flight grow with slow confirmations up to what the pace needs, never past the ceiling, shrink when answers quicken, halve when overloaded")
     func inFlightWindow() {
         let window = InFlightWindow(ceiling: 10)
         #expect(window.limit == 4)
-        window.answered(after: 0.5, pace: 20)
+        window.confirmed(after: 0.5, pace: 20)
         #expect(window.limit == 5, "one step at a time")
-        for _ in 0..<50 { window.answered(after: 0.5, pace: 20) }
+        for _ in 0..<50 { window.confirmed(after: 0.5, pace: 20) }
         #expect(window.limit == 10, "20/s at 0.5 s needs 11: capped at the ceiling")
-        window.rateLimited()
+        let now = ContinuousClock.now
+        window.overloaded(now: now)
         #expect(window.limit == 5)
+        window.overloaded(now: now + .milliseconds(100))
+        #expect(window.limit == 5, "one overload answers many requests at once: halved once per answer time")
+        window.overloaded(now: now + .seconds(2))
+        #expect(window.limit == 2)
+        for _ in 0..<100 { window.confirmed(after: 0.12, pace: 20) }
+        #expect(window.limit == 4, "20/s at 0.12 s needs 2.4, so 3 and one more: the window settles there")
         let fast = InFlightWindow(ceiling: 10)
-        for _ in 0..<50 { fast.answered(after: 0.01, pace: 20) }
-        #expect(fast.limit == 4, "quick answers need no more than the start")
+        for _ in 0..<50 { fast.confirmed(after: 0.01, pace: 20) }
+        #expect(fast.limit == 2, "quick answers need few at once: the window comes down to what they need")
         #expect(InFlightWindow(ceiling: 2).limit == 2)
     }
 
@@ -284,7 +291,8 @@ struct SenderTests {
             let pause = try #require(report.pause, "sending pauses")
             #expect(pause.kind == .serviceRefused)
             #expect(pause.message.contains("\(code)"))
-            #expect(pause.message.contains("tiktok.base_url") || pause.message.contains("TikTok"))
+            let advice = try #require(ReturnCodeAdvice.forCode(code), "every global code has advice")
+            #expect(pause.message.contains(advice))
             #expect(try await fixture.ledger.reader.parkedSegments().isEmpty, "no segment is parked for a refusal of the API itself")
             #expect(try await fixture.ledger.reader.pendingCounts().adds == 16, "everything stays pending")
             await emulator.state.clearFaults()

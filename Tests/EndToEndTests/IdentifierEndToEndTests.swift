@@ -34,6 +34,7 @@ struct IdentifierEndToEndTests {
             try workspace.drop("globex/devices.csv", "maid,segment_id\n5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25,654321\n")
             let result = try await workspace.once()
             #expect(result.status == 65, "globex's untyped maid is rejected: \(result.output)")
+            #expect(result.stderr.contains("TikTok confirmed +4 -0 for segment 123456 adds=4 partner=acme"), "the audit line names the partner")
             let held = await emulator.state.members(of: "123456")
             #expect(held == [
                 EmulatorMember(idType: "IDFA_SHA256", id: sha),

@@ -27,6 +27,10 @@ struct OnceEndToEndTests {
 
             let result = try await workspace.once()
             #expect(result.status == 65, "rows and a file were rejected: \(result.output)")
+            // The audit trail: what reached TikTok, per segment, with the fields to filter on.
+            #expect(result.stderr.contains("TikTok confirmed +20 -0 for segment 123456"), "\(result.stderr)")
+            #expect(result.stderr.contains("TikTok confirmed +2 -0 for segment 654321"))
+            #expect(result.stderr.contains("segment=123456"))
             let expected123 = Set(people[1..<20]).union([people[30]])
             #expect(Set(await emulator.state.members(of: "123456").map(\.id)) == expected123)
             let apps = await emulator.state.members(of: "654321")
