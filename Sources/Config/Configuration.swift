@@ -39,8 +39,17 @@ public struct Configuration: Sendable {
         }
     }
 
+    public struct ListenAddress: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var isLoopback: Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
     public var inbox: String
     public var stateDirectory: String
+    /// Where the daemon serves its metrics (Prometheus' text format, `GET /metrics`); nil: nowhere.
+    public var metricsListen: ListenAddress?
     public var settleSeconds: Double = 5
     public var rescanSeconds: Double = 60
     /// A file that still looks unfinished this long after its last change is moved to `rejected/`.

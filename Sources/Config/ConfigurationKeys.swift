@@ -5,7 +5,7 @@ import Yams
 enum ConfigurationKeys {
     static let topLevel: Set<String> = [
         "inbox", "state_directory", "settle_seconds", "rescan_seconds", "incomplete_upload_seconds",
-        "max_snapshot_removal_percent", "max_decompressed_bytes", "tiktok", "identifiers", "partners",
+        "max_snapshot_removal_percent", "max_decompressed_bytes", "tiktok", "identifiers", "partners", "metrics",
     ]
     static let tiktok: Set<String> = [
         "base_url", "advertiser_id", "access_token_file", "requests_per_second", "max_in_flight", "maid_type",
@@ -13,6 +13,7 @@ enum ConfigurationKeys {
     ]
     static let identifiers: Set<String> = ["email_remove_plus_tag", "email_remove_dots", "phone_format", "maid_type"]
     static let partner: Set<String> = ["segments", "maid_type"]
+    static let metrics: Set<String> = ["listen"]
 
     /// The first key of `tree` that is not a known one, dotted, with the nearest known key.
     static func unknown(in tree: Node) -> (key: String, nearest: String?)? {
@@ -28,6 +29,11 @@ enum ConfigurationKeys {
             if name == "identifiers", let mapping = value.mapping {
                 for case let key? in mapping.keys.map(\.string) where !identifiers.contains(key) {
                     return ("identifiers." + key, nearest(key, in: identifiers).map { "identifiers." + $0 })
+                }
+            }
+            if name == "metrics", let mapping = value.mapping {
+                for case let key? in mapping.keys.map(\.string) where !metrics.contains(key) {
+                    return ("metrics." + key, nearest(key, in: metrics).map { "metrics." + $0 })
                 }
             }
             if name == "partners", let partners = value.mapping {

@@ -36,7 +36,7 @@ public enum ConfigurationLoader {
                 "\(unknown.key) is not a configuration key"
                     + (unknown.nearest.map { "; did you mean \($0)?" } ?? "; see etc/config.yaml for the keys there are"))
         }
-        for section in ["tiktok", "identifiers", "partners"] {
+        for section in ["tiktok", "identifiers", "partners", "metrics"] {
             if let node = tree?.mapping?[section], node.mapping == nil, node.scalar?.string.isEmpty == false || node.sequence != nil {
                 throw ConfigurationError(file: path, key: section, "must be a section of keys (see etc/config.yaml), not a single value")
             }
@@ -108,6 +108,7 @@ private struct Keys {
         var configuration = Configuration(
             inbox: try required("inbox"), stateDirectory: try required("state_directory"), tiktok: tiktok, source: file)
         configuration.identifiers = try identifierRules()
+        configuration.metricsListen = try listenAddress("metrics.listen")
         configuration.settleSeconds = try number("settle_seconds", in: 0...86_400) ?? configuration.settleSeconds
         configuration.rescanSeconds = try number("rescan_seconds", in: 0.1...86_400) ?? configuration.rescanSeconds
         configuration.incompleteUploadSeconds =
@@ -159,6 +160,19 @@ private struct Keys {
         }
         rules.maidType = newer ?? older
         return rules
+    }
+
+    /// `host:port` (`127.0.0.1:9464`, `[::1]:9464`).
+    func listenAddress(_ key: String) throws -> Configuration.ListenAddress? {
+        guard let value = text(key) else { return nil }
+        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (1...65_535).contains(port)
+        else {
+            throw ConfigurationError(file: file, key: key, "must be host:port, like 127.0.0.1:9464, not \(value)")
+        }
+        var host = String(value[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ConfigurationError(file: file, key: key, "needs a host, like 127.0.0.1:\(port)") }
+        return Configuration.ListenAddress(host: host, port: port)
     }
 
     func maidType(_ key: String) throws -> MAIDType? {

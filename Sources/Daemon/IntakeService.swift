@@ -79,6 +79,7 @@ public struct IntakeService: Service {
                         onFile: { [status] file in status.intake("planning \(file.relativePath)") },
                         shouldStop: { stopping.isSet || pipelineStop.isSet })
                     outcome.intake(pass)
+                    DaemonMetrics.intake(pass, now: clockSeconds())
                     watcher?.watch(pass.folders)
                     for receipt in pass.receipts { _ = watcher?.takeRenamedIn(configuration.inbox + "/" + receipt.file) }
                     if let failure = pass.failures.first {

@@ -18,6 +18,8 @@ public struct IntakePass: Sendable {
     public var settledAt: Double?
     /// When a visibly unfinished file will count as an abandoned upload.
     public var abandonedAt: Double?
+    /// When the longest-waiting file still in the inbox arrived (seconds since 1970).
+    public var oldestWaitingArrival: Double?
     /// The inbox's folders, as this look found them (for the watcher).
     public var folders: [String] = []
     /// When the inbox should be looked at again.
@@ -83,7 +85,8 @@ public actor Intake {
         var waitingBehind: [String: String] = [:]
         let listing = try scanner.list()
         pass.folders = listing.folders
-        for file in try await inArrivalOrder(listing.files) {
+        let ordered = try await inArrivalOrder(listing.files)
+        for file in ordered {
             if shouldStop() {
                 // Listed as waiting, so that a stopped `once` says what it left.
                 pass.waiting.append((file.relativePath, "not taken: the process is stopping"))
@@ -110,6 +113,8 @@ public actor Intake {
             }
             if pass.waiting.count > waitingBefore { waitingBehind[file.orderingKey] = file.relativePath }
         }
+        let waiting = Set(pass.waiting.map(\.file))
+        pass.oldestWaitingArrival = ordered.first { waiting.contains($0.relativePath) }?.arrived
         return pass
     }
 

@@ -22,12 +22,15 @@ public struct TikTokHealth: Sendable, Codable, Equatable {
     public var lastSuccessAt: Int64?
     public var lastError: LastError?
     public var pausedReason: String?
+    /// What kind of pause, as a metric label: `token_refused`, `unreachable`, ...
+    public var pausedKind: String?
     public var pausedAt: Int64?
 
     enum CodingKeys: String, CodingKey {
         case lastSuccessAt = "last_success_at"
         case lastError = "last_error"
         case pausedReason = "paused_reason"
+        case pausedKind = "paused_kind"
         case pausedAt = "paused_at"
     }
 
@@ -56,8 +59,10 @@ extension Ledger {
         if let reason = report.pausedReason {
             if health.pausedReason == nil { health.pausedAt = now }
             health.pausedReason = reason
+            health.pausedKind = report.pause?.kind.label
         } else if report.requests > 0 {
             health.pausedReason = nil
+            health.pausedKind = nil
             health.pausedAt = nil
         }
         let text = String(decoding: try JSONEncoder().encode(health), as: UTF8.self)

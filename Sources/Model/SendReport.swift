@@ -32,6 +32,17 @@ public struct SendPause: Sendable, Equatable {
         case bodyRejected = "TikTok could not read a request"
         case unreachable = "TikTok unreachable"
         case serviceRefused = "TikTok refused the API call"
+
+        /// The kind as a metric label.
+        public var label: String {
+            switch self {
+            case .tokenRefused: "token_refused"
+            case .accessRefused: "access_refused"
+            case .bodyRejected: "body_rejected"
+            case .unreachable: "unreachable"
+            case .serviceRefused: "service_refused"
+            }
+        }
     }
 
     public var kind: Kind

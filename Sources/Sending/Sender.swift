@@ -119,6 +119,8 @@ public struct Sender: Sendable {
             ])
         for segment in report.confirmed.keys.sorted() {
             guard let counts = report.confirmed[segment] else { continue }
+            SendingMetrics.confirmed(segment: segment, action: "add", count: counts.adds)
+            SendingMetrics.confirmed(segment: segment, action: "remove", count: counts.removes)
             var metadata: Logger.Metadata = ["segment": "\(segment)", "adds": "\(counts.adds)", "removes": "\(counts.removes)"]
             if let partners = options.partnersBySegment[segment] { metadata["partner"] = "\(partners.joined(separator: ","))" }
             logger.info("TikTok confirmed +\(counts.adds) -\(counts.removes) for segment \(segment)", metadata: metadata)
@@ -196,6 +198,7 @@ public struct Sender: Sendable {
             do {
                 answer = try await client.mapping(action: batch.action, type: batch.type, users: batch.users)
                 handling = answer?.handling ?? .retry(.normal)
+                SendingMetrics.answered(answer, after: ContinuousClock.now - started)
                 if answer?.mayHaveBeenApplied == true { delivery.mayLandLate = true }
                 switch handling {
                 case .success, .successWithNote:
@@ -215,6 +218,7 @@ public struct Sender: Sendable {
                 handling = .retry(.normal)
                 delivery.mayLandLate = true
                 window.overloaded()
+                SendingMetrics.answered(nil, after: ContinuousClock.now - started)
                 transportError = error.detail
                 logger.warning("no answer from TikTok", metadata: batchMetadata(batch).merging(
                     ["error": "\(error.detail)", "reason": "\(error.kind.rawValue)"]) { $1 })

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Prometheus
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -62,7 +63,19 @@ extension AudienceSyncCommand {
             // A graceful shutdown stops services from the last to the first: the sender first
             // (nothing new is sent, answers in flight are recorded; the planning of a large file
             // gives up at the same moment, see Pipeline), then the intake, and the watchdog last.
-            let services: [any Service] = [
+            var metrics: [any Service] = []
+            if let address = configuration.metricsListen {
+                let registry = PrometheusCollectorRegistry()
+                DaemonMetrics.bootstrap(registry)
+                metrics = [
+                    MetricsEndpoint(registry: registry, address: address, logger: context.logger),
+                    MetricsRefresher(ledger: ledger, settings: pipeline.settings, logger: context.logger),
+                ]
+                if !address.isLoopback {
+                    context.logger.warning("metrics.listen \(address.description) is not a loopback address: anyone who can reach it reads the metrics")
+                }
+            }
+            let services: [any Service] = metrics + [
                 WatchdogService(notifier: notifier),
                 ReloadService(
                     settings: pipeline.settings, notifier: notifier, status: pipeline.status, inboxBell: pipeline.inboxBell,
