@@ -54,6 +54,8 @@ public final class DaemonStatus: Sendable {
     }
 
     public func configuration(_ text: String) { update { $0.configuration = text } }
+    /// The intake's part alone: what the last look at the inbox found.
+    public var intakeLine: String { parts.withLock { $0.intake } }
     public func intake(_ text: String) { update { $0.intake = text } }
     public func sender(_ text: String) { update { $0.sender = text } }
 

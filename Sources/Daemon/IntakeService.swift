@@ -96,6 +96,10 @@ public struct IntakeService: Service {
                         }
                     }
                     warned = stillWaiting
+                    DaemonStatusFile(
+                        lastScanAt: clockSeconds(), status: status.intakeLine,
+                        inboxError: pass.failures.first.map { "\($0.file): \($0.error)" }
+                    ).write(stateDirectory: configuration.stateDirectory)
                     if pass.receipts.contains(where: { $0.outcome == .applied }) { senderBell.ring() }
                     if let next = pass.nextCheck {
                         wait = max(0.05, min(wait, next - clockSeconds()))
@@ -109,6 +113,8 @@ public struct IntakeService: Service {
                     logger.error("cannot take files from the inbox; trying again", metadata: ["error": "\(error)"])
                     status.intake("inbox error: \(error)")
                     outcome.intakeFailed(error)
+                    DaemonStatusFile(lastScanAt: clockSeconds(), status: status.intakeLine, inboxError: "\(error)")
+                        .write(stateDirectory: configuration.stateDirectory)
                     drained = true
                 }
                 if stopping.isSet || pipelineStop.isSet || (finish == .whenDrained && drained) { break }

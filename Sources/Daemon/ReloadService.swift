@@ -15,11 +15,15 @@ public struct ReloadService: Service {
     let senderBell: Doorbell
     let logger: Logger
     let load: @Sendable () async throws -> Configuration
+    let hangups: UnixSignalsSequence
 
+    /// `hangups`: SIGHUP, trapped before READY=1 is sent (a reload asked for at once must not
+    /// find SIGHUP's default action, which ends the process).
     public init(
         settings: DaemonSettings, notifier: SystemdNotifier, status: DaemonStatus, inboxBell: Doorbell, senderBell: Doorbell,
-        logger: Logger, load: @escaping @Sendable () async throws -> Configuration
+        logger: Logger, hangups: UnixSignalsSequence, load: @escaping @Sendable () async throws -> Configuration
     ) {
+        self.hangups = hangups
         self.settings = settings
         self.notifier = notifier
         self.status = status
@@ -30,7 +34,6 @@ public struct ReloadService: Service {
     }
 
     public func run() async throws {
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
         for await _ in hangups.cancelOnGracefulShutdown() {
             notifier.reloading()
             do {

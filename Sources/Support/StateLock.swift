@@ -30,4 +30,23 @@ public final class StateLock: Sendable {
     }
 
     deinit { close(descriptor) }
+
+    /// The pid of the process that holds the lock now, without taking it (which would make a
+    /// daemon starting at that moment fail): the kernel's list of locks (`/proc/locks`) names the
+    /// holder of a lock on the lock file's inode. Nil when nobody holds it.
+    public static func holder(stateDirectory: String) -> Int32? {
+        var info = stat()
+        guard stat(stateDirectory + "/lock", &info) == 0,
+            let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8)
+        else { return nil }
+        for line in table.split(separator: "\n") {
+            // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF" (device in hex, inode in decimal)
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[1] == "FLOCK", let pid = Int32(fields[4]) else { continue }
+            let where_ = fields[5].split(separator: ":")
+            guard where_.count == 3, UInt64(where_[2]) == UInt64(info.st_ino) else { continue }
+            return pid
+        }
+        return nil
+    }
 }

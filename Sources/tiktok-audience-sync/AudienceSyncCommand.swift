@@ -19,6 +19,11 @@ struct AudienceSyncCommand: AsyncParsableCommand {
 
     static func main() async {
         ProcessMemory.useOneMallocArena()
+        // `run` and `once` stop gracefully on SIGTERM from their first moment; the other commands
+        // keep the default (Ctrl-C ends them at once).
+        if let command = CommandLine.arguments.dropFirst().first, ["run", "once"].contains(command) {
+            await StopSignals.trapAtStart()
+        }
         await main(nil)
     }
 }

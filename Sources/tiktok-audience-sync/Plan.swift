@@ -17,7 +17,7 @@ extension AudienceSyncCommand {
         var file: String
 
         func run() async throws {
-            let context = try await CommandContext.load(options)
+            let context = try await CommandContext.load(options, resolveToken: false)
             let ledger = try await context.openLedger()
             var reading = ReadingOptions()
             // As the daemon would read it from where it lies: the partner folder's rules and segments.

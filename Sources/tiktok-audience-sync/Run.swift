@@ -1,4 +1,5 @@
 import ArgumentParser
+import UnixSignals
 import Prometheus
 import Foundation
 import Logging
@@ -37,6 +38,7 @@ extension AudienceSyncCommand {
                 configuration: configuration, ledger: ledger, logger: context.logger, environment: environment,
                 redactor: context.redactor, status: DaemonStatus(notifier: notifier))
             let watcher: InboxWatcher
+            let hangups: UnixSignalsSequence
             do {
                 watcher = try InboxWatcher(
                     doorbell: pipeline.inboxBell, excluded: [configuration.stateDirectory], logger: context.logger)
@@ -47,6 +49,7 @@ extension AudienceSyncCommand {
                 watcher.start()
                 let waiting = listing.files.count
                 let pending = try await ledger.reader.pendingCounts().total
+                hangups = await UnixSignalsSequence(trapping: .sighup)
                 notifier.ready(status: "started: \(waiting) file(s) in the inbox, \(pending) pending")
                 context.logger.notice("started", metadata: [
                     "inbox": "\(configuration.inbox)", "files": "\(waiting)", "pending": "\(pending)",
@@ -79,7 +82,7 @@ extension AudienceSyncCommand {
                 WatchdogService(notifier: notifier),
                 ReloadService(
                     settings: pipeline.settings, notifier: notifier, status: pipeline.status, inboxBell: pipeline.inboxBell,
-                    senderBell: pipeline.senderBell, logger: context.logger,
+                    senderBell: pipeline.senderBell, logger: context.logger, hangups: hangups,
                     load: { try await ConfigurationLoader.load(path: path, environment: environment) }),
             ] + pipeline.services(finish: .whenStopped, outcome: PipelineOutcome(), watcher: watcher)
             var group = ServiceGroupConfiguration(services: services.map {

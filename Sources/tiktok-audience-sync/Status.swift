@@ -1,15 +1,20 @@
 import ArgumentParser
 import Foundation
+import AudienceDaemon
+import AudienceInbox
 import AudienceLedger
 import AudienceSupport
 
 extension AudienceSyncCommand {
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show pending work, parked segments, recent files and TikTok's health.",
+            abstract: "Say whether the sync is healthy, and if not why: the daemon, the inbox, TikTok, pending work.",
             discussion: """
-                Reads the ledger directly, so it works while the daemon runs and when it is stopped.
-                Exits 0 when nothing is pending or parked, 75 otherwise.
+                Reads the ledger, the inbox and what the daemon last saw, so it works while the daemon runs and
+                when it is stopped, and needs no token. Lists each file waiting in the inbox with why, held
+                snapshots, parked segments and why sending is paused. Exits 0 when all is done, 75 when work
+                is pending that will go on by itself, 78 when an operator must act (a refused token or
+                access, a parked segment, a held snapshot, a file that cannot be taken).
                 Example: tiktok-audience-sync status --json --config /etc/tiktok-audience-sync/config.yaml
                 """)
 
@@ -22,10 +27,15 @@ extension AudienceSyncCommand {
         var files: Int = 10
 
         func run() async throws {
-            let context = try await CommandContext.load(options)
+            let context = try await CommandContext.load(options, resolveToken: false)
+            let configuration = context.configuration
             let ledger = try await context.openLedger()
             let reader = ledger.reader
+            let holder = StateLock.holder(stateDirectory: configuration.stateDirectory)
+            let intake = DaemonStatusFile.read(stateDirectory: configuration.stateDirectory)
             let document = StatusDocument(
+                daemon: DaemonState(pid: holder, intake: intake.flatMap { $0.pid == holder ? $0 : nil }, lastSeen: intake),
+                inbox: try InboxLook.look(configuration),
                 pending: try await reader.pendingCounts(), parked: try await reader.parkedSegments(),
                 confirmed: try await reader.confirmedCounts(), files: try await reader.recentFiles(limit: files),
                 tiktok: try await reader.tiktokHealth(), rechecks: try await reader.pendingRechecks(), ledgerBytes: await reader.sizeOnDisk())
@@ -36,16 +46,27 @@ extension AudienceSyncCommand {
             } else {
                 say(document.text)
             }
-            if document.pending.total > 0 || !document.parked.isEmpty || document.tiktok.pausedReason != nil
-                || document.rechecks.members > 0
-            {
-                throw Exit.workPending
+            switch document.health {
+            case .ok: return
+            case .pending: throw Exit.workPending
+            case .actionNeeded: throw Exit.badConfiguration
             }
         }
     }
 }
 
+/// The process working on the state directory, if any, and what its intake last saw.
+struct DaemonState {
+    var pid: Int32?
+    /// The last look of the running process (nil when none runs, or it has not looked yet).
+    var intake: DaemonStatusFile?
+    /// The last look of any process, for "last seen" when none runs.
+    var lastSeen: DaemonStatusFile?
+}
+
 struct StatusDocument: Encodable {
+    var daemon: DaemonState
+    var inbox: InboxLook
     var pending: PendingCounts
     var parked: [ParkedSegment]
     var confirmed: [String: Int]
@@ -55,44 +76,55 @@ struct StatusDocument: Encodable {
     var rechecks: PendingRechecks
     var ledgerBytes: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case pending, parked, confirmed, files, tiktok
-        case unanswered
-        case ledgerBytes = "ledger_bytes"
+    enum Health: String, Encodable {
+        case ok
+        case pending
+        case actionNeeded = "action_needed"
+    }
+
+    /// What an operator must do something about, in words.
+    var problems: [String] {
+        var problems: [String] = []
+        if let paused = tiktok.pausedReason, tiktok.pausedKind != "unreachable" { problems.append("sending is paused: \(paused)") }
+        if !parked.isEmpty { problems.append("\(parked.count) segment(s) parked: TikTok refused them") }
+        if !inbox.held.isEmpty { problems.append("\(inbox.held.count) snapshot(s) held for approval") }
+        if let error = daemon.intake?.inboxError { problems.append("inbox error: \(error)") }
+        for file in inbox.waiting where file.needsAction { problems.append("\(file.file): \(file.reason)") }
+        return problems
+    }
+
+    var health: Health {
+        if !problems.isEmpty { return .actionNeeded }
+        if pending.total > 0 || tiktok.pausedReason != nil || rechecks.members > 0 || !inbox.waiting.isEmpty { return .pending }
+        return .ok
     }
 
     func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(PendingJSON(adds: pending.adds, removes: pending.removes, bySegment: pending.bySegment), forKey: .pending)
-        try container.encode(parked, forKey: .parked)
-        try container.encode(confirmed, forKey: .confirmed)
-        try container.encode(files, forKey: .files)
-        try container.encode(tiktok, forKey: .tiktok)
-        try container.encode(UnansweredJSON(members: rechecks.members, resendAt: rechecks.next.map(Self.time)), forKey: .unanswered)
-        try container.encode(ledgerBytes, forKey: .ledgerBytes)
-    }
-
-    private struct UnansweredJSON: Encodable {
-        var members: Int
-        var resendAt: String?
-        enum CodingKeys: String, CodingKey {
-            case members
-            case resendAt = "resend_at"
-        }
-    }
-
-    private struct PendingJSON: Encodable {
-        var adds: Int
-        var removes: Int
-        var bySegment: [String: SegmentChange]
-        enum CodingKeys: String, CodingKey {
-            case adds, removes
-            case bySegment = "by_segment"
-        }
+        try StatusJSON(self).encode(to: encoder)
     }
 
     var text: String {
         var lines: [String] = []
+        switch health {
+        case .ok: lines.append("health: ok")
+        case .pending: lines.append("health: working (pending work goes on by itself)")
+        case .actionNeeded: lines.append("health: ACTION NEEDED")
+        }
+        for problem in problems { lines.append("  - \(problem.escapingControlCharacters)") }
+        if let pid = daemon.pid {
+            var line = "daemon: running (pid \(pid))"
+            if let intake = daemon.intake {
+                line += ", last scan \(intake.lastScanAt)" + (intake.status.isEmpty ? "" : ": \(intake.status)")
+            }
+            lines.append(line)
+        } else {
+            lines.append("daemon: not running" + (daemon.lastSeen.map { " (last scan \($0.lastScanAt))" } ?? ""))
+        }
+        lines.append("inbox: \(inbox.waiting.count) file(s) waiting, \(inbox.held.count) held")
+        for file in inbox.waiting {
+            lines.append("  \(file.file.escapingControlCharacters): \(file.reason) (since \(ISO8601Time.string(Int(file.since))))")
+        }
+        for file in inbox.held { lines.append("  held/\(file.escapingControlCharacters): approve with `tiktok-audience-sync approve`") }
         let health: String
         if let paused = tiktok.pausedReason {
             health = "PAUSED: \(paused)"

@@ -6,9 +6,23 @@ import UnixSignals
 /// configuration is read or the ledger opened (a migration can take minutes) stops the pipeline
 /// as soon as it starts, gracefully, instead of killing the process.
 enum StopSignals {
+    /// Trapped as the process starts (before the arguments are parsed), so that a stop that comes
+    /// while the process is still starting is kept for the command instead of killing it.
+    private static let early = Mutex<UnixSignalsSequence?>(nil)
+
+    static func trapAtStart() async {
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        early.withLock { $0 = signals }
+    }
+
     /// Runs `body` with the signals trapped; `body` runs its service group through the relay.
     static func trapping(_ body: @Sendable (Relay) async throws -> Void) async throws {
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let trapped = early.withLock { early -> UnixSignalsSequence? in
+            defer { early = nil }
+            return early
+        }
+        let signals: UnixSignalsSequence
+        if let trapped { signals = trapped } else { signals = await UnixSignalsSequence(trapping: .sigterm, .sigint) }
         let relay = Relay()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {

@@ -200,8 +200,12 @@ struct DaemonEndToEndTests {
             #expect(await eventually(timeout: .seconds(15)) { notify.messages.contains { $0.hasPrefix("STATUS=") && $0.contains("token refused") } })
             #expect(await emulator.state.members(of: "123456").isEmpty)
             let status = try await runCommand(["status", "--json", "--config", workspace.configPath])
-            #expect(status.status == 75, "paused with work pending")
+            #expect(status.status == 78, "paused on a refused token: an operator must renew it")
             let document = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+            let running = document?["daemon"] as? [String: Any]
+            #expect(running?["running"] as? Bool == true, "\(status.stdout)")
+            #expect(running?["pid"] as? Int == Int(daemon.pid))
+            #expect((document?["problems"] as? [String])?.first?.contains("sending is paused") == true, "\(status.stdout)")
             #expect((document?["pending"] as? [String: Any])?["adds"] as? Int == 40, "\(status.stdout)")
             // What `auth` does: replace the file. No SIGHUP: the paused daemon notices by itself.
             try "emulator-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)

@@ -73,9 +73,11 @@ struct OnceAndRunAgreeTests {
                 for file in wave { try Self.upload(file, to: workspace) }
                 dropped += wave.count
                 let expected = dropped
+                // Done when every file has its receipt and `status` says all is confirmed (the status
+                // line alone can read "idle, 0 pending" between a file's planning and the next pass).
                 #expect(await eventually(timeout: .seconds(60)) {
-                    workspace.files(under: "inbox").isEmpty && Self.receipts(workspace).count == expected
-                        && notify.messages.last { $0.hasPrefix("STATUS=") } == "STATUS=idle, 0 pending"
+                    guard workspace.files(under: "inbox").isEmpty && Self.receipts(workspace).count == expected else { return false }
+                    return (try? await runCommand(["status", "--config", workspace.configPath]).status) == 0
                 })
             }
             daemon.signal(SIGTERM)

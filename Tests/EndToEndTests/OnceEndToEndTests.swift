@@ -82,8 +82,10 @@ struct OnceEndToEndTests {
             #expect(refused.status == 75)
             #expect(refused.stderr.contains("renew"))
             let status = try await runCommand(["status", "--json", "--config", workspace.configPath])
-            #expect(status.status == 75)
+            #expect(status.status == 78, "a refused token needs an operator")
             let document = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+            #expect(document?["health"] as? String == "action_needed")
+            #expect((document?["problems"] as? [String])?.first?.contains("access token") == true, "\(status.stdout)")
             let pending = document?["pending"] as? [String: Any]
             #expect(pending?["adds"] as? Int == 9)
             let bySegment = pending?["by_segment"] as? [String: [String: Int]]

@@ -98,9 +98,10 @@ struct SafeguardEndToEndTests {
                     "once names TikTok's request_id for support: \(output)")
             #expect(await emulator.state.members(of: "123456").count == 3, "the other segment went on")
             let status = try await runCommand(["status", "--json", "--config", workspace.configPath])
-            #expect(status.status == 75)
+            #expect(status.status == 78, "a parked segment needs an operator")
             let document = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
             let parked = try #require(document?["parked"] as? [[String: Any]])
+            #expect((parked.first?["parked_at"] as? String)?.hasSuffix("Z") == true, "ISO 8601 times")
             #expect(parked.first?["segment"] as? String == "654321")
             #expect(parked.first?["adds"] as? Int == 2)
             #expect(parked.first?["code"] as? Int == 40002)
