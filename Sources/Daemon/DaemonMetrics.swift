@@ -23,6 +23,10 @@ public enum DaemonMetrics {
             .seconds(5), .seconds(10), .seconds(30), .seconds(60),
         ]
         MetricsSystem.bootstrap(factory)
+        // Every outcome from the start, so that the first rejection is an increase from 0.
+        for outcome in ["applied", "duplicate", "rejected", "incomplete", "held"] {
+            Counter(label: prefix + "files_total", dimensions: [("outcome", outcome)]).increment(by: 0)
+        }
     }
 
     /// What one look at the inbox found and took.
@@ -89,7 +93,8 @@ public struct MetricsRefresher: Service {
         reported.pending = pending
         Gauge(label: prefix + "parked_segments").record(try await ledger.reader.parkedSegments().count)
         let health = try await ledger.reader.tiktokHealth()
-        Gauge(label: prefix + "last_confirmed_timestamp_seconds").record(health.lastSuccessAt ?? 0)
+        // Absent until TikTok first confirms something: 0 would read as "fifty years ago".
+        if let last = health.lastSuccessAt { Gauge(label: SendingMetrics.lastConfirmed).record(last) }
         let pause = health.pausedReason == nil ? nil : (health.pausedKind ?? "unknown")
         for kind in reported.pauses.union(pause.map { [$0] } ?? []) {
             Gauge(label: prefix + "sending_paused", dimensions: [("reason", kind)]).record(kind == pause ? 1 : 0)
@@ -98,7 +103,12 @@ public struct MetricsRefresher: Service {
         Gauge(label: prefix + "held_files").record(Self.fileCount(under: StateFolder.held.path(in: configuration.stateDirectory)))
         Gauge(label: prefix + "ledger_bytes").record(await ledger.reader.sizeOnDisk())
         if sizes {
-            Gauge(label: prefix + "state_directory_bytes").record(Self.bytes(under: configuration.stateDirectory))
+            // A walk of archive/ and receipts/ can take a while: off Swift's cooperative threads.
+            let directory = configuration.stateDirectory
+            let bytes = await withCheckedContinuation { continuation in
+                DispatchQueue.global(qos: .utility).async { continuation.resume(returning: Self.bytes(under: directory)) }
+            }
+            Gauge(label: prefix + "state_directory_bytes").record(bytes)
         }
     }
 

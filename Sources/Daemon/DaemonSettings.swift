@@ -11,7 +11,8 @@ public final class DaemonSettings: Sendable {
 
     public var current: Configuration { configuration.withLock { $0 } }
 
-    /// Takes `next`, except the inbox and state directory, which need a restart. Returns what was kept.
+    /// Takes `next`, except the inbox, the state directory and the metrics address, which need a
+    /// restart. Returns what was kept.
     public func replace(with next: Configuration) -> [String] {
         configuration.withLock { current in
             var kept: [String] = []
@@ -23,6 +24,10 @@ public final class DaemonSettings: Sendable {
             if next.stateDirectory != current.stateDirectory {
                 kept.append("state_directory")
                 next.stateDirectory = current.stateDirectory
+            }
+            if next.metricsListen != current.metricsListen {
+                kept.append("metrics.listen")
+                next.metricsListen = current.metricsListen
             }
             current = next
             return kept

@@ -34,6 +34,10 @@ public struct DaemonStatusFile: Codable, Sendable, Equatable {
         _ = AtomicFile.write(Array(bytes), to: stateDirectory + "/" + Self.name, mode: 0o644)
     }
 
+    public static func remove(stateDirectory: String) {
+        unlink(stateDirectory + "/" + name)
+    }
+
     public static func read(stateDirectory: String) -> DaemonStatusFile? {
         guard let data = FileManager.default.contents(atPath: stateDirectory + "/" + name) else { return nil }
         return try? JSONDecoder().decode(DaemonStatusFile.self, from: data)

@@ -23,12 +23,13 @@ public struct InboxLook: Sendable {
         let now = now ?? clockSeconds()
         let rules = IntakeDecision.Rules(configuration)
         var look = InboxLook()
-        let listing = try InboxScanner(
-            root: configuration.inbox, excluded: [configuration.stateDirectory], settleSeconds: configuration.settleSeconds
-        ).list()
-        for file in listing.files.sorted(by: { ($0.modified, $0.relativePath) < ($1.modified, $1.relativePath) }) {
+        var scanner = InboxScanner(
+            root: configuration.inbox, excluded: [configuration.stateDirectory], settleSeconds: configuration.settleSeconds)
+        scanner.renamesInvalidNames = false  // a look changes nothing
+        let listing = try scanner.list()
+        for file in listing.files.sorted(by: { ($0.arrived, $0.relativePath) < ($1.arrived, $1.relativePath) }) {
             let readiness = FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: now)
-            let since = min(file.modified, now)
+            let since = min(file.arrived, now)
             switch IntakeDecision.arrival(file, readiness: readiness, now: now, rules: rules) {
             case .wait(let reason, _, let settling):
                 look.waiting.append(Waiting(file: file.relativePath, reason: reason, since: since, needsAction: !settling))
@@ -38,7 +39,9 @@ public struct InboxLook: Sendable {
                 look.waiting.append(Waiting(file: file.relativePath, reason: "ready to be taken", since: since, needsAction: false))
             }
         }
-        let heldListing = try? InboxScanner(root: StateFolder.held.path(in: configuration.stateDirectory)).list()
+        var held = InboxScanner(root: StateFolder.held.path(in: configuration.stateDirectory))
+        held.renamesInvalidNames = false
+        let heldListing = try? held.list()
         look.held = (heldListing?.files ?? []).map(\.relativePath).filter { !$0.hasSuffix(".reason.txt") }.sorted()
         return look
     }

@@ -11,6 +11,10 @@ public struct InboxScanner: Sendable {
     /// A file whose name is not UTF-8 is renamed readable only once unchanged this long.
     public let settleSeconds: Double
 
+    /// False for a look that must change nothing (`status`): a name that is not UTF-8 is then
+    /// left out instead of renamed.
+    public var renamesInvalidNames = true
+
     public init(root: String, excluded: Set<String> = [], settleSeconds: Double = 0) {
         var root = root
         while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
@@ -49,7 +53,7 @@ public struct InboxScanner: Sendable {
             if UploadNames.isTemporary(name) || UploadNames.isCompletionMarker(name) { continue }
             var originalName: String?
             if let rawName {
-                guard let renamed = renameToValidUTF8(rawName, in: directory) else { continue }
+                guard renamesInvalidNames, let renamed = renameToValidUTF8(rawName, in: directory) else { continue }
                 (name, originalName) = (renamed, Self.escaped(rawName))
             }
             let path = directory + "/" + name

@@ -78,8 +78,9 @@ public struct JournalLogHandler: LogHandler {
         ]
         for key in metadata.keys.sorted() {
             guard let value = metadata[key] else { continue }
+            // journald takes A-Z, 0-9 and _, not first _ or a digit, at most 64 characters.
             let name = String(key.uppercased().map { ($0.isASCII && ($0.isLetter || $0.isNumber)) ? $0 : "_" })
-                .drop { $0 == "_" || $0.isNumber }
+                .drop { $0 == "_" || $0.isNumber }.prefix(64)
             // Names journald keeps for itself, or its own fields, are not taken over.
             guard !name.isEmpty, !["MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "CODE_FILE", "CODE_LINE", "CODE_FUNC"].contains(String(name))
             else { continue }

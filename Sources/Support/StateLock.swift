@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import AudienceModel
 
@@ -34,6 +35,12 @@ public final class StateLock: Sendable {
     /// The pid of the process that holds the lock now, without taking it (which would make a
     /// daemon starting at that moment fail): the kernel's list of locks (`/proc/locks`) names the
     /// holder of a lock on the lock file's inode. Nil when nobody holds it.
+    /// The pid the last holder wrote into the lock file.
+    static func written(_ stateDirectory: String) -> Int32? {
+        guard let text = try? String(contentsOfFile: stateDirectory + "/lock", encoding: .utf8) else { return nil }
+        return Int32(text.trimmingCharacters(in: "\n "))
+    }
+
     public static func holder(stateDirectory: String) -> Int32? {
         var info = stat()
         guard stat(stateDirectory + "/lock", &info) == 0,
@@ -45,6 +52,9 @@ public final class StateLock: Sendable {
             guard fields.count >= 6, fields[1] == "FLOCK", let pid = Int32(fields[4]) else { continue }
             let where_ = fields[5].split(separator: ":")
             guard where_.count == 3, UInt64(where_[2]) == UInt64(info.st_ino) else { continue }
+            // The same inode number on another filesystem is another file: the holder of ours
+            // wrote its pid into it.
+            guard written(stateDirectory) == pid else { continue }
             return pid
         }
         return nil

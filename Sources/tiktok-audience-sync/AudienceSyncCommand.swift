@@ -11,7 +11,8 @@ struct AudienceSyncCommand: AsyncParsableCommand {
             read once, recorded in a SQLite ledger, and only the net changes are sent to TikTok.
 
             Exit codes: 0 done, 65 input rejected, 70 a defect (please report it), 75 work left pending
-            (try again later), 78 bad configuration.
+            (try again later), 78 an operator must act (bad configuration; for status, also a refused
+            token, a parked segment or a held snapshot).
             """,
         version: "0.1.0",
         subcommands: [Run.self, Once.self, Validate.self, Plan.self, Status.self, Check.self, Segments.self, Hash.self, Retry.self, Approve.self, Auth.self]
@@ -22,7 +23,7 @@ struct AudienceSyncCommand: AsyncParsableCommand {
         // `run` and `once` stop gracefully on SIGTERM from their first moment; the other commands
         // keep the default (Ctrl-C ends them at once).
         if let command = CommandLine.arguments.dropFirst().first, ["run", "once"].contains(command) {
-            await StopSignals.trapAtStart()
+            await StopSignals.trapAtStart(hangups: command == "run")
         }
         await main(nil)
     }

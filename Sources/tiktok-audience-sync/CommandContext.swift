@@ -57,7 +57,11 @@ struct CommandContext {
     func lockStateDirectory() throws -> StateLock {
         do {
             try FileMover(stateDirectory: configuration.stateDirectory).makeDirectories(configuration.stateDirectory)
-            return try StateLock(stateDirectory: configuration.stateDirectory)
+            let lock = try StateLock(stateDirectory: configuration.stateDirectory)
+            // What an earlier process last saw is not this one's (a restarted daemon may get the
+            // same pid): `status` shows nothing until this process has looked at the inbox.
+            DaemonStatusFile.remove(stateDirectory: configuration.stateDirectory)
+            return lock
         } catch {
             throw fail(error, redactor: redactor)
         }

@@ -49,7 +49,7 @@ extension AudienceSyncCommand {
                 watcher.start()
                 let waiting = listing.files.count
                 let pending = try await ledger.reader.pendingCounts().total
-                hangups = await UnixSignalsSequence(trapping: .sighup)
+                hangups = await StopSignals.hangups()
                 notifier.ready(status: "started: \(waiting) file(s) in the inbox, \(pending) pending")
                 context.logger.notice("started", metadata: [
                     "inbox": "\(configuration.inbox)", "files": "\(waiting)", "pending": "\(pending)",

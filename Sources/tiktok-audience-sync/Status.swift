@@ -114,7 +114,7 @@ struct StatusDocument: Encodable {
         if let pid = daemon.pid {
             var line = "daemon: running (pid \(pid))"
             if let intake = daemon.intake {
-                line += ", last scan \(intake.lastScanAt)" + (intake.status.isEmpty ? "" : ": \(intake.status)")
+                line += ", last scan \(intake.lastScanAt)" + (intake.status.isEmpty ? "" : ": \(intake.status.escapingControlCharacters)")
             }
             lines.append(line)
         } else {
@@ -122,7 +122,7 @@ struct StatusDocument: Encodable {
         }
         lines.append("inbox: \(inbox.waiting.count) file(s) waiting, \(inbox.held.count) held")
         for file in inbox.waiting {
-            lines.append("  \(file.file.escapingControlCharacters): \(file.reason) (since \(ISO8601Time.string(Int(file.since))))")
+            lines.append("  \(file.file.escapingControlCharacters): \(file.reason.escapingControlCharacters) (since \(ISO8601Time.string(Int(file.since))))")
         }
         for file in inbox.held { lines.append("  held/\(file.escapingControlCharacters): approve with `tiktok-audience-sync approve`") }
         let health: String

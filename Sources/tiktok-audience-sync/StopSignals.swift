@@ -9,10 +9,28 @@ enum StopSignals {
     /// Trapped as the process starts (before the arguments are parsed), so that a stop that comes
     /// while the process is still starting is kept for the command instead of killing it.
     private static let early = Mutex<UnixSignalsSequence?>(nil)
+    /// SIGHUP for `run`, trapped as early: a reload asked for during a long start (a migration)
+    /// waits for the daemon instead of ending it.
+    private static let earlyHangups = Mutex<UnixSignalsSequence?>(nil)
 
-    static func trapAtStart() async {
+    static func trapAtStart(hangups: Bool) async {
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         early.withLock { $0 = signals }
+        if hangups {
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
+            earlyHangups.withLock { $0 = hangups }
+        }
+    }
+
+    /// The SIGHUP sequence trapped at start, or a new one.
+    static func hangups() async -> UnixSignalsSequence {
+        if let trapped = earlyHangups.withLock({ early -> UnixSignalsSequence? in
+            defer { early = nil }
+            return early
+        }) {
+            return trapped
+        }
+        return await UnixSignalsSequence(trapping: .sighup)
     }
 
     /// Runs `body` with the signals trapped; `body` runs its service group through the relay.

@@ -29,6 +29,16 @@ struct StatusEndToEndTests {
             #expect(stuck.stdout.contains("acme/cut.csv:") && stuck.stdout.contains("has no newline"), "\(stuck.stdout)")
             #expect(stuck.stdout.contains("daemon: not running"))
             #expect(!stuck.output.contains(member), "no identifier in the output")
+
+            // A look changes nothing: a name that is not UTF-8 is left for the daemon to rename.
+            let raw = Array((workspace.inbox + "/acme/bad-").utf8) + [0xFF, 0x2E, 0x63, 0x73, 0x76, 0]
+            let descriptor = raw.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) } }
+            #expect(descriptor >= 0)
+            close(descriptor)
+            let before = try FileManager.default.contentsOfDirectory(atPath: workspace.inbox + "/acme").count
+            _ = try await runCommand(["status", "--config", workspace.configPath])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.inbox + "/acme").count == before)
+            #expect(workspace.files(under: "inbox").allSatisfy { !$0.contains("_xFF") }, "status renamed nothing")
         }
     }
 
