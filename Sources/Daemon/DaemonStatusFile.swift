@@ -10,7 +10,7 @@ public struct DaemonStatusFile: Codable, Sendable, Equatable {
     public var pid: Int32
     /// ISO 8601.
     public var lastScanAt: String
-    /// What the intake said at that look ("1 file(s) still arriving"; empty when nothing waits).
+    /// What the intake said at that look ("1 file(s) waiting in the inbox"; empty when nothing waits).
     public var status: String
     /// Why files could not be taken at the last look (a disk, a permission, the ledger), if so.
     public var inboxError: String?

@@ -85,7 +85,7 @@ public struct IntakeService: Service {
                     if let failure = pass.failures.first {
                         status.intake("inbox error: \(pass.failures.count) file(s) could not be taken (\(failure.error))")
                     } else {
-                        status.intake(pass.waiting.isEmpty ? "" : "\(pass.waiting.count) file(s) still arriving")
+                        status.intake(pass.waiting.isEmpty ? "" : "\(pass.waiting.count) file(s) waiting in the inbox")
                     }
                     // Say once per file why it waits (unreadable, looks cut short), not at every rescan.
                     var stillWaiting: [String: String] = [:]

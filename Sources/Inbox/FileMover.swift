@@ -69,6 +69,9 @@ public struct FileMover: Sendable {
         InboxError(path: path, "\(what): \(String(cString: strerror(code)))", ending: FailureEnding(errno: code))
     }
 
+    /// Whether something is at `relativePath` below the state directory.
+    func exists(relativePath: String) -> Bool { exists(stateDirectory + "/" + relativePath) }
+
     private func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0

@@ -89,6 +89,13 @@ public enum IntakeDecision {
                 reason: "incomplete upload: unchanged for \(Int(now - unchangedSince)) s and \(reason)", outcome: .incomplete)
         case .ready:
             if case .notRegular(let reason) = file.kind { return .reject(reason: reason, outcome: .rejected) }
+            if let partners = rules.partners, let partner = file.partner, !partners.contains(partner) {
+                // A new partner's first uploads often come before the configuration names it:
+                // they wait, and are taken once the partner is added (a reload is enough).
+                return .wait(
+                    reason: "folder \(partner) is not a partner under partners: yet; the file is taken once it is added (then systemctl reload)",
+                    lookAgainAt: nil, settling: false)
+            }
             if let problem = partnerProblem(file, partners: rules.partners) { return .reject(reason: problem, outcome: .rejected) }
             return .read
         }
@@ -120,13 +127,8 @@ public enum IntakeDecision {
     }
 
     static func partnerProblem(_ file: InboxFile, partners: Set<String>?) -> String? {
-        guard let partners else { return nil }
-        guard let partner = file.partner else {
-            return "files must be in a partner folder (one of: \(partners.sorted().joined(separator: ", ")))"
-        }
-        if !partners.contains(partner) {
-            return "folder \(partner) is not a configured partner; add it under partners: in the configuration"
-        }
-        return nil
+        // A folder that is not a partner yet waits instead (see ``arrival(_:readiness:now:rules:)``).
+        guard let partners, file.partner == nil else { return nil }
+        return "files must be in a partner folder (one of: \(partners.sorted().joined(separator: ", ")))"
     }
 }

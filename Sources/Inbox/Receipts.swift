@@ -24,7 +24,17 @@ package struct Receipts: Sendable {
     /// Writes `receipt` below `receipts/`, tells the ledger where (for an applied file), and logs
     /// its line.
     func write(_ receipt: Receipt, for file: InboxFile, fingerprint: Digest32?) async throws {
-        let path = Receipt.relativePath(for: file, fingerprint: fingerprint?.hex)
+        var path = Receipt.relativePath(for: file, fingerprint: fingerprint?.hex)
+        if receipt.outcome == .duplicate {
+            // The same name and bytes again: the first receipt (with its rejected lines) stays,
+            // and this one is written beside it.
+            let base = String(path.dropLast(".json".count))
+            var copy = 2
+            while mover.exists(relativePath: path) {
+                path = base + ".duplicate-\(copy).json"
+                copy += 1
+            }
+        }
         try mover.write(receipt.encoded(), to: path)
         if let fingerprint, receipt.outcome == .applied { try await ledger.recordReceipt(fingerprint: fingerprint, at: path) }
         var metadata: Logger.Metadata = ["file": "\(file.relativePath)", "outcome": "\(receipt.outcome.rawValue)"]

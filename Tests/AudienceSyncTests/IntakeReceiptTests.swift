@@ -38,4 +38,30 @@ struct IntakeReceiptTests {
         #expect(written.archivedAs == receipt.archivedAs)
         #expect(try await ledger.reader.archivedFilesWithoutReceipt().isEmpty)
     }
+
+    @Test("the same name and bytes uploaded again: its duplicate receipt is written beside the first, which keeps its rejected lines")
+    func duplicateKeepsTheFirstReceipt() async throws {
+        let directory = try TemporaryDirectory()
+        let text = "email_hash,segment_id,action\n\(String(repeating: "ab", count: 32)),123456,add\nnot-a-hash,123456,add\n"
+        try directory.write("inbox/acme/day.csv", text)
+        var configuration = Configuration(
+            inbox: directory.path + "/inbox", stateDirectory: directory.path + "/state",
+            tiktok: .init(advertiserID: "7000000000000000001"))
+        configuration.settleSeconds = 0
+        try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+        let ledger = try Ledger(path: configuration.ledgerPath)
+        let engine = Intake(configuration: configuration, ledger: ledger, logger: .init(label: "test"))
+        let first = try #require(try await engine.processReadyFiles().receipts.first)
+        for _ in 0..<2 {
+            try directory.write("inbox/acme/day.csv", text)
+            #expect(try await engine.processReadyFiles().receipts.first?.outcome == .duplicate)
+        }
+        let folder = configuration.stateDirectory + "/receipts/acme"
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") }.sorted()
+        #expect(names.count == 3, "\(names)")
+        let original = try #require(names.first { !$0.contains("duplicate") })
+        let kept = try JSONDecoder().decode(Receipt.self, from: try #require(FileManager.default.contents(atPath: folder + "/" + original)))
+        #expect(kept.outcome == .applied && kept.rowsRejected == 1 && kept.rejects.count == 1)
+        #expect(kept.fingerprint == first.fingerprint)
+    }
 }

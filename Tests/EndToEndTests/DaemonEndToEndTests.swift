@@ -218,7 +218,7 @@ struct DaemonEndToEndTests {
         }
     }
 
-    @Test("SIGHUP picks up a changed partner list without losing work")
+    @Test("a new partner's first upload waits until SIGHUP adds the partner, then both its files are taken")
     func reloadPartners() async throws {
         try await TikTokEmulator.withRunning { emulator in
             let workspace = try Workspace(emulator: emulator, extraYAML: "partners:\n  acme:\n    segments: [\"123456\"]")
@@ -226,15 +226,20 @@ struct DaemonEndToEndTests {
             let daemon = try startDaemon(workspace, notify: notify)
             #expect(await eventually { notify.messages.contains("READY=1") })
             try upload(workspace, "beta/early.csv", "email_hash,segment_id\n\(hashes("b", 1)[0]),654321\n")
-            #expect(await eventually { workspace.files(under: "state/rejected").contains("beta/early.csv") })
+            #expect(await eventually {
+                let status = try? await runCommand(["status", "--config", workspace.configPath])
+                return status?.stdout.contains("beta/early.csv: folder beta is not a partner under partners: yet") == true
+            }, "the early file waits, and status says why")
+            #expect(workspace.files(under: "inbox").contains("beta/early.csv"))
             var yaml = try String(contentsOfFile: workspace.configPath, encoding: .utf8)
             yaml += "\n  beta:\n    segments: [\"654321\"]\n"
             try yaml.write(toFile: workspace.configPath, atomically: true, encoding: .utf8)
             daemon.signal(SIGHUP)
             #expect(await eventually { notify.messages.contains { $0.hasPrefix("RELOADING=1") } })
             #expect(await eventually { notify.messages.filter { $0 == "READY=1" }.count >= 2 })
-            try upload(workspace, "beta/later.csv", "email_hash,segment_id\n\(hashes("b", 2)[1]),654321\n")
-            #expect(await eventually { await emulator.state.members(of: "654321").count == 1 })
+            try upload(workspace, "beta/later.csv", "email_hash,segment_id,action\n\(hashes("b", 2)[1]),654321,add\n")
+            #expect(await eventually { await emulator.state.members(of: "654321").count == 2 }, "the early file and the later one")
+            #expect(!workspace.files(under: "state/rejected").contains("beta/early.csv"))
             daemon.signal(SIGTERM)
             #expect(await daemon.wait().status == 0)
         }
