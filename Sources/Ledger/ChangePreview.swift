@@ -42,15 +42,27 @@ public struct ChangePreview: ChangeSink {
         }
     }
 
-    /// Per segment, what the file would change; a snapshot also removes the members it left out.
-    func changes(isDelta: Bool) throws -> [String: SegmentChange] {
-        guard !isDelta else { return tally.changes { _ in 0 } }
+    /// Per segment, what the file would change; a snapshot also removes the members it left out,
+    /// and is held when that is more of a segment than `maximumRemovalPercent` (as ``ChangeWriter``
+    /// decides it).
+    func changes(isDelta: Bool, maximumRemovalPercent: Double? = nil) throws -> ([String: SegmentChange], SnapshotHeld?) {
+        guard !isDelta else { return (tally.changes { _ in 0 }, nil) }
         var members: [Int64: Int] = [:]
         let rows = tally.rowList
         if !rows.isEmpty {
             members = try ledger.count(
                 ledger.connection.prepare("SELECT segment FROM membership WHERE desired = 1 AND segment IN (\(rows))")) { $0.int(0) }
         }
-        return tally.changes { entry in entry.row.map { (members[$0] ?? 0) - entry.keptMembers } ?? 0 }
+        var held: SnapshotHeld?
+        if let limit = maximumRemovalPercent {
+            for case let entry? in tally.entries where held == nil {
+                let before = entry.row.flatMap { members[$0] } ?? 0
+                let leaving = before - entry.keptMembers
+                if before > 0, Double(leaving) * 100 > Double(before) * limit {
+                    held = SnapshotHeld(segment: entry.segment.rawValue, members: before, removals: leaving, limitPercent: limit)
+                }
+            }
+        }
+        return (tally.changes { entry in entry.row.map { (members[$0] ?? 0) - entry.keptMembers } ?? 0 }, held)
     }
 }

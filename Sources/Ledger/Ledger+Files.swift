@@ -39,6 +39,8 @@ public struct FileApplyResult: Sendable {
     public var summary: ReadSummary
     public var changes: [String: SegmentChange]
     public var generation: Int64
+    /// For a preview of a snapshot: the segment it would be held for (the removal limit).
+    public var wouldHold: SnapshotHeld?
     public var adds: Int { changes.values.reduce(0) { $0 + $1.adds } }
     public var removes: Int { changes.values.reduce(0) { $0 + $1.removes } }
 }
@@ -84,15 +86,16 @@ extension Ledger {
 
 extension LedgerReader {
     /// What a file would change, computed by reading the ledger only (for `plan`).
-    public func previewFile(_ changes: SortedChanges) throws -> FileApplyResult {
+    /// `maximumRemovalPercent`: the limit a snapshot is held by (``FileApplyResult/wouldHold``).
+    public func previewFile(_ changes: SortedChanges, maximumRemovalPercent: Double? = nil) throws -> FileApplyResult {
         try connection.reloadSegments()
         // One read transaction: the file is compared with one consistent state of the ledger.
         try connection.connection.execute("BEGIN")
         defer { try? connection.connection.execute("ROLLBACK") }
         var preview = try ChangePreview(ledger: connection)
         try changes.write(into: &preview)
-        return FileApplyResult(
-            summary: changes.summary, changes: try preview.changes(isDelta: changes.isDelta), generation: 0)
+        let (perSegment, held) = try preview.changes(isDelta: changes.isDelta, maximumRemovalPercent: maximumRemovalPercent)
+        return FileApplyResult(summary: changes.summary, changes: perSegment, generation: 0, wouldHold: held)
     }
 }
 

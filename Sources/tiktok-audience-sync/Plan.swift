@@ -37,7 +37,8 @@ extension AudienceSyncCommand {
                     return
                 }
                 let sorted = try Planner(spillDirectory: context.configuration.stateDirectory).sort(reader)
-                let result = try await ledger.reader.previewFile(sorted)
+                let result = try await ledger.reader.previewFile(
+                    sorted, maximumRemovalPercent: context.configuration.maxSnapshotRemovalPercent)
                 progress.finish()
                 let summary = result.summary
                 say("\(file): \(summary.kind.rawValue), \(summary.rowsRead) rows, \(summary.rowsRejected) rejected")
@@ -47,6 +48,9 @@ extension AudienceSyncCommand {
                     say(segment.padding(20) + " " + "\(change.adds)".padding(11) + " " + "\(change.removes)")
                 }
                 if result.changes.isEmpty { say("(no change)") }
+                if let held = result.wouldHold {
+                    say("it would be HELD, not applied: \(held.description.replacingOccurrences(of: "FILE", with: file))")
+                }
                 for reject in summary.rejections.prefix(20) {
                     say("  line \(reject.line): \(reject.reason.rawValue): \(reject.reason.advice) (\(reject.detail))")
                 }

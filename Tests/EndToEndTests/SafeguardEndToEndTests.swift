@@ -18,7 +18,10 @@ struct SafeguardEndToEndTests {
             let workspace = try Workspace(emulator: emulator)
             try workspace.drop("acme/full.csv", snapshot("123456", people[0..<10]))
             #expect(try await workspace.once().status == 0)
-            try workspace.drop("acme/truncated.csv", snapshot("123456", people[0..<2]))
+            let path = try workspace.drop("acme/truncated.csv", snapshot("123456", people[0..<2]))
+            let plan = try await runCommand(["plan", "--config", workspace.configPath, path])
+            #expect(plan.stdout.contains("it would be HELD"), "plan says what once would do: \(plan.output)")
+            #expect(plan.stdout.contains("8 of the 10 members"))
             let held = try await workspace.once()
             #expect(held.status == 65)
             #expect(held.stdout.contains("held"))
@@ -29,6 +32,18 @@ struct SafeguardEndToEndTests {
             #expect(workspace.files(under: "inbox") == ["acme/truncated.csv"])
             #expect(try await workspace.once().status == 0)
             #expect(Set(await emulator.state.members(of: "123456").map(\.id)) == Set(people[0..<2]))
+        }
+    }
+
+    @Test("plan reads a file as the daemon would from where it lies: the partner's segments and rules, no token")
+    func planKeepsPartnerRules() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let workspace = try Workspace(emulator: emulator, extraYAML: "partners:\n  acme:\n    segments: [\"123456\"]")
+            let path = try workspace.drop("acme/x.csv", "email_hash,segment_id,action\n\(people[0]),123456,add\n\(people[1]),654321,add\n")
+            let plan = try await runCommand(["plan", "--config", workspace.configPath, path])
+            #expect(plan.status == 65, "\(plan.output)")
+            #expect(plan.stdout.contains("segment_not_allowed"))
+            #expect(!plan.stdout.contains("654321   "), "no change planned for a segment the partner may not touch")
         }
     }
 
