@@ -119,8 +119,6 @@ public struct Sender: Sendable {
             ])
         for segment in report.confirmed.keys.sorted() {
             guard let counts = report.confirmed[segment] else { continue }
-            SendingMetrics.confirmed(segment: segment, action: "add", count: counts.adds)
-            SendingMetrics.confirmed(segment: segment, action: "remove", count: counts.removes)
             var metadata: Logger.Metadata = ["segment": "\(segment)", "adds": "\(counts.adds)", "removes": "\(counts.removes)"]
             if let partners = options.partnersBySegment[segment] { metadata["partner"] = "\(partners.joined(separator: ","))" }
             logger.info("TikTok confirmed +\(counts.adds) -\(counts.removes) for segment \(segment)", metadata: metadata)
@@ -242,7 +240,13 @@ public struct Sender: Sendable {
                     logger.notice("\(note)", metadata: batchMetadata(batch, answer))
                 }
                 await limiter.succeeded()
-                for row in batch.rows { report.confirmed[row.audienceID, default: ActionCounts()].count(batch.action) }
+                var confirmed: [String: ActionCounts] = [:]
+                for row in batch.rows { confirmed[row.audienceID, default: ActionCounts()].count(batch.action) }
+                for (segment, counts) in confirmed {
+                    report.confirmed[segment, default: ActionCounts()].adds += counts.adds
+                    report.confirmed[segment, default: ActionCounts()].removes += counts.removes
+                    SendingMetrics.confirmed(segment: segment, action: batch.action == .add ? "add" : "remove", count: batch.action == .add ? counts.adds : counts.removes)
+                }
                 // The whole batch in one sure answer: its in-flight record goes in the same transaction.
                 let closing = !delivery.mayLandLate && delivery.confirmed.isEmpty && batch.rows.count == delivery.ticket.rows
                     ? delivery.ticket : nil

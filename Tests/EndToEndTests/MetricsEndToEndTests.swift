@@ -27,7 +27,7 @@ struct MetricsEndToEndTests {
             #expect(await eventually {
                 samples = (try? await Self.parsedScrape(port: port)) ?? [:]
                 return samples["tiktok_audience_sync_files_total{outcome=\"applied\"}"] == 1
-                    && samples["tiktok_audience_sync_tiktok_requests_total{code=\"0\"}"] != nil
+                    && samples["tiktok_audience_sync_tiktok_confirmed_changes_total{action=\"add\",segment=\"123456\"}"] == 3
             }, "\(samples)")
             #expect(samples["tiktok_audience_sync_files_total{outcome=\"rejected\"}"] == 1)
             #expect(samples["tiktok_audience_sync_rows_read_total"] == 4)
