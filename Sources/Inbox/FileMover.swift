@@ -102,6 +102,12 @@ public struct FileMover: Sendable {
         unlink(source)
     }
 
+    /// Removes an upload whose bytes are already archived (a duplicate): recorded, not kept twice.
+    public func discard(_ file: InboxFile) throws {
+        guard unlink(file.path) == 0 || errno == ENOENT else { throw Self.failure(file.path, "cannot remove the duplicate", errno) }
+        syncDirectory(file.path)
+    }
+
     private func syncDirectory(_ path: String) {
         let directory = String(path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
         let descriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

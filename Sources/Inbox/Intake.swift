@@ -209,7 +209,9 @@ public actor Intake {
             var receipt = Receipt(file: file, outcome: .duplicate)
             receipt.fingerprint = fingerprint.hex
             receipt.reason = reason
-            receipt.archivedAs = try mover.move(file, to: .archive, suffix: String(fingerprint.hex.prefix(12)))
+            // The same bytes are archived already: the duplicate is recorded (its receipt, the
+            // ledger's count), not kept a second time.
+            try mover.discard(file)
             try await receipts.write(receipt, for: file, fingerprint: fingerprint)
             return receipt
         case .holdAgain(let reason):

@@ -63,5 +63,9 @@ struct IntakeReceiptTests {
         let kept = try JSONDecoder().decode(Receipt.self, from: try #require(FileManager.default.contents(atPath: folder + "/" + original)))
         #expect(kept.outcome == .applied && kept.rowsRejected == 1 && kept.rejects.count == 1)
         #expect(kept.fingerprint == first.fingerprint)
+        let archive = try FileManager.default.subpathsOfDirectory(atPath: configuration.stateDirectory + "/archive")
+            .filter { !$0.hasSuffix("/") && $0.hasSuffix(".csv") || $0.contains(".csv.") }
+        #expect(archive.count == 1, "a duplicate is recorded, not archived a second time: \(archive)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/inbox/acme").isEmpty)
     }
 }
