@@ -7,13 +7,19 @@ enum ConfigurationKeys {
         "inbox", "state_directory", "settle_seconds", "rescan_seconds", "incomplete_upload_seconds",
         "max_snapshot_removal_percent", "max_decompressed_bytes", "tiktok", "identifiers", "partners", "metrics",
     ]
-    static let tiktok: Set<String> = [
-        "base_url", "advertiser_id", "access_token_file", "requests_per_second", "max_in_flight", "maid_type",
-        "max_attempts", "initial_backoff_ms", "request_timeout_seconds", "resend_unanswered_after_seconds",
+    /// The sections of keys (`tiktok:`, ...) and the keys each may hold; `partners:` is apart
+    /// (a folder name, then ``partner``'s keys).
+    static let sections: [String: Set<String>] = [
+        "tiktok": [
+            "base_url", "advertiser_id", "access_token_file", "requests_per_second", "max_in_flight", "maid_type",
+            "max_attempts", "initial_backoff_ms", "request_timeout_seconds", "resend_unanswered_after_seconds",
+            // Refused with its own message (the token never goes in the file).
+            "access_token",
+        ],
+        "identifiers": ["email_remove_plus_tag", "email_remove_dots", "phone_format", "maid_type"],
+        "metrics": ["listen"],
     ]
-    static let identifiers: Set<String> = ["email_remove_plus_tag", "email_remove_dots", "phone_format", "maid_type"]
     static let partner: Set<String> = ["segments", "maid_type"]
-    static let metrics: Set<String> = ["listen"]
 
     /// The first key of `tree` that is not a known one, dotted, with the nearest known key.
     static func unknown(in tree: Node) -> (key: String, nearest: String?)? {
@@ -21,19 +27,9 @@ enum ConfigurationKeys {
         for (key, value) in root {
             guard let name = key.string else { continue }
             guard topLevel.contains(name) else { return (name, nearest(name, in: topLevel)) }
-            if name == "tiktok", let mapping = value.mapping {
-                for case let key? in mapping.keys.map(\.string) where !tiktok.contains(key) && key != "access_token" {
-                    return ("tiktok." + key, nearest(key, in: tiktok).map { "tiktok." + $0 })
-                }
-            }
-            if name == "identifiers", let mapping = value.mapping {
-                for case let key? in mapping.keys.map(\.string) where !identifiers.contains(key) {
-                    return ("identifiers." + key, nearest(key, in: identifiers).map { "identifiers." + $0 })
-                }
-            }
-            if name == "metrics", let mapping = value.mapping {
-                for case let key? in mapping.keys.map(\.string) where !metrics.contains(key) {
-                    return ("metrics." + key, nearest(key, in: metrics).map { "metrics." + $0 })
+            if let known = sections[name], let mapping = value.mapping {
+                for case let key? in mapping.keys.map(\.string) where !known.contains(key) {
+                    return ("\(name).\(key)", nearest(key, in: known).map { "\(name).\($0)" })
                 }
             }
             if name == "partners", let partners = value.mapping {

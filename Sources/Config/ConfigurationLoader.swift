@@ -36,7 +36,7 @@ public enum ConfigurationLoader {
                 "\(unknown.key) is not a configuration key"
                     + (unknown.nearest.map { "; did you mean \($0)?" } ?? "; see etc/config.yaml for the keys there are"))
         }
-        for section in ["tiktok", "identifiers", "partners", "metrics"] {
+        for section in ConfigurationKeys.sections.keys.sorted() + ["partners"] {
             if let node = tree?.mapping?[section], node.mapping == nil, node.scalar?.string.isEmpty == false || node.sequence != nil {
                 throw ConfigurationError(file: path, key: section, "must be a section of keys (see etc/config.yaml), not a single value")
             }

@@ -100,7 +100,7 @@ public struct MetricsRefresher: Service {
             Gauge(label: prefix + "sending_paused", dimensions: [("reason", kind)]).record(kind == pause ? 1 : 0)
         }
         if let pause { reported.pauses.insert(pause) }
-        Gauge(label: prefix + "held_files").record(Self.fileCount(under: StateFolder.held.path(in: configuration.stateDirectory)))
+        Gauge(label: prefix + "held_files").record(InboxLook.heldFiles(stateDirectory: configuration.stateDirectory).count)
         Gauge(label: prefix + "ledger_bytes").record(await ledger.reader.sizeOnDisk())
         if sizes {
             // A walk of archive/ and receipts/ can take a while: off Swift's cooperative threads.
@@ -110,15 +110,6 @@ public struct MetricsRefresher: Service {
             }
             Gauge(label: prefix + "state_directory_bytes").record(bytes)
         }
-    }
-
-    static func fileCount(under folder: String) -> Int {
-        guard let walker = FileManager.default.enumerator(atPath: folder) else { return 0 }
-        var count = 0
-        while let name = walker.nextObject() as? String {
-            if walker.fileAttributes?[.type] as? FileAttributeType == .typeRegular, !name.hasSuffix(".reason.txt") { count += 1 }
-        }
-        return count
     }
 
     static func bytes(under folder: String) -> Int64 {

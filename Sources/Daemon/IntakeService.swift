@@ -49,6 +49,7 @@ public struct IntakeService: Service {
     public func run() async throws {
         let stopping = StopFlag()
         var warned: [String: String] = [:]
+        var notedRules: String?
         let pipelineStop = pipelineStop
         await withGracefulShutdownHandler {
             while !stopping.isSet && !pipelineStop.isSet && !Task.isCancelled {
@@ -58,10 +59,13 @@ public struct IntakeService: Service {
                 do {
                     // Bookkeeping only: a busy or full disk here must not stop the intake.
                     do {
-                        if let earlier = try await ledger.noteHashingRules(configuration.identifiers.hashingKey) {
+                        // Once at start, and again only when a reload changed the rules.
+                        let rules = configuration.identifiers.hashingKey
+                        if rules != notedRules, let earlier = try await ledger.noteHashingRules(rules) {
                             let changes = configuration.identifiers.changes(since: earlier)
                             if !changes.isEmpty { logger.warning("\(HashingRulesChange.message(changes))") }
                         }
+                        notedRules = rules
                     } catch {
                         logger.warning("could not record the identifier rules in the ledger", metadata: ["error": "\(error)"])
                     }

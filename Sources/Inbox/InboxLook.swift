@@ -39,10 +39,15 @@ public struct InboxLook: Sendable {
                 look.waiting.append(Waiting(file: file.relativePath, reason: "ready to be taken", since: since, needsAction: false))
             }
         }
-        var held = InboxScanner(root: StateFolder.held.path(in: configuration.stateDirectory))
-        held.renamesInvalidNames = false
-        let heldListing = try? held.list()
-        look.held = (heldListing?.files ?? []).map(\.relativePath).filter { !$0.hasSuffix(".reason.txt") }.sorted()
+        look.held = heldFiles(stateDirectory: configuration.stateDirectory)
         return look
+    }
+
+    /// The snapshots in held/, relative to it (their `.reason.txt` notes left out).
+    public static func heldFiles(stateDirectory: String) -> [String] {
+        var held = InboxScanner(root: StateFolder.held.path(in: stateDirectory))
+        held.renamesInvalidNames = false
+        let listing = try? held.list()
+        return (listing?.files ?? []).map(\.relativePath).filter { !$0.hasSuffix(".reason.txt") }.sorted()
     }
 }

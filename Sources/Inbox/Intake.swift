@@ -49,6 +49,9 @@ public actor Intake {
     let planner: Planner
     let progress: (@Sendable (ReadProgress) -> Void)?
     private nonisolated let executor = ThreadExecutor(label: "tiktok-audience-sync.intake")
+    /// The ledger's type for untyped MAIDs from earlier versions, read once by the first file
+    /// that needs it (it never changes while the process runs).
+    private var legacyMAIDType: MAIDType??
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -171,8 +174,8 @@ public actor Intake {
     /// read). Throws only for ledger or disk failures, never for a bad file.
     func take(_ file: InboxFile, stop: PlanningStop = .never) async throws -> Receipt? {
         var options = ReadingOptions()
-        options.identifierRules = configuration.identifierRules(
-            forPartner: file.partner, legacyMAIDType: try await ledger.reader.legacyMAIDType())
+        if legacyMAIDType == nil { legacyMAIDType = .some(try await ledger.reader.legacyMAIDType()) }
+        options.identifierRules = configuration.identifierRules(forPartner: file.partner, legacyMAIDType: legacyMAIDType ?? nil)
         options.maximumDecompressedBytes = configuration.maxDecompressedBytes
         options.progress = progress
         if let partner = file.partner, let settings = configuration.partners?[partner] {

@@ -77,11 +77,7 @@ public struct Receipt: Codable, Sendable {
         return Array((try? encoder.encode(self)) ?? Data("{}".utf8)) + [UInt8(ascii: "\n")]
     }
 
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    static func timestamp(_ date: Date) -> String { ISO8601Time.string(Int(date.timeIntervalSince1970)) }
 
     /// Where the receipt for `file` lives below the state directory.
     static func relativePath(for file: InboxFile, fingerprint: String?) -> String {

@@ -57,10 +57,7 @@ public struct ChangePreview: ChangeSink {
         if let limit = maximumRemovalPercent {
             for case let entry? in tally.entries where held == nil {
                 let before = entry.row.flatMap { members[$0] } ?? 0
-                let leaving = before - entry.keptMembers
-                if before > 0, Double(leaving) * 100 > Double(before) * limit {
-                    held = SnapshotHeld(segment: entry.segment.rawValue, members: before, removals: leaving, limitPercent: limit)
-                }
+                held = SnapshotHeld.exceeding(segment: entry.segment.rawValue, members: before, removals: before - entry.keptMembers, limitPercent: limit)
             }
         }
         return (tally.changes { entry in entry.row.map { (members[$0] ?? 0) - entry.keptMembers } ?? 0 }, held)

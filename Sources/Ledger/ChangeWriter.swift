@@ -122,9 +122,8 @@ public struct ChangeWriter: ChangeSink {
         guard let limit = maximumRemovalPercent else { return }
         for case let entry? in tally.entries {
             let leaving = entry.row.flatMap { sweptRemovals[$0] } ?? 0
-            let before = leaving + entry.keptMembers
-            if before > 0, Double(leaving) * 100 > Double(before) * limit {
-                throw SnapshotHeld(segment: entry.segment.rawValue, members: before, removals: leaving, limitPercent: limit)
+            if let held = SnapshotHeld.exceeding(segment: entry.segment.rawValue, members: leaving + entry.keptMembers, removals: leaving, limitPercent: limit) {
+                throw held
             }
         }
     }
@@ -138,6 +137,13 @@ public struct SnapshotHeld: OperatorError {
     public let members: Int
     public let removals: Int
     public let limitPercent: Double
+
+    /// The hold of a snapshot that would remove `removals` of a segment's `members`; nil when
+    /// that is within `limitPercent`. The one rule, for planning and for `plan`'s preview.
+    static func exceeding(segment: String, members: Int, removals: Int, limitPercent: Double) -> SnapshotHeld? {
+        guard members > 0, Double(removals) * 100 > Double(members) * limitPercent else { return nil }
+        return SnapshotHeld(segment: segment, members: members, removals: removals, limitPercent: limitPercent)
+    }
 
     public var description: String {
         let share = members > 0 ? Double(removals) * 100 / Double(members) : 0

@@ -67,6 +67,11 @@ public struct ActionCounts: Sendable, Equatable, Codable {
     package mutating func count(_ action: MembershipAction, _ number: Int = 1) {
         if action == .add { adds += number } else { removes += number }
     }
+
+    package mutating func add(_ other: ActionCounts) {
+        adds += other.adds
+        removes += other.removes
+    }
 }
 
 /// What one pass over the pending rows did.
@@ -90,10 +95,7 @@ public struct SendReport: Sendable {
         requests += other.requests
         unanswered += other.unanswered
         acknowledged += other.acknowledged
-        for (segment, counts) in other.confirmed {
-            confirmed[segment, default: ActionCounts()].adds += counts.adds
-            confirmed[segment, default: ActionCounts()].removes += counts.removes
-        }
+        for (segment, counts) in other.confirmed { confirmed[segment, default: ActionCounts()].add(counts) }
         failures += other.failures
         pause = pause ?? other.pause
     }

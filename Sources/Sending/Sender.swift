@@ -240,12 +240,11 @@ public struct Sender: Sendable {
                     logger.notice("\(note)", metadata: batchMetadata(batch, answer))
                 }
                 await limiter.succeeded()
-                var confirmed: [String: ActionCounts] = [:]
-                for row in batch.rows { confirmed[row.audienceID, default: ActionCounts()].count(batch.action) }
-                for (segment, counts) in confirmed {
-                    report.confirmed[segment, default: ActionCounts()].adds += counts.adds
-                    report.confirmed[segment, default: ActionCounts()].removes += counts.removes
-                    SendingMetrics.confirmed(segment: segment, action: batch.action == .add ? "add" : "remove", count: batch.action == .add ? counts.adds : counts.removes)
+                // A batch is one action: its rows counted per segment.
+                let rowsBySegment = Dictionary(grouping: batch.rows, by: \.audienceID).mapValues(\.count)
+                for (segment, rows) in rowsBySegment {
+                    report.confirmed[segment, default: ActionCounts()].count(batch.action, rows)
+                    SendingMetrics.confirmed(segment: segment, action: batch.action == .add ? "add" : "remove", count: rows)
                 }
                 // The whole batch in one sure answer: its in-flight record goes in the same transaction.
                 let closing = !delivery.mayLandLate && delivery.confirmed.isEmpty && batch.rows.count == delivery.ticket.rows

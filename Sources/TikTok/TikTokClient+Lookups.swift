@@ -26,11 +26,11 @@ extension TikTokClient {
         return TokenCheck(accepted: true, displayName: answer.data(as: User.self)?.display_name, summary: answer.summary)
     }
 
-    /// A refusal's summary, or for code 0 whose `data` was not what TikTok documents, that.
-    private static func unreadable(_ answer: TikTokAnswer) -> Refusal {
-        answer.envelope?.code == 0
-            ? .init(summary: "TikTok answered code 0 but its data could not be read (request_id=\(answer.envelope?.requestID ?? "-"))", code: 0)
-            : .init(summary: answer.summary, code: answer.envelope?.code)
+    /// TikTok's refusal as an answer; for code 0 whose `data` was not what TikTok documents, that.
+    private static func refusal<Value>(_ answer: TikTokAnswer) -> AudienceAnswer<Value> {
+        guard answer.envelope?.code == 0 else { return .refused(summary: answer.summary, code: answer.envelope?.code) }
+        return .refused(
+            summary: "TikTok answered code 0 but its data could not be read (request_id=\(answer.envelope?.requestID ?? "-"))", code: 0)
     }
 
     /// The details of these audiences of the advertiser, 100 per request (TikTok's limit); an id
@@ -44,8 +44,7 @@ extension TikTokClient {
         for start in stride(from: 0, to: ids.count, by: 100) {
             let answer = try await audiences(ids: Array(ids[start..<min(start + 100, ids.count)]))
             guard answer.envelope?.code == 0, let page = answer.data(as: Page.self) else {
-                let refusal = Self.unreadable(answer)
-                return .refused(summary: refusal.summary, code: refusal.code)
+                return Self.refusal(answer)
             }
             for entry in page.list ?? [] { found[entry.audience_details.id] = entry.audience_details }
         }
@@ -65,8 +64,7 @@ extension TikTokClient {
         }
         let answer = try await audienceList(page: page, pageSize: size)
         guard answer.envelope?.code == 0, let data = answer.data(as: Page.self) else {
-            let refusal = Self.unreadable(answer)
-            return .refused(summary: refusal.summary, code: refusal.code)
+            return Self.refusal(answer)
         }
         let list = data.list ?? []
         return .answered(
@@ -80,15 +78,9 @@ extension TikTokClient {
         struct Created: Decodable { var audience_id: String }
         let answer = try await changeAudience(["advertiser_id": advertiserID, "action": "create", "custom_audience_name": name])
         guard answer.envelope?.code == 0, let created = answer.data(as: Created.self) else {
-            let refusal = Self.unreadable(answer)
-            return .refused(summary: refusal.summary, code: refusal.code)
+            return Self.refusal(answer)
         }
         return .answered(created.audience_id)
     }
 }
 
-/// Why an audience call gave nothing: TikTok's summary and code.
-private struct Refusal {
-    var summary: String
-    var code: Int?
-}

@@ -91,7 +91,7 @@ struct StatusJSON: Encodable {
     var ledger_bytes: Int64
 
     init(_ document: StatusDocument) {
-        func time(_ seconds: Int64) -> String { ISO8601Time.string(Int(seconds)) }
+        let time = StatusDocument.time
         health = document.health.rawValue
         problems = document.problems
         let intake = document.daemon.intake ?? document.daemon.lastSeen

@@ -22,23 +22,23 @@ enum StopSignals {
         }
     }
 
-    /// The SIGHUP sequence trapped at start, or a new one.
-    static func hangups() async -> UnixSignalsSequence {
-        if let trapped = earlyHangups.withLock({ early -> UnixSignalsSequence? in
-            defer { early = nil }
-            return early
-        }) {
+    /// A sequence trapped at start, for its one reader.
+    private static func take(_ box: borrowing Mutex<UnixSignalsSequence?>) -> UnixSignalsSequence? {
+        box.withLock { trapped in
+            defer { trapped = nil }
             return trapped
         }
+    }
+
+    /// The SIGHUP sequence trapped at start, or a new one.
+    static func hangups() async -> UnixSignalsSequence {
+        if let trapped = take(earlyHangups) { return trapped }
         return await UnixSignalsSequence(trapping: .sighup)
     }
 
     /// Runs `body` with the signals trapped; `body` runs its service group through the relay.
     static func trapping(_ body: @Sendable (Relay) async throws -> Void) async throws {
-        let trapped = early.withLock { early -> UnixSignalsSequence? in
-            defer { early = nil }
-            return early
-        }
+        let trapped = take(early)
         let signals: UnixSignalsSequence
         if let trapped { signals = trapped } else { signals = await UnixSignalsSequence(trapping: .sigterm, .sigint) }
         let relay = Relay()
