@@ -46,6 +46,17 @@ public struct Configuration: Sendable {
         public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
+    /// How long what the state directory keeps is kept, in days (0: for ever).
+    public struct Retention: Sendable, Equatable {
+        /// Per folder of the state directory; a file's age counts from when it was put there.
+        public var days: [StateFolder: Int] = [.archive: 35, .rejected: 35, .held: 90, .receipts: 90]
+        /// The ledger's record of each file (what makes a re-upload a duplicate). Kept longer than
+        /// the files: partners re-send old files, and a record costs a few hundred bytes.
+        public var fileHistoryDays = 400
+
+        public init() {}
+    }
+
     public var inbox: String
     public var stateDirectory: String
     /// Where the daemon serves its metrics (Prometheus' text format, `GET /metrics`); nil: nowhere.
@@ -58,6 +69,7 @@ public struct Configuration: Sendable {
     public var maxSnapshotRemovalPercent: Double? = 50
     public var heldDirectory: String { StateFolder.held.path(in: stateDirectory) }
     public var maxDecompressedBytes: Int64 = 16 << 30
+    public var retention = Retention()
     public var tiktok: TikTok
     /// Normalisation and the MAID type, for every partner (a partner may set its own MAID type).
     public var identifiers = IdentifierRules()

@@ -6,6 +6,7 @@ enum ConfigurationKeys {
     static let topLevel: Set<String> = [
         "inbox", "state_directory", "settle_seconds", "rescan_seconds", "incomplete_upload_seconds",
         "max_snapshot_removal_percent", "max_decompressed_bytes", "tiktok", "identifiers", "partners", "metrics",
+        "retention",
     ]
     /// The sections of keys (`tiktok:`, ...) and the keys each may hold; `partners:` is apart
     /// (a folder name, then ``partner``'s keys).
@@ -18,6 +19,7 @@ enum ConfigurationKeys {
         ],
         "identifiers": ["email_remove_plus_tag", "email_remove_dots", "phone_format", "maid_type"],
         "metrics": ["listen"],
+        "retention": ["archive_days", "rejected_days", "held_days", "receipts_days", "file_history_days"],
     ]
     static let partner: Set<String> = ["segments", "maid_type"]
 

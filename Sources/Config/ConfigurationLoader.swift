@@ -119,6 +119,7 @@ private struct Keys {
         if let bytes = try integer("max_decompressed_bytes", in: 1...Int(Int64.max)) {
             configuration.maxDecompressedBytes = Int64(bytes)
         }
+        configuration.retention = try retention()
         if !partnerNames.isEmpty {
             var partners: [String: Configuration.Partner] = [:]
             for name in partnerNames {
@@ -160,6 +161,16 @@ private struct Keys {
         }
         rules.maidType = newer ?? older
         return rules
+    }
+
+    /// The `retention:` section: days, 0 for ever.
+    func retention() throws -> Configuration.Retention {
+        var retention = Configuration.Retention()
+        for folder in StateFolder.allCases {
+            if let days = try integer("retention.\(folder.rawValue)_days", in: 0...36_500) { retention.days[folder] = days }
+        }
+        retention.fileHistoryDays = try integer("retention.file_history_days", in: 0...36_500) ?? retention.fileHistoryDays
+        return retention
     }
 
     /// `host:port` (`127.0.0.1:9464`, `[::1]:9464`).

@@ -50,6 +50,7 @@ public struct IntakeService: Service {
         let stopping = StopFlag()
         var warned: [String: String] = [:]
         var notedRules: String?
+        var retention = RetentionKeeper()
         let pipelineStop = pipelineStop
         await withGracefulShutdownHandler {
             while !stopping.isSet && !pipelineStop.isSet && !Task.isCancelled {
@@ -69,6 +70,8 @@ public struct IntakeService: Service {
                     } catch {
                         logger.warning("could not record the identifier rules in the ledger", metadata: ["error": "\(error)"])
                     }
+                    // Before the look: the space it frees counts for the files waiting for some.
+                    await retention.sweepIfDue(configuration, ledger: ledger, logger: logger)
                     let engine = Intake(
                         configuration: configuration, ledger: ledger, logger: logger,
                         progress: { [status, progress, inbox = configuration.inbox] reading in

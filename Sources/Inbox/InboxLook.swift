@@ -30,7 +30,8 @@ public struct InboxLook: Sendable {
         for file in listing.files.sorted(by: { ($0.arrived, $0.relativePath) < ($1.arrived, $1.relativePath) }) {
             let readiness = FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: now)
             let since = min(file.arrived, now)
-            switch IntakeDecision.arrival(file, readiness: readiness, now: now, rules: rules) {
+            let freeBytes = FreeSpace.available(at: configuration.stateDirectory)
+            switch IntakeDecision.arrival(file, readiness: readiness, now: now, rules: rules, freeBytes: freeBytes) {
             case .wait(let reason, _, let settling):
                 look.waiting.append(Waiting(file: file.relativePath, reason: reason, since: since, needsAction: !settling))
             case .reject(let reason, _):

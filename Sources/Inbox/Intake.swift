@@ -142,7 +142,8 @@ public actor Intake {
         }
         let now = Date().timeIntervalSince1970
         let readiness = FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: now, renamedIn: renamedIn)
-        switch IntakeDecision.arrival(file, readiness: readiness, now: now, rules: rules) {
+        let freeBytes = FreeSpace.available(at: configuration.stateDirectory)
+        switch IntakeDecision.arrival(file, readiness: readiness, now: now, rules: rules, freeBytes: freeBytes) {
         case .wait(let reason, let lookAgainAt, let settling):
             pass.waiting.append((file.relativePath, reason))
             if let lookAgainAt {

@@ -72,7 +72,10 @@ public enum IntakeDecision {
         }
     }
 
-    public static func arrival(_ file: InboxFile, readiness: FileReadiness, now: Double, rules: Rules) -> Arrival {
+    /// `freeBytes`: the free space below the state directory (nil: unknown, not checked).
+    public static func arrival(
+        _ file: InboxFile, readiness: FileReadiness, now: Double, rules: Rules, freeBytes: Int64? = nil
+    ) -> Arrival {
         // A modification time in the future (a partner's clock ahead) says nothing about when the
         // file last changed; its arrival does.
         let unchangedSince = file.modified > now + 1 ? file.arrived : file.modified
@@ -97,9 +100,20 @@ public enum IntakeDecision {
                     lookAgainAt: nil, settling: false)
             }
             if let problem = partnerProblem(file, partners: rules.partners) { return .reject(reason: problem, outcome: .rejected) }
+            if let freeBytes, freeBytes < FreeSpace.factor * file.size {
+                // The free figure is left out: it changes at every look, and the reason is logged
+                // once per file while it stays the same.
+                let needed = (FreeSpace.factor * file.size).formatted(.byteCount(style: .file))
+                return .wait(
+                    reason: freeSpaceReason + ": taking it needs about \(FreeSpace.factor) times its size (\(needed)) free in the state directory, which has less; free some (old archive/ files, the retention: settings) and it is taken at the next look",
+                    lookAgainAt: nil, settling: false)
+            }
             return .read
         }
     }
+
+    /// How the reason of a file that waits for free space starts.
+    public static let freeSpaceReason = "waits for free space"
 
     public static func known(_ memory: Memory, file: InboxFile, rules: Rules) -> Known {
         let limit = memory.approved ? nil : rules.maxSnapshotRemovalPercent

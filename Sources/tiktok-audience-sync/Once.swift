@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ServiceLifecycle
 import AudienceDaemon
+import AudienceInbox
 import AudienceLedger
 import AudienceModel
 import AudienceSupport
@@ -111,6 +112,9 @@ extension AudienceSyncCommand {
             if !record.failures.isEmpty {
                 return (Exit.workPending,
                         "\(record.failures.count) file(s) could not be taken and stay in the inbox (\(record.failures[0].error)); they are tried again by the next run")
+            }
+            if record.waiting.contains(where: { $0.reason.hasPrefix(IntakeDecision.freeSpaceReason) }) {
+                return (Exit.workPending, "a file waits for free space in the state directory; free some and run again")
             }
             if record.rejectedFiles > 0 || record.rejectedRows > 0 || !record.waiting.isEmpty {
                 return (Exit.inputRejected, nil)
