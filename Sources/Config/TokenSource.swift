@@ -53,5 +53,15 @@ public enum TokenStore {
         if let (reason, _) = AtomicFile.write(Array((secret + "\n").utf8), to: path, mode: 0o600) {
             throw ConfigurationError(file: path, key: "tiktok.access_token_file", "cannot write \(path): \(reason)")
         }
+        // Saved by root into a folder another user owns (the state directory): the file is that
+        // user's, or the daemon, running as it, could not read its own token.
+        var folder = stat()
+        let parent = (path as NSString).deletingLastPathComponent
+        if geteuid() == 0, stat(parent.isEmpty ? "." : parent, &folder) == 0, folder.st_uid != 0,
+            chown(path, folder.st_uid, folder.st_gid) != 0
+        {
+            throw ConfigurationError(
+                file: path, key: "tiktok.access_token_file", "cannot give \(path) to the owner of \(parent): \(String(cString: strerror(errno)))")
+        }
     }
 }

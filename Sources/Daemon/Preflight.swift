@@ -101,12 +101,14 @@ public struct Preflight: Sendable {
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
             return PreflightItem(check: name, passed: false, detail: "\(path) does not exist", advice: "create it (see docs/operations.md)")
         }
+        // Checked as the user this runs as: a root run of `check` acts as the state directory's owner.
+        let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(geteuid())"
         guard access(path, W_OK | R_OK | X_OK) == 0 else {
             return PreflightItem(
-                check: name, passed: false, detail: "\(path) is not writable: \(String(cString: strerror(errno)))",
+                check: name, passed: false, detail: "\(path) is not writable by \(user): \(String(cString: strerror(errno)))",
                 advice: "let the daemon's user read and write it")
         }
-        return PreflightItem(check: name, passed: true, detail: "\(path) is writable", advice: nil)
+        return PreflightItem(check: name, passed: true, detail: "\(path) is writable by \(user)", advice: nil)
     }
 
     private func token(_ client: TikTokClient, origin: String) async -> PreflightItem {

@@ -22,7 +22,9 @@ extension AudienceSyncCommand {
         var json = false
 
         func run() async throws {
-            let context = try await CommandContext.load(options)
+            var context = try await CommandContext.load(options)
+            let rootOwned = Self.rootOwnedStateDirectory(context.configuration.stateDirectory)
+            try context.useStateDirectory()
             let configuration = context.configuration
             var known: [String] = []
             var hashingRules: String?
@@ -35,10 +37,11 @@ extension AudienceSyncCommand {
                 legacyMAIDType = try? await reader.legacyMAIDType()
             }
             let client = context.token == nil ? nil : try context.tiktokClient()
-            let items = await Preflight(
+            var items = await Preflight(
                 configuration: configuration, client: client, tokenOrigin: context.tokenOrigin, knownSegments: known,
                 recordedHashingRules: hashingRules, legacyMAIDType: legacyMAIDType
             ).run()
+            if let rootOwned { items.insert(rootOwned, at: 0) }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -61,5 +64,17 @@ extension AudienceSyncCommand {
                     redactor: context.redactor)
             }
         }
+
+        /// A state directory owned by root on a machine with the service's user: the daemon, run
+        /// as that user, could not write there (root's own runs of this check could).
+        static func rootOwnedStateDirectory(_ state: String) -> PreflightItem? {
+            guard geteuid() == 0, let owner = StateOwner(of: state), owner.uid == 0, getpwnam(serviceUser) != nil else { return nil }
+            return PreflightItem(
+                check: "state owner", passed: true, warning: true,
+                detail: "\(state) belongs to root, but the service runs as \(serviceUser)",
+                advice: "chown -R \(serviceUser): \(state) (unless the unit runs as root on purpose)")
+        }
+
+        static let serviceUser = "tiktok-audience-sync"
     }
 }

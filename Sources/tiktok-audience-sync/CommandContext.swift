@@ -18,6 +18,9 @@ struct CommandContext {
     let redactor: Redactor
     let token: AccessToken?
     let tokenOrigin: String?
+    /// The environment the pipeline reads the token from: the process's, plus the token read
+    /// before a root run became the state directory's owner (``useStateDirectory()``).
+    var environment = ProcessInfo.processInfo.environment
 
     static let sharedRedactor = Redactor()
 
@@ -37,6 +40,43 @@ struct CommandContext {
                 tokenOrigin: resolved?.origin)
         } catch {
             throw fail(error, redactor: redactor)
+        }
+    }
+
+    /// For commands that use the state directory, before they touch it. Run by root while the
+    /// directory is another user's (the service's), the command reads the token as root (as
+    /// systemd reads the credential), then acts as that user, so that what it creates stays
+    /// the daemon's. Run by another user who cannot write there, it exits 78 with the exact
+    /// command to use. Either way, something below it that this user cannot write (left by an
+    /// earlier root run) is exit 78 with the chown that mends it.
+    mutating func useStateDirectory() throws {
+        let state = configuration.stateDirectory
+        guard let owner = StateOwner(of: state) else { return }
+        if geteuid() == 0 && owner.uid != 0 {
+            if token == nil, environment["TIKTOK_ACCESS_TOKEN"] == nil,
+                let resolved = try? TokenSource.resolve(configuration: configuration, environment: environment)
+            {
+                resolved.token.register(in: redactor)
+                environment["TIKTOK_ACCESS_TOKEN"] = resolved.token.value
+            } else if let token {
+                environment["TIKTOK_ACCESS_TOKEN"] = token.value
+            }
+            if let problem = owner.become() {
+                throw fail("cannot act as \(owner.described), the owner of \(state): \(problem)", Exit.badConfiguration, redactor: redactor)
+            }
+            FileHandleOutput.standardError(
+                "tiktok-audience-sync: acting as \(owner.described), the owner of \(state), so that what this command writes there stays the service's\n")
+        } else if geteuid() != owner.uid, access(state, W_OK | X_OK) != 0 {
+            throw fail(
+                "\(state) belongs to \(owner.described) and this user cannot write there; run: \(owner.sudo) \(StateOwner.commandLine) (or run it as root: it then acts as \(owner.name ?? "that user"))",
+                Exit.badConfiguration, redactor: redactor)
+        }
+        let blocked = StateOwner.unwritable(in: state, ledgerPath: configuration.ledgerPath)
+        guard blocked.isEmpty else {
+            let me = StateOwner.current
+            throw fail(
+                "\(me.described) cannot write to \(blocked.joined(separator: ", ")) (left by a run as another user?); run as root: chown -R \(me.chownSpec) \(state)",
+                Exit.badConfiguration, redactor: redactor)
         }
     }
 

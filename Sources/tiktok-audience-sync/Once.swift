@@ -29,7 +29,8 @@ extension AudienceSyncCommand {
         }
 
         private func work(_ relay: StopSignals.Relay) async throws {
-            let context = try await CommandContext.load(options, resolveToken: false)
+            var context = try await CommandContext.load(options, resolveToken: false)
+            try context.useStateDirectory()
             let lock = try context.lockStateDirectory()
             defer { withExtendedLifetime(lock) {} }
             let ledger = try await context.openLedger()
@@ -37,7 +38,7 @@ extension AudienceSyncCommand {
             let outcome = PipelineOutcome()
             let pipeline = Pipeline(
                 configuration: context.configuration, ledger: ledger, logger: context.logger,
-                environment: ProcessInfo.processInfo.environment, redactor: context.redactor)
+                environment: context.environment, redactor: context.redactor)
             let services = pipeline.services(finish: .whenDrained, outcome: outcome, watcher: nil) { progress.report($0) }
             var group = ServiceGroupConfiguration(services: services.map {
                 ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .ignore)

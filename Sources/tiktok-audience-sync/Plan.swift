@@ -17,7 +17,13 @@ extension AudienceSyncCommand {
         var file: String
 
         func run() async throws {
-            let context = try await CommandContext.load(options, resolveToken: false)
+            var context = try await CommandContext.load(options, resolveToken: false)
+            try context.useStateDirectory()
+            if access(file, R_OK) != 0 && errno == EACCES {
+                throw fail(
+                    "cannot read \(file) as \(StateOwner.current.described), as which this command acts (the owner of the state directory): make it readable to that user, or copy it to a folder it can read",
+                    Exit.inputRejected, redactor: context.redactor)
+            }
             let ledger = try await context.openLedger()
             var reading = ReadingOptions()
             // As the daemon would read it from where it lies: the partner folder's rules and segments.

@@ -23,7 +23,8 @@ extension AudienceSyncCommand {
         }
 
         func run() async throws {
-            let context = try await CommandContext.load(options)
+            var context = try await CommandContext.load(options, resolveToken: false)
+            try context.useStateDirectory()
             let ledger = try await context.openLedger()
             let parked = try await ledger.reader.parkedSegments().filter { segment == nil || $0.segment == segment }
             if parked.isEmpty {
@@ -54,7 +55,8 @@ extension AudienceSyncCommand {
         var file: String
 
         func run() async throws {
-            let context = try await CommandContext.load(options)
+            var context = try await CommandContext.load(options, resolveToken: false)
+            try context.useStateDirectory()
             let ledger = try await context.openLedger()
             let engine = Intake(configuration: context.configuration, ledger: ledger, logger: context.logger)
             do {

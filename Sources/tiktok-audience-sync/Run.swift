@@ -26,14 +26,15 @@ extension AudienceSyncCommand {
         }
 
         private func work(_ relay: StopSignals.Relay) async throws {
-            let context = try await CommandContext.load(options)
+            var context = try await CommandContext.load(options)
+            try context.useStateDirectory()
             let configuration = context.configuration
             let lock = try context.lockStateDirectory()
             defer { withExtendedLifetime(lock) {} }
             let notifier = SystemdNotifier()
             notifier.extendStartup(by: .seconds(3600), status: "opening the ledger (upgrading it if an older version wrote it)")
             let ledger = try await context.openLedger()
-            let environment = ProcessInfo.processInfo.environment
+            let environment = context.environment
             let pipeline = Pipeline(
                 configuration: configuration, ledger: ledger, logger: context.logger, environment: environment,
                 redactor: context.redactor, status: DaemonStatus(notifier: notifier))

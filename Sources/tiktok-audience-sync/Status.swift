@@ -27,7 +27,8 @@ extension AudienceSyncCommand {
         var files: Int = 10
 
         func run() async throws {
-            let context = try await CommandContext.load(options, resolveToken: false)
+            var context = try await CommandContext.load(options, resolveToken: false)
+            try context.useStateDirectory()
             let configuration = context.configuration
             let ledger = try await context.openLedger()
             let reader = ledger.reader

@@ -72,4 +72,21 @@ struct HelpAndManualTests {
         if let root = document["command"] as? [String: Any] { visit(root, path: []) }
         #expect(missing.isEmpty, "docs/tiktok-audience-sync.1 is stale (run scripts/generate-manual): \(missing)")
     }
+
+    @Test(
+        "the man page renders without a warning and has EXIT STATUS with the real codes, ENVIRONMENT, FILES and SIGNALS",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/groff")))
+    func manualSections() async throws {
+        let rendered = try await ToolProcess("/usr/bin/groff", ["-mandoc", "-ww", "-Tutf8", Self.manPage]).wait()
+        #expect(rendered.status == 0)
+        #expect(rendered.stderr.isEmpty, "groff warns: \(rendered.stderr)")
+        let page = try String(contentsOfFile: Self.manPage, encoding: .utf8)
+        for section in ["ENVIRONMENT", "FILES", "SIGNALS", "EXIT STATUS", "SEE ALSO"] {
+            #expect(page.contains(".Sh \(section)"), "missing section \(section)")
+        }
+        #expect(!page.contains(".Ex -std"), "the generic exit status says nothing of 75 and 78")
+        for name in ["TIKTOK_ACCESS_TOKEN", "CREDENTIALS_DIRECTORY", "SIGHUP", "SIGTERM", "ledger.sqlite"] {
+            #expect(page.contains(name), "\(name) is not in the man page")
+        }
+    }
 }
