@@ -203,6 +203,7 @@ public actor Intake {
             receipt.rowsRead = record.rowsRead
             receipt.rowsRejected = record.rowsRejected
             receipt.members = record.members
+            receipt.segments = record.segmentChanges ?? [:]
             let archived = try mover.move(file, to: .archive, suffix: String(fingerprint.hex.prefix(12)))
             try await ledger.recordArchived(fingerprint: fingerprint, as: archived)
             receipt.archivedAs = archived

@@ -47,8 +47,8 @@ package struct Receipts: Sendable {
     }
 
     /// Every archived file gets its receipt: one whose run stopped between the move and the
-    /// receipt gets it now, from what the ledger recorded (totals; the per-segment counts and
-    /// rejected lines were in the run that stopped).
+    /// receipt gets it now, from what the ledger recorded (counts per segment; the rejected
+    /// lines were in the run that stopped).
     func writeMissing() async {
         let missing: [(fingerprint: Digest32, record: FileRecord)]
         do {
@@ -82,6 +82,7 @@ package struct Receipts: Sendable {
         receipt.rowsRead = record.rowsRead
         receipt.rowsRejected = record.rowsRejected
         receipt.members = record.members
+        receipt.segments = record.segmentChanges ?? [:]
         receipt.archivedAs = record.archivedAs
         receipt.reason = "written after a restart (the run that applied it stopped before its receipt): +\(record.adds) -\(record.removes) in all"
         try await write(receipt, for: file, fingerprint: fingerprint)

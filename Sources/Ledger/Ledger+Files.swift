@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import AudienceModel
 import AudiencePlanning
@@ -23,6 +24,8 @@ public struct FileRecord: Sendable, Codable, Equatable {
     public var duplicatesSeen: Int
     public var receipt: String?
     public var confirmedAt: Int64?
+    /// The net change per segment when it was applied (nil for ledgers older than that record).
+    public var segmentChanges: [String: SegmentChange]?
 }
 
 /// The net change one file made to desired membership, per segment.
@@ -164,9 +167,10 @@ extension LedgerConnection {
         let statement = try connection.prepare(
             """
             INSERT INTO file (fingerprint, generation, name, size, outcome, kind, rows_read, rows_rejected,
-                              members, adds, removes, planned_at)
-            VALUES (?1, ?2, ?3, ?4, 'applied', ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                              members, adds, removes, planned_at, segment_changes)
+            VALUES (?1, ?2, ?3, ?4, 'applied', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
             """)
+        statement.bind(12, (try? JSONEncoder().encode(result.changes)).map { String(decoding: $0, as: UTF8.self) })
         statement.bind(1, fingerprint)
         statement.bind(2, generation)
         statement.bind(3, name)
@@ -225,7 +229,7 @@ extension LedgerReader {
             let statement = try ledger.connection.prepare(
                 """
                 SELECT name, size, outcome, kind, rows_read, rows_rejected, members, adds, removes, reason,
-                       planned_at, archived_as, duplicates_seen, receipt, confirmed_at
+                       planned_at, archived_as, duplicates_seen, receipt, confirmed_at, segment_changes
                 FROM file WHERE fingerprint = ?1
                 """)
             defer { statement.reset() }
@@ -239,7 +243,10 @@ extension LedgerReader {
                 adds: Int(statement.int(7)), removes: Int(statement.int(8)), reason: statement.optionalString(9),
                 plannedAt: statement.int(10), archivedAs: statement.optionalString(11),
                 duplicatesSeen: Int(statement.int(12)), receipt: statement.optionalString(13),
-                confirmedAt: statement.optionalInt(14))
+                confirmedAt: statement.optionalInt(14),
+                segmentChanges: statement.optionalString(15).flatMap {
+                    try? JSONDecoder().decode([String: SegmentChange].self, from: Data($0.utf8))
+                })
         }
     }
 

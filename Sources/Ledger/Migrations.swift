@@ -231,6 +231,14 @@ enum Migrations {
                 WHERE EXISTS (SELECT 1 FROM membership WHERE id_type IN (3, 4));
             """
         ),
+        Step(
+            "remember each file's change per segment",
+            """
+            -- {"123456":{"adds":1,"removes":0}}: for a receipt written after the run that applied the
+            -- file stopped, or could not move it (a permission), so that it still says per segment.
+            ALTER TABLE file ADD COLUMN segment_changes TEXT;
+            """
+        ),
     ]
 
     static func migrate(_ connection: SQLiteConnection) throws {

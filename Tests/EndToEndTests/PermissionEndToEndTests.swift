@@ -106,4 +106,29 @@ struct PermissionEndToEndTests {
                 "\(blocked.stderr)")
         }
     }
+
+    @Test("a file applied while its folder refused the move gets, once moved, a receipt with its change per segment")
+    func receiptAfterAPermissionError() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let workspace = try serviceWorkspace(emulator)
+            // The partner's folder is readable but not writable by the service: the file is read
+            // and applied, then cannot be moved out of the inbox.
+            try workspace.drop("acme/add.csv", "email_hash,segment_id\n\(sha256Hex("moved@example.com")),123456\n")
+            let environment = ["TIKTOK_ACCESS_TOKEN": "emulator-token"]
+            let arguments = ["--reuid=\(Self.service)", "--regid=\(Self.service)", "--clear-groups", Binary.path, "once", "--config", workspace.configPath]
+            let refused = try await ToolProcess("/usr/bin/setpriv", arguments, environment: environment).wait()
+            #expect(refused.status == 78, "\(refused.output)")
+            #expect(refused.output.contains("Permission denied"), "\(refused.output)")
+            #expect(await emulator.state.members(of: "123456").count == 1, "applied and sent though not moved")
+
+            chown(workspace.inbox + "/acme", Self.service, Self.service)
+            let mended = try await ToolProcess("/usr/bin/setpriv", arguments, environment: environment).wait()
+            #expect(mended.status == 0, "\(mended.output)")
+            let receipt = try #require(workspace.files(under: "state/receipts").first)
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: workspace.state + "/receipts/" + receipt))) as? [String: Any]
+            let segments = json?["segments"] as? [String: [String: Int]]
+            #expect(segments?["123456"]?["adds"] == 1, "\(String(describing: json))")
+            #expect(json?["outcome"] as? String == "applied")
+        }
+    }
 }
