@@ -10,6 +10,7 @@ public struct LedgerError: OperatorError {
         case sqlite
         case superseded
         case corrupt
+        case upgradeBlocked
     }
 
     private let code: Code
@@ -43,6 +44,11 @@ public struct LedgerError: OperatorError {
         Self(.superseded, path: path, detail)
     }
 
+    /// The ledger cannot be upgraded safely now (no room for the copy made before).
+    static func upgradeBlocked(_ path: String, _ detail: String) -> Self {
+        Self(.upgradeBlocked, path: path, detail)
+    }
+
     /// The ledger holds what no version writes.
     static func corrupt(_ path: String, _ detail: String) -> Self {
         Self(.corrupt, path: path, detail)
@@ -52,7 +58,7 @@ public struct LedgerError: OperatorError {
     /// configuration ending (78) that systemd does not restart.
     public var ending: FailureEnding {
         switch code {
-        case .superseded, .corrupt: return .configuration
+        case .superseded, .corrupt, .upgradeBlocked: return .configuration
         case .open, .sqlite:
             switch (sqliteCode ?? 0) & 0xff {
             case SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_INTERRUPT, SQLITE_PROTOCOL:
@@ -79,6 +85,7 @@ public struct LedgerError: OperatorError {
         case .superseded:
             "the ledger \(path) was written by a newer version of tiktok-audience-sync (\(detail)); run that version or restore a backup."
         case .corrupt: "the ledger \(path) is damaged: \(detail). Restore it from a backup."
+        case .upgradeBlocked: detail
         case .sqlite:
             switch ending {
             case .retryLater: "ledger \(path): \(detail). Nothing was lost; free disk space or fix the disk, and it is tried again."

@@ -1,3 +1,5 @@
+import Glibc
+
 /// The ledger's schema, as named, append-only steps. `PRAGMA user_version` counts the steps applied;
 /// a ledger with more steps than this code knows was written by a newer version and is refused.
 enum Migrations {
@@ -248,6 +250,9 @@ enum Migrations {
         if current > steps.count {
             throw LedgerError.superseded(connection.path, "schema step \(current), this version knows \(steps.count)")
         }
+        if current > 0 && current < steps.count {
+            try copyBeforeUpgrade(connection, from: current)
+        }
         for index in current..<steps.count {
             let step = steps[index]
             try connection.transaction {
@@ -262,6 +267,27 @@ enum Migrations {
                 try connection.execute("PRAGMA user_version = \(index + 1)")
             }
         }
+    }
+
+    /// The ledger as it was before an upgrade, beside it: an upgrade that goes wrong, or a
+    /// version that must be rolled back, finds the ledger as that version left it. Made with the
+    /// online backup API; refused, before anything changes, when the disk has no room for it.
+    static func copyBeforeUpgrade(_ connection: SQLiteConnection, from step: Int) throws {
+        let destination = connection.path + ".before-upgrade-from-step-\(step)"
+        if access(destination, F_OK) == 0 { return }  // an earlier try of this upgrade made it
+        var size: Int64 = 0
+        for suffix in ["", "-wal"] {
+            var info = stat()
+            if stat(connection.path + suffix, &info) == 0 { size += Int64(info.st_size) }
+        }
+        var disk = statvfs()
+        let directory = String(connection.path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
+        if statvfs(directory.isEmpty ? "." : directory, &disk) == 0, Int64(disk.f_bavail) * Int64(disk.f_frsize) < size + size / 10 {
+            throw LedgerError.upgradeBlocked(
+                connection.path,
+                "upgrading the ledger from schema step \(step) to \(steps.count) first copies it to \(destination), which needs about \(size + size / 10) bytes free; free space there (or move an older copy away) and start again. Nothing was changed")
+        }
+        try LedgerBackup.write(connection, to: destination)
     }
 
     static func userVersion(_ connection: SQLiteConnection) throws -> Int {

@@ -7,12 +7,13 @@ private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 /// One SQLite connection. Not thread-safe: ``Ledger`` owns it behind a lock.
 final class SQLiteConnection {
     let path: String
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
 
-    init(path: String, readOnly: Bool = false) throws {
+    /// `mustExist`: open for reading and writing, but never create (a backup's source).
+    init(path: String, readOnly: Bool = false, mustExist: Bool = false) throws {
         self.path = path
         var db: OpaquePointer?
-        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : mustExist ? SQLITE_OPEN_READWRITE : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
             | SQLITE_OPEN_NOMUTEX
         let status = sqlite3_open_v2(path, &db, flags, nil)
         guard status == SQLITE_OK, let db else {

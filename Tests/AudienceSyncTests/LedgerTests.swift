@@ -324,6 +324,12 @@ struct LedgerTests {
                 (2, 3, x'\(a)', 1, 1, 1, 1);
             """)
         let ledger = try await freshLedger(directory)
+        // The ledger as step 2 left it was copied beside it before the upgrade.
+        let before = try SQLiteConnection(path: path + ".before-upgrade-from-step-2", mustExist: true)
+        #expect(try Migrations.userVersion(before) == 2)
+        let rows = try before.prepare("SELECT count(*) FROM membership")
+        #expect(try rows.step() && rows.int(0) == 4)
+        rows.reset()
         await #expect(try pendingDescription(ledger) == ["add 222 \(a.prefix(6))", "remove 111 \(b.prefix(6))"].sorted())
         #expect(try await ledger.reader.confirmedCounts() == ["111": 1, "222": 1])
         #expect(try await ledger.reader.integrityCheck() == "ok")
