@@ -52,6 +52,48 @@ struct SystemdUnitTests {
         #expect(unexpected.isEmpty, "new exposures:\n\(unexpected.joined(separator: "\n"))")
     }
 
+    /// The template unit, as scripts/template-unit makes it, saved for an instance named acme.
+    static func instanceUnit() throws -> String {
+        let made = try DeploymentFixture.run(DeploymentFixture.repositoryRoot + "/scripts/template-unit", [])
+        try #require(made.status == 0, "\(made.output)")
+        let directory = try DeploymentFixture.temporaryDirectory("template")
+        let path = directory + "/tiktok-audience-sync@acme.service"
+        try made.output.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("the template unit gives each advertiser its own configuration, state, inbox, credential and log name")
+    func templateUnitSeparatesInstances() throws {
+        let unit = try Self.instanceUnit()
+        let directives = try DeploymentFixture.directives(ofUnit: unit)
+        let main = try DeploymentFixture.directives(ofUnit: Self.unitPath)
+        #expect(directives["ExecStart"] == ["/usr/local/bin/tiktok-audience-sync run --config /etc/tiktok-audience-sync/%i.yaml"])
+        #expect(directives["StateDirectory"] == ["tiktok-audience-sync/%i"])
+        #expect(directives["WorkingDirectory"] == ["/var/lib/tiktok-audience-sync/%i"])
+        #expect(directives["ReadWritePaths"] == ["/srv/audience-inbox/%i"])
+        #expect(directives["LoadCredential"] == ["tiktok-access-token:/etc/tiktok-audience-sync/%i.token"])
+        #expect(directives["SyslogIdentifier"] == ["tiktok-audience-sync-%i"])
+        #expect(directives["RequiresMountsFor"] == ["/srv/audience-inbox/%i /var/lib/tiktok-audience-sync/%i"])
+        // Everything else, the sandbox included, is the main unit's.
+        let differing = Set(directives.keys).union(main.keys).filter { directives[$0] != main[$0] }
+        #expect(differing == [
+            "Description", "ExecStart", "StateDirectory", "WorkingDirectory", "ReadWritePaths", "LoadCredential",
+            "SyslogIdentifier", "RequiresMountsFor",
+        ])
+    }
+
+    @Test(
+        "systemd-analyze security scores an instance of the template unit at most 1.5",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: SystemdUnitTests.systemdAnalyze), "systemd-analyze is not installed"))
+    func templateHardeningScore() throws {
+        let result = try DeploymentFixture.run(
+            Self.systemdAnalyze, ["security", "--offline=true", "--no-pager", try Self.instanceUnit()],
+            environment: ["SYSTEMD_COLORS": "0", "LC_ALL": "C.UTF-8"])
+        #expect(result.status == 0, "\(result.output)")
+        let exposure = try #require(DeploymentFixture.overallExposure(in: result.output), "\(result.output)")
+        #expect(exposure <= Self.maximumExposure, "exposure \(exposure):\n\(result.output)")
+    }
+
     @Test(
         "sshd accepts a configuration that includes the partners' drop-in",
         .enabled(if: DeploymentFixture.sshd != nil && DeploymentFixture.sshKeygen != nil, "sshd or ssh-keygen is not installed"))
@@ -122,6 +164,8 @@ struct SystemdUnitTests {
         #expect(manager.isExecutableFile(atPath: stage + "/usr/local/bin/tiktok-audience-sync"))
         let unit = try String(contentsOfFile: stage + "/etc/systemd/system/tiktok-audience-sync.service", encoding: .utf8)
         #expect(unit == (try String(contentsOfFile: Self.unitPath, encoding: .utf8)))
+        let template = try DeploymentFixture.directives(ofUnit: stage + "/etc/systemd/system/tiktok-audience-sync@.service")
+        #expect(template["ExecStart"] == ["/usr/local/bin/tiktok-audience-sync run --config /etc/tiktok-audience-sync/%i.yaml"])
         let config = stage + "/etc/tiktok-audience-sync/config.yaml"
         #expect(manager.contents(atPath: config) == manager.contents(atPath: DeploymentFixture.repositoryRoot + "/etc/config.yaml"))
         #expect(manager.fileExists(atPath: stage + "/etc/ssh/sshd_config.d/audience-partners.conf"))
