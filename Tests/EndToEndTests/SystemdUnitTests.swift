@@ -196,6 +196,18 @@ struct SystemdUnitTests {
             ofUnit: work + "/opt-stage/etc/systemd/system/tiktok-audience-sync.service")
         #expect(prefixedUnit["ExecStart"] == ["/opt/tas/bin/tiktok-audience-sync run --config /etc/tiktok-audience-sync/config.yaml"])
 
+        // --uninstall takes away what was installed and keeps the operator's and the daemon's data.
+        let removed = try DeploymentFixture.run(script, ["--destdir", stage, "--uninstall"], environment: environment)
+        try #require(removed.status == 0, "\(removed.output)")
+        #expect(!manager.fileExists(atPath: stage + "/usr/local/bin/tiktok-audience-sync"))
+        #expect(!manager.fileExists(atPath: stage + "/etc/systemd/system/tiktok-audience-sync.service"))
+        #expect(!manager.fileExists(atPath: stage + "/etc/systemd/system/tiktok-audience-sync@.service"))
+        #expect(!manager.fileExists(atPath: stage + "/usr/local/share/man/man1/tiktok-audience-sync.1"))
+        #expect(!manager.fileExists(atPath: stage + "/usr/local/share/doc/tiktok-audience-sync"))
+        #expect(try String(contentsOfFile: config, encoding: .utf8) == "# edited by the operator\n", "the configuration stays")
+        #expect(manager.fileExists(atPath: stage + "/var/lib/tiktok-audience-sync"), "the state directory stays")
+        #expect(removed.output.contains("Kept"))
+
         let called = (try? String(contentsOfFile: marker, encoding: .utf8)) ?? ""
         #expect(called.isEmpty, "a staged install ran system commands:\n\(called)")
     }

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+
+/// scripts/package-deb: the .deb is built from the built executable, inspected, checked by
+/// lintian when it is installed, and installed and purged with dpkg when the test runs as root
+/// (and the package is not installed already).
+@Suite("Debian package: build, inspect, lintian, install and purge", .serialized)
+struct PackageTests {
+    static let name = "tiktok-audience-sync"
+
+    @Test(
+        "the package holds the binary, both units, the conffile, man page, completions and sysusers/tmpfiles; lintian finds no error; dpkg installs and purges it",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/dpkg-deb"), "dpkg-deb is not installed"))
+    func packageBuildsInstallsAndPurges() async throws {
+        let work = try DeploymentFixture.temporaryDirectory("package")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let built = try await Self.run(
+            DeploymentFixture.repositoryRoot + "/scripts/package-deb",
+            ["--binary", Binary.path, "--output", work, "--compress", "gzip"])
+        try #require(built.status == 0, "\(built.output)")
+        let package = try #require(built.stdout.split(separator: "\n").last.map(String.init))
+        #expect(package.hasSuffix("_amd64.deb") || package.hasSuffix(".deb"))
+
+        let info = try await Self.run("/usr/bin/dpkg-deb", ["--info", package])
+        #expect(info.output.contains("Package: \(Self.name)"))
+        #expect(info.output.contains("Depends: libc6, libsqlite3-0, zlib1g, libsystemd0"))
+        let contents = try await Self.run("/usr/bin/dpkg-deb", ["--contents", package]).output
+        for path in [
+            "./usr/bin/\(Self.name)", "./lib/systemd/system/\(Self.name).service", "./lib/systemd/system/\(Self.name)@.service",
+            "./etc/\(Self.name)/config.yaml", "./usr/share/man/man1/\(Self.name).1.gz",
+            "./usr/share/bash-completion/completions/\(Self.name)", "./usr/share/zsh/vendor-completions/_\(Self.name)",
+            "./usr/share/fish/vendor_completions.d/\(Self.name).fish", "./usr/lib/sysusers.d/\(Self.name).conf",
+            "./usr/lib/tmpfiles.d/\(Self.name).conf", "./usr/share/doc/\(Self.name)/examples/sshd-audience-partners.conf",
+            "./usr/share/doc/\(Self.name)/copyright", "./usr/share/doc/\(Self.name)/changelog.Debian.gz",
+        ] {
+            #expect(contents.contains(" \(path)\n"), "\(path) is not in the package")
+        }
+        #expect(!contents.contains("./srv/"), "folders in /srv come from tmpfiles.d, not the package")
+        let extracted = work + "/extracted"
+        _ = try await Self.run("/usr/bin/dpkg-deb", ["--raw-extract", package, extracted])
+        #expect(try String(contentsOfFile: extracted + "/DEBIAN/conffiles", encoding: .utf8) == "/etc/\(Self.name)/config.yaml\n")
+        let unit = try DeploymentFixture.directives(ofUnit: extracted + "/lib/systemd/system/\(Self.name).service")
+        #expect(unit["ExecStart"] == ["/usr/bin/\(Self.name) run --config /etc/\(Self.name)/config.yaml"])
+        let template = try DeploymentFixture.directives(ofUnit: extracted + "/lib/systemd/system/\(Self.name)@.service")
+        #expect(template["ExecStart"] == ["/usr/bin/\(Self.name) run --config /etc/\(Self.name)/%i.yaml"])
+        let readelf = try await Self.run("/usr/bin/readelf", ["-d", extracted + "/usr/bin/\(Self.name)"])
+        #expect(!readelf.output.contains("RUNPATH") && !readelf.output.contains("RPATH"), "no toolchain search path in a package")
+        let postinst = try String(contentsOfFile: extracted + "/DEBIAN/postinst", encoding: .utf8)
+        #expect(!postinst.contains("start") && !postinst.contains("enable"), "nothing is started or enabled on install")
+
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/lintian") {
+            let lint = try await Self.run("/usr/bin/lintian", ["--tag-display-limit", "0", package])
+            let errors = lint.output.split(separator: "\n").filter { $0.hasPrefix("E:") }
+            #expect(errors.isEmpty, "lintian errors:\n\(errors.joined(separator: "\n"))")
+        }
+        try await installAndPurge(package)
+    }
+
+    /// As root, where the package is not installed yet: dpkg -i, look, dpkg --purge, look; then
+    /// what the test itself brought onto the machine (the user, groups and empty folders) goes.
+    func installAndPurge(_ package: String) async throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/dpkg") else { return }
+        guard try await Self.run("/usr/bin/dpkg", ["-s", Self.name]).status != 0 else { return }
+        let manager = FileManager.default
+        let userExisted = getpwnam(Self.name) != nil
+        let groupExisted = getgrnam("sftp-partners") != nil
+        let folders = ["/srv/audience-inbox", "/var/lib/\(Self.name)", "/srv/sftp"].filter { !manager.fileExists(atPath: $0) }
+        defer {
+            for folder in folders { try? manager.removeItem(atPath: folder) }
+            if !userExisted { _ = try? DeploymentFixture.run("/usr/sbin/userdel", [Self.name]) }
+            if !groupExisted { _ = try? DeploymentFixture.run("/usr/sbin/groupdel", ["sftp-partners"]) }
+        }
+        let installed = try await Self.run("/usr/bin/dpkg", ["-i", package])
+        try #require(installed.status == 0, "\(installed.output)")
+        #expect(manager.isExecutableFile(atPath: "/usr/bin/\(Self.name)"))
+        #expect(manager.fileExists(atPath: "/lib/systemd/system/\(Self.name)@.service"))
+        let user = try #require(getpwnam(Self.name), "sysusers.d made the service's user")
+        var state = stat()
+        #expect(stat("/var/lib/\(Self.name)", &state) == 0 && state.st_uid == user.pointee.pw_uid, "tmpfiles.d made the state directory")
+        #expect(manager.fileExists(atPath: "/srv/audience-inbox"))
+
+        let purged = try await Self.run("/usr/bin/dpkg", ["--purge", Self.name])
+        #expect(purged.status == 0, "\(purged.output)")
+        #expect(!manager.fileExists(atPath: "/usr/bin/\(Self.name)"))
+        #expect(!manager.fileExists(atPath: "/etc/\(Self.name)/config.yaml"), "the conffile goes with a purge")
+        #expect(manager.fileExists(atPath: "/var/lib/\(Self.name)"), "the ledger's folder stays")
+        #expect(purged.output.contains("is kept"))
+    }
+
+    /// Runs a tool without holding one of Swift's cooperative threads while it works (lintian
+    /// takes seconds): other tests' tasks keep running.
+    static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String, stdout: String) {
+        let result = try await ToolProcess(executable, arguments).wait()
+        return (result.status, result.output, result.stdout)
+    }
+}
