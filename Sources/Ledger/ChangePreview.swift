@@ -51,7 +51,7 @@ public struct ChangePreview: ChangeSink {
         let rows = tally.rowList
         if !rows.isEmpty {
             members = try ledger.count(
-                ledger.connection.prepare("SELECT segment FROM membership WHERE desired = 1 AND segment IN (\(rows))")) { $0.int(0) }
+                ledger.connection.prepare("SELECT segment FROM membership INDEXED BY membership_by_segment WHERE desired = 1 AND segment IN (\(rows))")) { $0.int(0) }
         }
         var held: SnapshotHeld?
         if let limit = maximumRemovalPercent {

@@ -105,7 +105,7 @@ public struct ChangeWriter: ChangeSink {
         let queue = try ledger.connection.prepare(
             """
             INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)
-            SELECT id_type, identifier, segment, ?1, 0, 1 FROM membership
+            SELECT id_type, identifier, segment, ?1, 0, 1 FROM membership INDEXED BY membership_by_segment
             WHERE desired = 1 AND seen <> ?1 AND segment IN (\(rows)) AND acked IS NOT 0
             ORDER BY id_type, identifier, segment
             """)
@@ -113,7 +113,7 @@ public struct ChangeWriter: ChangeSink {
         try queue.run()
         let sweep = try ledger.connection.prepare(
             """
-            UPDATE membership SET desired = 0, generation = ?1, outbox_seq = NULL
+            UPDATE membership INDEXED BY membership_by_segment SET desired = 0, generation = ?1, outbox_seq = NULL
             WHERE desired = 1 AND seen <> ?1 AND segment IN (\(rows))
             RETURNING segment
             """)

@@ -51,9 +51,9 @@ struct SafeguardEndToEndTests {
     func diskFull() async throws {
         try await TikTokEmulator.withRunning { emulator in
             let workspace = try Workspace(emulator: emulator)
-            // As root: a 1 MiB tmpfs under the state directory, a disk that really fills (ENOSPC).
+            // As root: a 2 MiB tmpfs under the state directory (an empty ledger with its WAL takes about 1), a disk that really fills (ENOSPC).
             // Otherwise: a 1 MiB file-size limit on the process (EFBIG), which fails the same writes.
-            let disk = await SmallDisk.canMount ? try SmallDisk(at: workspace.state, megabytes: 1) : nil
+            let disk = await SmallDisk.canMount ? try SmallDisk(at: workspace.state, megabytes: 2) : nil
             defer { disk?.unmount() }
             try workspace.drop("first.csv", snapshot("123456", people[0..<5]))
             #expect(try await workspace.once().status == 0)
