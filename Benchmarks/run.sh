@@ -13,6 +13,10 @@
 #   BENCH_ONLY        the benchmarks to run, e.g. "bc" (default "abcd", plus "e" with BENCH_LARGE=1);
 #                     "f" runs `once` with the shipped sending defaults (20 requests a second, the
 #                     requests in flight adapting), to compare with BENCH_LATENCY_MS 0, 200 and 500
+#                     "g" is the scale benchmark: a ledger of BENCH_SCALE_IDENTIFIERS x 5 large segments
+#                     (+ 1,000 in a small one; 20000000 by default: 100M members, ~13 GiB, built once by
+#                     synthetic_ledger.py and kept in $BENCH_DIR/scale), then status, a 1,000-row
+#                     snapshot of the small segment and a 1,000-row delta, each through `once`
 #   BENCH_MAX_IN_FLIGHT  for f: a tiktok.max_in_flight to set (4 is the fixed number of earlier versions)
 #   BENCH_NO_BUILD    1 to use the release binaries already built
 #   BENCH_BIN         a folder holding tiktok-audience-sync and tiktok-emulator to use instead (no build)
@@ -86,11 +90,11 @@ emulator_port=""
 emulator_cpu=""
 emulator_rss_mib=""
 emulator_note=""
-start_emulator() {
+start_emulator() { # [emulator options...]
   rm -f "$run/emulator.pid" "$run/emulator.status" "$run/emulator.out"
   # The subshell waits for the emulator to record how it ended (a benchmark must not blame the
   # product for an emulator that something else stopped).
-  ( "$emulator_bin" --host 127.0.0.1 --port 0 --latency-ms "${BENCH_LATENCY_MS:-0}" >"$run/emulator.out" 2>"$run/emulator.err" &
+  ( "$emulator_bin" --host 127.0.0.1 --port 0 --latency-ms "${BENCH_LATENCY_MS:-0}" "$@" >"$run/emulator.out" 2>"$run/emulator.err" &
     echo $! >"$run/emulator.pid"
     wait $! && echo 0 >"$run/emulator.status" || echo $? >"$run/emulator.status" ) &
   emulator_note=""
@@ -310,6 +314,49 @@ if want f; then
   row "f. once, shipped sending defaults (20 requests/s${BENCH_MAX_IN_FLIGHT:+, max_in_flight $BENCH_MAX_IN_FLIGHT})" "$wall" "$cpu" "$rss_mib" "$requests_f" \
     "$check; first request after ${plan_wall} s (planning); at most $peak in flight; planning + requests/20 = ${floor} s, goal 1.3x = ${goal} s; emulator ${emulator_cpu} s CPU"
   [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$run/f"
+fi
+
+# --- g. cost that grows with the work, not the ledger ------------------------------------------
+if want g; then
+  identifiers=${BENCH_SCALE_IDENTIFIERS:-20000000}
+  scale=$BENCH_DIR/scale-$identifiers
+  if [ ! -s "$scale/ledger.sqlite" ]; then
+    log "g. building a ledger of $identifiers x 5 + 1,000 members in $scale (once; kept for later runs)"
+    rm -rf "$scale"
+    python3 "$root/Benchmarks/synthetic_ledger.py" --binary "$sync_bin" --state "$scale" --identifiers "$identifiers"
+  fi
+  rows_g=$(( identifiers * 5 + 1000 ))
+  ledger_gib=$(du -sm "$scale/ledger.sqlite"* | awk '{ s += $1 } END { printf "%.1f", s / 1024 }')
+  start_emulator --audience 100001 --audience 100002 --audience 100003 --audience 100004 --audience 100005 --audience 200001
+  write_config "$scale/config.yaml" "$scale/inbox" "$scale" "$base_url"
+  # The small segment's members are the synthetic ledger's every (identifiers/1000)th identifier.
+  python3 - "$identifiers" "$scale" <<'EOF2'
+import hashlib, sys
+count, scale = int(sys.argv[1]), sys.argv[2]
+step, every = (1 << 256) // count, max(1, count // 1000)
+kept = [format(i * step + 12345, "064x") for i in range(0, count, every)][:600]
+new = [hashlib.sha256(f"scale-new-{i}@example.com".encode()).hexdigest() for i in range(400)]
+with open(f"{scale}/snapshot.csv", "w") as out:
+    out.write("email_hash,segment_id\n" + "".join(f"{h},200001\n" for h in kept + new))
+with open(f"{scale}/delta.csv", "w") as out:
+    out.write("email_hash,segment_id,action\n" + "".join(
+        f"{hashlib.sha256(f'scale-delta-{i}@example.com'.encode()).hexdigest()},100003,add\n" for i in range(1000)))
+EOF2
+  measure status_g "$sync_bin" status --config "$scale/config.yaml"
+  row "g. status, ledger of $rows_g members ($ledger_gib GiB)" "$wall" "$cpu" "$rss_mib" "-" "exit $status (75: pending work from earlier runs; 0: none)"
+  cp "$scale/snapshot.csv" "$scale/inbox/snapshot-$(date +%s%N).csv"
+  measure once_g_snapshot env TIKTOK_ACCESS_TOKEN=$TOKEN "$sync_bin" once --config "$scale/config.yaml"
+  s=$(stats)
+  row "g. once, 1,000-row snapshot of the 1,000-member segment (600 kept, 400 new, 400 removed)" "$wall" "$cpu" "$rss_mib" \
+    "$(json_get "$s" mapping_requests)" "exit $status; $(grep -o 'sent [0-9]* request(s); TikTok confirmed [0-9]* change(s)' "$run/once_g_snapshot.out" | head -1)"
+  cp "$scale/delta.csv" "$scale/inbox/delta-$(date +%s%N).csv"
+  measure once_g_delta env TIKTOK_ACCESS_TOKEN=$TOKEN "$sync_bin" once --config "$scale/config.yaml"
+  s=$(stats)
+  row "g. once, 1,000-row delta (adds to a 20M-member segment)" "$wall" "$cpu" "$rss_mib" \
+    "$(json_get "$s" mapping_requests)" "exit $status; $(grep -o 'sent [0-9]* request(s); TikTok confirmed [0-9]* change(s)' "$run/once_g_delta.out" | head -1)"
+  measure status_g2 "$sync_bin" status --config "$scale/config.yaml"
+  row "g. status again" "$wall" "$cpu" "$rss_mib" "-" "exit $status"
+  stop_emulator
 fi
 
 # --- results ----------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 """Builds a ledger with many members, synthetically, for the scale benchmark (g in run.sh).
 
 The schema is the product's own: `tiktok-audience-sync status` creates the empty ledger, then
-rows are bulk-loaded in key order with the segment index and the confirmed-count triggers set
-aside (and put back after), as a fast load, not as the daemon writes.
+rows are bulk-loaded in key order with the segment index set aside (and
+made after), as a fast load, not as the daemon writes.
 
 Members: `--identifiers` email hashes spread evenly over the key space, each in the five large
 segments 100001..100005 (so 5 rows each), and every `--identifiers / 1000`th also in the small
@@ -66,7 +66,6 @@ def main() -> int:
         rows(),
     )
     small = len(range(0, count, small_every))
-    db.executemany("INSERT INTO segment_confirmed (segment, members) VALUES (?, ?)", [(s, count) for s in range(1, 6)] + [(6, small)])
     db.execute(
         "INSERT INTO file (fingerprint, generation, name, size, outcome, kind, rows_read, members, adds, planned_at, archived_as, confirmed_at) "
         "VALUES (zeroblob(32), 1, 'synthetic.csv', 0, 'applied', 'snapshot', ?, ?, ?, 0, 'archive/synthetic.csv', 0)",

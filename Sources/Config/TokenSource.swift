@@ -57,8 +57,9 @@ public enum TokenStore {
         // user's, or the daemon, running as it, could not read its own token.
         var folder = stat()
         let parent = (path as NSString).deletingLastPathComponent
+        // Not following a symlink: the folder's owner could swap the file for one meanwhile.
         if geteuid() == 0, stat(parent.isEmpty ? "." : parent, &folder) == 0, folder.st_uid != 0,
-            chown(path, folder.st_uid, folder.st_gid) != 0
+            fchownat(AT_FDCWD, path, folder.st_uid, folder.st_gid, AT_SYMLINK_NOFOLLOW) != 0
         {
             throw ConfigurationError(
                 file: path, key: "tiktok.access_token_file", "cannot give \(path) to the owner of \(parent): \(String(cString: strerror(errno)))")

@@ -125,14 +125,14 @@ extension LedgerReader {
         }
     }
 
-    /// Members TikTok has confirmed, per segment: a row per segment, kept by the ledger's triggers.
+    /// Members TikTok has confirmed, per segment. Reads the whole membership table: only on
+    /// request (`status --count`), never on a path that runs with every file.
     public func confirmedCounts() throws -> [String: Int] {
         try withConnection { ledger in
-            let statement = try ledger.connection.prepare("SELECT segment, members FROM segment_confirmed WHERE members > 0")
-            defer { statement.reset() }
+            let statement = try ledger.connection.prepare("SELECT segment FROM membership WHERE acked = 1")
             var counts: [String: Int] = [:]
-            while try statement.step() {
-                counts[ledger.audienceID(forRow: statement.int(0)) ?? "?"] = Int(statement.int(1))
+            for (row, count) in try ledger.count(statement, by: { $0.int(0) }) {
+                counts[ledger.audienceID(forRow: row) ?? "?"] = count
             }
             return counts
         }

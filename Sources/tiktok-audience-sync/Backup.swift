@@ -28,10 +28,16 @@ extension AudienceSyncCommand {
             guard FileManager.default.fileExists(atPath: ledgerPath) else {
                 throw fail("there is no ledger at \(ledgerPath) yet: nothing to back up", Exit.badConfiguration, redactor: context.redactor)
             }
-            guard !destination.hasPrefix(ledgerPath) else {
-                throw fail("--to must not be the ledger or its files", Exit.inputRejected, redactor: context.redactor)
-            }
             let folder = (destination as NSString).deletingLastPathComponent
+            // Compared as the file system sees them (./ledger.sqlite, //var/lib/..., a symlinked
+            // folder): a copy put over the live ledger, or where retention deletes, is no backup.
+            let state = URL(fileURLWithPath: context.configuration.stateDirectory).resolvingSymlinksInPath().path
+            let target = URL(fileURLWithPath: folder).resolvingSymlinksInPath().path
+            guard target != state && !target.hasPrefix(state + "/") else {
+                throw fail(
+                    "--to must be outside the state directory \(context.configuration.stateDirectory) (the ledger lives there, and retention deletes there); e.g. /var/backups/tiktok-audience-sync/ledger.sqlite",
+                    Exit.inputRejected, redactor: context.redactor)
+            }
             guard access(folder, W_OK | X_OK) == 0 else {
                 throw fail(
                     "\(StateOwner.current.described) cannot write to \(folder); back up into a folder it owns, e.g. install -d -m 0700 -o \(StateOwner.current.name ?? "\(geteuid())") /var/backups/tiktok-audience-sync",

@@ -26,6 +26,9 @@ extension AudienceSyncCommand {
         @Option(help: "How many recent files to list.")
         var files: Int = 10
 
+        @Flag(help: "Also count the members TikTok confirmed per segment (reads the whole ledger: seconds at 100M members).")
+        var count = false
+
         func run() async throws {
             var context = try await CommandContext.load(options, resolveToken: false)
             try context.useStateDirectory()
@@ -38,7 +41,7 @@ extension AudienceSyncCommand {
                 daemon: DaemonState(pid: holder, intake: intake.flatMap { $0.pid == holder ? $0 : nil }, lastSeen: intake),
                 inbox: try InboxLook.look(configuration),
                 pending: try await reader.pendingCounts(), parked: try await reader.parkedSegments(),
-                confirmed: try await reader.confirmedCounts(), files: try await reader.recentFiles(limit: files),
+                confirmed: count ? try await reader.confirmedCounts() : nil, files: try await reader.recentFiles(limit: files),
                 tiktok: try await reader.tiktokHealth(), rechecks: try await reader.pendingRechecks(), ledgerBytes: await reader.sizeOnDisk())
             if json {
                 let encoder = JSONEncoder()
@@ -70,7 +73,8 @@ struct StatusDocument: Encodable {
     var inbox: InboxLook
     var pending: PendingCounts
     var parked: [ParkedSegment]
-    var confirmed: [String: Int]
+    /// Per segment; nil unless asked for (`--count`): counting reads the whole ledger.
+    var confirmed: [String: Int]?
     var files: [FileRecord]
     var tiktok: TikTokHealth
     /// Members of sends that got no sure answer (or are being sent now), to be sent again.
@@ -144,9 +148,10 @@ struct StatusDocument: Encodable {
                 "unanswered: \(rechecks.members) change(s) sent without a sure answer (or being sent now); sent again "
                     + (rechecks.next.map { "from \(Self.time($0))" } ?? "when the send ends") + " in case the old request lands late")
         }
-        for segment in Set(pending.bySegment.keys).union(confirmed.keys).sorted() {
+        for segment in Set(pending.bySegment.keys).union((confirmed ?? [:]).keys).sorted() {
             let waiting = pending.bySegment[segment] ?? SegmentChange()
-            lines.append("  segment \(segment): \(confirmed[segment] ?? 0) confirmed at TikTok, +\(waiting.adds) -\(waiting.removes) pending")
+            let members = confirmed.map { "\($0[segment] ?? 0) confirmed at TikTok, " } ?? ""
+            lines.append("  segment \(segment): \(members)+\(waiting.adds) -\(waiting.removes) pending")
         }
         if !parked.isEmpty {
             lines.append("parked (TikTok refused; fix, then `tiktok-audience-sync retry`):")

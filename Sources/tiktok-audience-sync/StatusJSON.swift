@@ -85,7 +85,8 @@ struct StatusJSON: Encodable {
     var pending: Pending
     var unanswered: Unanswered
     var parked: [Parked]
-    var confirmed: [String: Int]
+    /// Only with `--count`.
+    var confirmed: [String: Int]?
     var files: [File]
     var tiktok: TikTok
     var ledger_bytes: Int64

@@ -72,8 +72,10 @@ struct RetentionTests {
         try await ledger.recordRejectedFile(fingerprint: rejected, name: "bad.csv", size: 3, reason: "not an audience file")
         let held = Digest32(Array(repeating: UInt8(8), count: 32))
         try await ledger.recordRejectedFile(fingerprint: held, name: "s.csv", size: 3, reason: "held", outcome: .held)
-        // The last applied file, not confirmed yet.
+        // The last applied file, archived, not confirmed yet.
         try await apply("email_hash,segment_id\n\(sha256Hex("b@example.com")),1\n", to: ledger, in: directory, name: "new.csv")
+        let newPrint = try AudienceFileReader(path: directory.path + "/new.csv").fingerprint()
+        try await ledger.recordArchived(fingerprint: newPrint, as: "archive/new.csv")
 
         let now = Int64(Date().timeIntervalSince1970)
         #expect(try await ledger.forgetFiles(takenBefore: now - 400 * 86_400) == 0, "nothing is old yet")
@@ -83,10 +85,12 @@ struct RetentionTests {
         #expect(try await ledger.reader.fileRecord(fingerprint: held)?.outcome == .held)
         #expect(try await ledger.reader.lastAppliedGeneration() == 2, "the last applied file stays: the seal is checked against it")
 
-        // Once everything is confirmed, the last applied file still stays.
+        // Once everything is confirmed, the last applied file still stays: the seal is checked against it.
         try await acknowledgeAll(ledger)
         _ = try await ledger.confirmSettledFiles(now: now)
+        #expect(try await ledger.reader.fileRecord(fingerprint: newPrint)?.confirmedAt != nil)
         #expect(try await ledger.forgetFiles(takenBefore: now + 401 * 86_400) == 0)
+        #expect(try await ledger.reader.fileRecord(fingerprint: newPrint) != nil)
         #expect(try await ledger.reader.lastAppliedGeneration() == 2)
     }
 

@@ -54,18 +54,26 @@ struct BackupEndToEndTests {
         }
     }
 
-    @Test("backup without a ledger yet says there is nothing to back up (78)")
+    @Test("backup refuses with no ledger yet (78) and a destination in the state directory, however spelt (65)")
     func refusals() async throws {
         try await TikTokEmulator.withRunning { emulator in
             let workspace = try Workspace(emulator: emulator)
             let none = try await runCommand(["backup", "--config", workspace.configPath, "--to", workspace.root + "/b.sqlite"])
             #expect(none.status == 78 && none.stderr.contains("nothing to back up"), "\(none.output)")
+            try workspace.drop("a.csv", "email_hash,segment_id\n\(sha256Hex("backup@example.com")),123456\n")
+            #expect(try await workspace.once().status == 0)
+            // Over the live ledger, however it is spelt, or anywhere in the state directory: refused.
+            for spelling in [workspace.state + "/ledger.sqlite", workspace.state + "/./ledger.sqlite", workspace.state + "//archive/copy.sqlite"] {
+                let refused = try await runCommand(["backup", "--config", workspace.configPath, "--to", spelling])
+                #expect(refused.status == 65 && refused.stderr.contains("outside the state directory"), "\(spelling): \(refused.output)")
+            }
+            #expect(await emulator.state.members(of: "123456").count == 1)
         }
     }
 
     /// What the ledger says through `status --json`: confirmed, pending and unknown members.
     static func ledgerCounts(_ workspace: Workspace) async throws -> (confirmed: Int, pending: Int, unknown: Int) {
-        let status = try await runCommand(["status", "--json", "--config", workspace.configPath])
+        let status = try await runCommand(["status", "--json", "--count", "--config", workspace.configPath])
         let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         let confirmed = (json?["confirmed"] as? [String: Int])?["123456"] ?? 0
         let pending = (json?["pending"] as? [String: Any])?["adds"] as? Int ?? 0

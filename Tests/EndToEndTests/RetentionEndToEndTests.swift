@@ -73,46 +73,14 @@ struct RetentionEndToEndTests {
         }
     }
 
-    /// Mounts a tmpfs of `megabytes` at `path`, or says why not (not root, no mount here).
-    static func mountTmpfs(_ path: String, megabytes: Int, remount: Bool = false) -> Bool {
-        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/mount") || FileManager.default.isExecutableFile(atPath: "/bin/mount")
-        else { return false }
-        let options = (remount ? "remount," : "") + "size=\(megabytes)m,mode=0750"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/mount")
-        process.arguments = ["-t", "tmpfs", "-o", options, "tmpfs", path]
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }
-
-    static func unmount(_ path: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/umount")
-        process.arguments = [path]
-        try? process.run()
-        process.waitUntilExit()
-    }
-
-    static let canMount: Bool = {
-        let probe = NSTemporaryDirectory() + "audience-sync-mount-probe-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: probe) }
-        guard mountTmpfs(probe, megabytes: 1) else { return false }
-        unmount(probe)
-        return true
-    }()
-
     @Test(
         "a file waits, named in status with why, until the state directory has about three times its size free",
-        .enabled(if: canMount, "needs root and mount (a tmpfs for the state directory)"))
+        .enabled(if: SmallDisk.canMount, "needs root and mount (a tmpfs for the state directory)"))
     func waitsForFreeSpace() async throws {
         try await TikTokEmulator.withRunning { emulator in
             let workspace = try Workspace(emulator: emulator)
-            try FileManager.default.createDirectory(atPath: workspace.state, withIntermediateDirectories: true)
-            #expect(Self.mountTmpfs(workspace.state, megabytes: 4))
-            defer { Self.unmount(workspace.state) }
+            let disk = try await SmallDisk(at: workspace.state, megabytes: 4)
+            defer { disk.unmount() }
             // About 1.6 MB: taking it needs some 4.8 MB free.
             var rows = "email_hash,segment_id\n"
             for index in 0..<20_000 { rows += sha256Hex("space\(index)@example.com") + ",123456\n" }
@@ -126,7 +94,7 @@ struct RetentionEndToEndTests {
             #expect(status.stdout.contains("big.csv: waits for free space"), "\(status.stdout)")
             #expect(workspace.files(under: "inbox") == ["big.csv"])
 
-            #expect(Self.mountTmpfs(workspace.state, megabytes: 64, remount: true))
+            try await disk.resize(megabytes: 64)
             let taken = try await workspace.once()
             #expect(taken.status == 0, "\(taken.output)")
             #expect(await emulator.state.members(of: "123456").count == 20_000)
