@@ -330,17 +330,18 @@ if want g; then
   start_emulator --audience 100001 --audience 100002 --audience 100003 --audience 100004 --audience 100005 --audience 200001
   write_config "$scale/config.yaml" "$scale/inbox" "$scale" "$base_url"
   # The small segment's members are the synthetic ledger's every (identifiers/1000)th identifier.
-  python3 - "$identifiers" "$scale" <<'EOF2'
+  # New members are salted per run, so that every run changes something (a kept ledger).
+  python3 - "$identifiers" "$scale" "$(date +%s%N)" <<'EOF2'
 import hashlib, sys
-count, scale = int(sys.argv[1]), sys.argv[2]
+count, scale, salt = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 step, every = (1 << 256) // count, max(1, count // 1000)
 kept = [format(i * step + 12345, "064x") for i in range(0, count, every)][:600]
-new = [hashlib.sha256(f"scale-new-{i}@example.com".encode()).hexdigest() for i in range(400)]
+new = [hashlib.sha256(f"scale-new-{salt}-{i}@example.com".encode()).hexdigest() for i in range(400)]
 with open(f"{scale}/snapshot.csv", "w") as out:
     out.write("email_hash,segment_id\n" + "".join(f"{h},200001\n" for h in kept + new))
 with open(f"{scale}/delta.csv", "w") as out:
     out.write("email_hash,segment_id,action\n" + "".join(
-        f"{hashlib.sha256(f'scale-delta-{i}@example.com'.encode()).hexdigest()},100003,add\n" for i in range(1000)))
+        f"{hashlib.sha256(f'scale-delta-{salt}-{i}@example.com'.encode()).hexdigest()},100003,add\n" for i in range(1000)))
 EOF2
   measure status_g "$sync_bin" status --config "$scale/config.yaml"
   row "g. status, ledger of $rows_g members ($ledger_gib GiB)" "$wall" "$cpu" "$rss_mib" "-" "exit $status (75: pending work from earlier runs; 0: none)"

@@ -38,7 +38,7 @@ extension Ledger {
                 // By action and identifier type (a sender's batch is one of each): no string per row.
                 let groups = Dictionary(grouping: rows) { Int($0.action.rawValue) << 8 | Int($0.member.type.rawValue) }
                 for group in groups.values {
-                    if unchanged, let count = try ledger.settleAsRange(group) {
+                    if unchanged, try ledger.rangeIsDense(group), let count = try ledger.settleAsRange(group) {
                         settled += count
                     } else {
                         settled += try ledger.settleEach(group)
@@ -68,6 +68,32 @@ extension LedgerConnection {
     func countParkingChange() throws {
         try connection.execute(
             "INSERT INTO setting (key, value) VALUES ('parking', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1")
+    }
+
+    /// Whether a statement over the batch's key range would read about as many rows as the batch
+    /// has: true for a batch of rows a file put next to each other in a ledger of about their
+    /// size, false for a few rows scattered over a large ledger (a 1,000-row delta's confirmation
+    /// spans nearly every key, and would read all of 100M members). Identifiers are SHA-256
+    /// hashes, spread evenly over the key space: the rows in a range are about its share of the
+    /// key space times the rows in the ledger, told from its size (about 100 bytes a row).
+    func rangeIsDense(_ rows: [PendingRow]) throws -> Bool {
+        guard let first = rows.first else { return false }
+        var low = first.member.digest.w0
+        var high = low
+        for row in rows.dropFirst() {
+            low = min(low, row.member.digest.w0)
+            high = max(high, row.member.digest.w0)
+        }
+        let share = Double(high - low) / 18_446_744_073_709_551_616.0
+        let expected = share * Double(try ledgerBytes()) / 100
+        return expected <= 8 * Double(rows.count)
+    }
+
+    /// The ledger file's size as SQLite counts it (pages times page size).
+    func ledgerBytes() throws -> Int64 {
+        let pages = try connection.prepare("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+        defer { pages.reset() }
+        return try pages.step() ? pages.int(0) : 0
     }
 
     /// Settles a batch of one action and identifier type with one statement over its key range,

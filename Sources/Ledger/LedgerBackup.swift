@@ -35,6 +35,10 @@ public enum LedgerBackup {
     static func write(_ input: SQLiteConnection, to destination: String, inspect: (SQLiteConnection) throws -> Void = { _ in }) throws {
         let partial = destination + ".partial"
         unlink(partial)
+        // Created here, private from the start (member hashes); SQLite would make it 0644.
+        let created = open(partial, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o640)
+        guard created >= 0 else { throw input.error(0, "cannot create \(partial): \(String(cString: strerror(errno)))") }
+        close(created)
         do {
             let output = try SQLiteConnection(path: partial)
             try output.copy(from: input)
@@ -44,11 +48,15 @@ public enum LedgerBackup {
             check.reset()
             guard verdict == "ok" else { throw output.error(0, "the copy does not check out: \(verdict)") }
             try inspect(output)
-            // Member hashes: as private as the ledger (SQLite creates files 0644).
-            chmod(partial, 0o640)
             try syncFile(partial, connection: output)
             guard rename(partial, destination) == 0 else {
                 throw output.error(0, "cannot rename \(partial) to \(destination): \(String(cString: strerror(errno)))")
+            }
+            let folder = String(destination.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
+            let directory = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if directory >= 0 {
+                fsync(directory)
+                close(directory)
             }
         } catch {
             unlink(partial)

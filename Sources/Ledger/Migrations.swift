@@ -284,8 +284,9 @@ enum Migrations {
     /// version that must be rolled back, finds the ledger as that version left it. Made with the
     /// online backup API; refused, before anything changes, when the disk has no room for it.
     static func copyBeforeUpgrade(_ connection: SQLiteConnection, from step: Int) throws {
+        // Made anew at every upgrade from this step: one left by an earlier upgrade (then a
+        // rollback) is older than the ledger now.
         let destination = connection.path + ".before-upgrade-from-step-\(step)"
-        if access(destination, F_OK) == 0 { return }  // an earlier try of this upgrade made it
         var size: Int64 = 0
         for suffix in ["", "-wal"] {
             var info = stat()

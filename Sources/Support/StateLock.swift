@@ -5,10 +5,13 @@ import AudienceModel
 /// An exclusive lock on the state directory, so two daemons never work on one ledger.
 /// Held for the life of the process; the kernel releases it when the process dies, even by SIGKILL.
 public final class StateLock: Sendable {
+    /// Below the state directory.
+    public static let fileName = "lock"
+
     private let descriptor: Int32
 
     public init(stateDirectory: String) throws {
-        let path = stateDirectory + "/lock"
+        let path = stateDirectory + "/" + Self.fileName
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o640)
         guard fd >= 0 else {
             throw InboxError(
@@ -37,7 +40,7 @@ public final class StateLock: Sendable {
     /// holder of a lock on the lock file's inode. Nil when nobody holds it.
     /// The pid the last holder wrote into the lock file.
     static func written(_ stateDirectory: String) -> Int32? {
-        guard let text = try? String(contentsOfFile: stateDirectory + "/lock", encoding: .utf8) else { return nil }
+        guard let text = try? String(contentsOfFile: stateDirectory + "/" + fileName, encoding: .utf8) else { return nil }
         return Int32(text.trimmingCharacters(in: "\n "))
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import AudienceSupport
 
 /// The user who owns the state directory: the service's user. A command run by root acts as
 /// that user, so that nothing it creates there (a ledger, its log, an archive folder) is
@@ -74,7 +75,8 @@ struct StateOwner {
     /// root run left behind): the ledger's files, and every folder. Empty when all is well.
     static func unwritable(in stateDirectory: String, ledgerPath: String) -> [String] {
         var found: [String] = []
-        for path in [stateDirectory, ledgerPath, ledgerPath + "-wal", ledgerPath + "-shm"] where access(path, F_OK) == 0 {
+        let lock = stateDirectory + "/" + StateLock.fileName
+        for path in [stateDirectory, ledgerPath, ledgerPath + "-wal", ledgerPath + "-shm", lock] where access(path, F_OK) == 0 {
             if access(path, W_OK) != 0 { found.append(path) }
         }
         for folder in ["archive", "rejected", "held", "receipts"] {
@@ -89,9 +91,15 @@ struct StateOwner {
         if access(directory, W_OK | X_OK) != 0 { found.append(directory) }
         var subfolders: [String] = []
         while let entry = readdir(stream) {
-            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { subfolders.append(directory + "/" + name) }
+            guard name != "." && name != ".." else { continue }
+            var isFolder = entry.pointee.d_type == UInt8(DT_DIR)
+            if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
+                // Some file systems do not say the type: ask.
+                var info = stat()
+                isFolder = lstat(directory + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+            }
+            if isFolder { subfolders.append(directory + "/" + name) }
         }
         for folder in subfolders { collectUnwritableFolders(folder, into: &found) }
     }
