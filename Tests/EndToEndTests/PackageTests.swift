@@ -73,8 +73,8 @@ struct PackageTests {
         let folders = ["/srv/audience-inbox", "/var/lib/\(Self.name)", "/srv/sftp"].filter { !manager.fileExists(atPath: $0) }
         defer {
             for folder in folders { try? manager.removeItem(atPath: folder) }
-            if !userExisted { _ = try? DeploymentFixture.run("/usr/sbin/userdel", [Self.name]) }
-            if !groupExisted { _ = try? DeploymentFixture.run("/usr/sbin/groupdel", ["sftp-partners"]) }
+            if !userExisted { _ = try? DeploymentFixture.runBlocking("/usr/sbin/userdel", [Self.name]) }
+            if !groupExisted { _ = try? DeploymentFixture.runBlocking("/usr/sbin/groupdel", ["sftp-partners"]) }
         }
         let installed = try await Self.run("/usr/bin/dpkg", ["-i", package])
         try #require(installed.status == 0, "\(installed.output)")

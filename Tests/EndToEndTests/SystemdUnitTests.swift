@@ -5,7 +5,7 @@ import AudienceSupport
 
 /// The deployment files: the systemd unit (and its hardening score), the sshd drop-in for the
 /// SFTP-only partner group, and scripts/install / scripts/add-partner in their safe modes.
-/// Every check runs a short external command synchronously, so the test functions are not async.
+/// Each check runs external commands, awaited without holding a cooperative thread.
 @Suite("deployment: systemd unit, sshd drop-in, install scripts")
 struct SystemdUnitTests {
     static let unitPath = DeploymentFixture.repositoryRoot + "/systemd/tiktok-audience-sync.service"
@@ -14,7 +14,7 @@ struct SystemdUnitTests {
     static let maximumExposure = 1.5
 
     @Test("the unit is Type=notify, takes the token as a credential and has a state directory")
-    func unitDeclaresTheDaemonsInterface() throws {
+    func unitDeclaresTheDaemonsInterface() async throws {
         let directives = try DeploymentFixture.directives(ofUnit: Self.unitPath)
         #expect(directives["Type"] == ["notify"])
         #expect(directives["LoadCredential"]?.contains { $0.hasPrefix("tiktok-access-token:") } == true)
@@ -34,8 +34,8 @@ struct SystemdUnitTests {
     @Test(
         "systemd-analyze security scores the unit at most 1.5",
         .enabled(if: FileManager.default.isExecutableFile(atPath: SystemdUnitTests.systemdAnalyze), "systemd-analyze is not installed"))
-    func hardeningScore() throws {
-        let result = try DeploymentFixture.run(
+    func hardeningScore() async throws {
+        let result = try await DeploymentFixture.run(
             Self.systemdAnalyze, ["security", "--offline=true", "--no-pager", Self.unitPath],
             environment: ["SYSTEMD_COLORS": "0", "LC_ALL": "C.UTF-8"])
         #expect(result.status == 0, "\(result.output)")
@@ -53,8 +53,8 @@ struct SystemdUnitTests {
     }
 
     /// The template unit, as scripts/template-unit makes it, saved for an instance named acme.
-    static func instanceUnit() throws -> String {
-        let made = try DeploymentFixture.run(DeploymentFixture.repositoryRoot + "/scripts/template-unit", [])
+    static func instanceUnit() async throws -> String {
+        let made = try await DeploymentFixture.run(DeploymentFixture.repositoryRoot + "/scripts/template-unit", [])
         try #require(made.status == 0, "\(made.output)")
         let directory = try DeploymentFixture.temporaryDirectory("template")
         let path = directory + "/tiktok-audience-sync@acme.service"
@@ -63,8 +63,8 @@ struct SystemdUnitTests {
     }
 
     @Test("the template unit gives each advertiser its own configuration, state, inbox, credential and log name")
-    func templateUnitSeparatesInstances() throws {
-        let unit = try Self.instanceUnit()
+    func templateUnitSeparatesInstances() async throws {
+        let unit = try await Self.instanceUnit()
         let directives = try DeploymentFixture.directives(ofUnit: unit)
         let main = try DeploymentFixture.directives(ofUnit: Self.unitPath)
         #expect(directives["ExecStart"] == ["/usr/local/bin/tiktok-audience-sync run --config /etc/tiktok-audience-sync/%i.yaml"])
@@ -85,9 +85,9 @@ struct SystemdUnitTests {
     @Test(
         "systemd-analyze security scores an instance of the template unit at most 1.5",
         .enabled(if: FileManager.default.isExecutableFile(atPath: SystemdUnitTests.systemdAnalyze), "systemd-analyze is not installed"))
-    func templateHardeningScore() throws {
-        let result = try DeploymentFixture.run(
-            Self.systemdAnalyze, ["security", "--offline=true", "--no-pager", try Self.instanceUnit()],
+    func templateHardeningScore() async throws {
+        let result = try await DeploymentFixture.run(
+            Self.systemdAnalyze, ["security", "--offline=true", "--no-pager", try await Self.instanceUnit()],
             environment: ["SYSTEMD_COLORS": "0", "LC_ALL": "C.UTF-8"])
         #expect(result.status == 0, "\(result.output)")
         let exposure = try #require(DeploymentFixture.overallExposure(in: result.output), "\(result.output)")
@@ -97,12 +97,12 @@ struct SystemdUnitTests {
     @Test(
         "sshd accepts a configuration that includes the partners' drop-in",
         .enabled(if: DeploymentFixture.sshd != nil && DeploymentFixture.sshKeygen != nil, "sshd or ssh-keygen is not installed"))
-    func sshdAcceptsTheDropIn() throws {
+    func sshdAcceptsTheDropIn() async throws {
         let sshd = try #require(DeploymentFixture.sshd)
         let directory = try DeploymentFixture.temporaryDirectory("sshd")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let hostKey = directory + "/host_ed25519_key"
-        let keygen = try DeploymentFixture.run(
+        let keygen = try await DeploymentFixture.run(
             try #require(DeploymentFixture.sshKeygen), ["-q", "-t", "ed25519", "-N", "", "-f", hostKey])
         try #require(keygen.status == 0, "\(keygen.output)")
         DeploymentFixture.ensurePrivilegeSeparationDirectory()
@@ -110,7 +110,7 @@ struct SystemdUnitTests {
         let good = directory + "/sshd_config"
         try "HostKey \(hostKey)\nPidFile none\nInclude \(Self.dropInPath)\n"
             .write(toFile: good, atomically: true, encoding: .utf8)
-        let accepted = try DeploymentFixture.run(sshd, ["-t", "-f", good])
+        let accepted = try await DeploymentFixture.run(sshd, ["-t", "-f", good])
         #expect(accepted.status == 0, "sshd -t rejected the drop-in:\n\(accepted.output)")
 
         // The same check must fail on a broken drop-in, or the one above proves nothing.
@@ -120,12 +120,12 @@ struct SystemdUnitTests {
         let broken = directory + "/broken_config"
         try "HostKey \(hostKey)\nPidFile none\nInclude \(brokenDropIn)\n"
             .write(toFile: broken, atomically: true, encoding: .utf8)
-        let rejected = try DeploymentFixture.run(sshd, ["-t", "-f", broken])
+        let rejected = try await DeploymentFixture.run(sshd, ["-t", "-f", broken])
         #expect(rejected.status != 0, "sshd -t accepted a bogus directive:\n\(rejected.output)")
     }
 
     @Test("the sshd drop-in confines the sftp-partners group")
-    func dropInConfinesPartners() throws {
+    func dropInConfinesPartners() async throws {
         let text = try String(contentsOfFile: Self.dropInPath, encoding: .utf8)
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
@@ -140,7 +140,7 @@ struct SystemdUnitTests {
     }
 
     @Test("scripts/install --destdir stages every file and touches nothing outside it")
-    func installStagesWithoutTouchingTheSystem() throws {
+    func installStagesWithoutTouchingTheSystem() async throws {
         let work = try DeploymentFixture.temporaryDirectory("install")
         defer { try? FileManager.default.removeItem(atPath: work) }
         let stage = work + "/stage"
@@ -156,7 +156,7 @@ struct SystemdUnitTests {
         let environment = ["PATH": fakes + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
         let script = DeploymentFixture.repositoryRoot + "/scripts/install"
 
-        let first = try DeploymentFixture.run(
+        let first = try await DeploymentFixture.run(
             script, ["--destdir", stage, "--no-build", "--binary", binary], environment: environment)
         try #require(first.status == 0, "\(first.output)")
 
@@ -181,13 +181,13 @@ struct SystemdUnitTests {
 
         // An operator's configuration survives a second install.
         try "# edited by the operator\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let second = try DeploymentFixture.run(
+        let second = try await DeploymentFixture.run(
             script, ["--destdir", stage, "--no-build", "--binary", binary], environment: environment)
         try #require(second.status == 0, "\(second.output)")
         #expect(try String(contentsOfFile: config, encoding: .utf8) == "# edited by the operator\n")
 
         // --prefix moves the binary, and the unit's ExecStart follows it.
-        let prefixed = try DeploymentFixture.run(
+        let prefixed = try await DeploymentFixture.run(
             script, ["--destdir", work + "/opt-stage", "--prefix", "/opt/tas", "--no-build", "--binary", binary],
             environment: environment)
         try #require(prefixed.status == 0, "\(prefixed.output)")
@@ -197,7 +197,7 @@ struct SystemdUnitTests {
         #expect(prefixedUnit["ExecStart"] == ["/opt/tas/bin/tiktok-audience-sync run --config /etc/tiktok-audience-sync/config.yaml"])
 
         // --uninstall takes away what was installed and keeps the operator's and the daemon's data.
-        let removed = try DeploymentFixture.run(script, ["--destdir", stage, "--uninstall"], environment: environment)
+        let removed = try await DeploymentFixture.run(script, ["--destdir", stage, "--uninstall"], environment: environment)
         try #require(removed.status == 0, "\(removed.output)")
         #expect(!manager.fileExists(atPath: stage + "/usr/local/bin/tiktok-audience-sync"))
         #expect(!manager.fileExists(atPath: stage + "/etc/systemd/system/tiktok-audience-sync.service"))
@@ -213,7 +213,7 @@ struct SystemdUnitTests {
     }
 
     @Test("scripts/add-partner --dry-run shows the layout for temporary folders and changes nothing")
-    func addPartnerDryRun() throws {
+    func addPartnerDryRun() async throws {
         let work = try DeploymentFixture.temporaryDirectory("add-partner")
         defer { try? FileManager.default.removeItem(atPath: work) }
         let key = work + "/acme.pub"
@@ -230,7 +230,7 @@ struct SystemdUnitTests {
             "tas-test-partner", key,
         ]
         let script = DeploymentFixture.repositoryRoot + "/scripts/add-partner"
-        let result = try DeploymentFixture.run(script, arguments, environment: environment)
+        let result = try await DeploymentFixture.run(script, arguments, environment: environment)
         try #require(result.status == 0, "\(result.output)")
         #expect(result.output.contains("\(work)/inbox/tas-test-partner \(work)/sftp/tas-test-partner/upload none bind"))
         #expect(result.output.contains("\(work)/state/receipts/tas-test-partner \(work)/sftp/tas-test-partner/receipts none bind,ro"))
@@ -239,23 +239,23 @@ struct SystemdUnitTests {
         let created = try FileManager.default.contentsOfDirectory(atPath: work).sorted()
         #expect(created == ["acme.pub", "fake-bin"], "a dry run created \(created)")
 
-        let badName = try DeploymentFixture.run(
+        let badName = try await DeploymentFixture.run(
             script, ["--dry-run", "--daemon-user", "root", "--partners-group", "root", "../etc", key],
             environment: environment)
         #expect(badName.status != 0)
     }
 
     @Test("the scripts pass bash -n, and shellcheck when it is installed")
-    func scriptsAreCleanShell() throws {
+    func scriptsAreCleanShell() async throws {
         let shellcheck = ["/usr/bin/shellcheck", "/usr/local/bin/shellcheck"].first {
             FileManager.default.isExecutableFile(atPath: $0)
         }
         for name in ["install", "add-partner"] {
             let path = DeploymentFixture.repositoryRoot + "/scripts/" + name
-            let syntax = try DeploymentFixture.run("/bin/bash", ["-n", path])
+            let syntax = try await DeploymentFixture.run("/bin/bash", ["-n", path])
             #expect(syntax.status == 0, "\(name): \(syntax.output)")
             if let shellcheck {
-                let lint = try DeploymentFixture.run(shellcheck, [path])
+                let lint = try await DeploymentFixture.run(shellcheck, [path])
                 #expect(lint.status == 0, "\(name):\n\(lint.output)")
             }
         }
@@ -279,7 +279,15 @@ enum DeploymentFixture {
     }
 
     /// Runs a short command to its end, stdout and stderr merged. Synchronous on purpose.
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    /// Runs a tool without holding one of Swift's cooperative threads while it works (other tests'
+    /// tasks must not wait behind systemd-analyze or an install script on a 2-core machine).
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
+        let result = try await ToolProcess(executable, arguments, environment: environment).wait()
+        return Result(status: result.status, output: result.output)
+    }
+
+    /// The same, blocking: only where awaiting is impossible (a `defer`).
+    static func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
