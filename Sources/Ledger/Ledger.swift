@@ -1,3 +1,4 @@
+import Glibc
 import AudienceModel
 import AudienceSupport
 
@@ -31,6 +32,8 @@ public actor Ledger {
     }
 
     private static let executorLabel = "tiktok-audience-sync.ledger"
+    /// `journal_size_limit`: what a checkpoint cuts the log back to.
+    static let logLimitBytes: Int64 = 64 << 20
 
     init(path: String, checkpointAfterPages: Int32, executor: ThreadExecutor? = nil) throws {
         self.path = path
@@ -46,12 +49,19 @@ public actor Ledger {
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = FULL;
             PRAGMA cache_size = -16384;
-            PRAGMA journal_size_limit = 67108864;
+            PRAGMA journal_size_limit = \(Self.logLimitBytes);
             PRAGMA foreign_keys = ON;
             """)
         try Migrations.migrate(connection)
-        // A shutdown never waits for the log to be copied into the ledger file; the next open
-        // (or the background checkpoint) takes it up.
+        // A shutdown never waits for the log to be copied into the ledger file; the background
+        // checkpoint, or the next open, takes it up. The next open does so here when the log has
+        // grown past its limit: runs of `once` that each end before their checkpoint would
+        // otherwise grow it without end (seen: 748 MB after a dozen small files on a 100M-member
+        // ledger), and every open reads the whole log to rebuild its index.
+        var log = stat()
+        if stat(path + "-wal", &log) == 0, Int64(log.st_size) > Self.logLimitBytes {
+            try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
         connection.leaveLogOnClose()
         reader = try LedgerReader(path: path)
         checkpointer = BackgroundCheckpointer(path: path, pagesPerCheckpoint: checkpointAfterPages)
