@@ -35,7 +35,8 @@ public actor Ledger {
     /// `journal_size_limit`: what a checkpoint cuts the log back to.
     static let logLimitBytes: Int64 = 64 << 20
 
-    init(path: String, checkpointAfterPages: Int32, executor: ThreadExecutor? = nil) throws {
+    /// `logLimitBytes`: a log found larger at open is checkpointed first (smaller in tests).
+    init(path: String, checkpointAfterPages: Int32, executor: ThreadExecutor? = nil, logLimitBytes: Int64 = logLimitBytes) throws {
         self.path = path
         self.executor = executor ?? ThreadExecutor(label: Self.executorLabel)
         let connection = try SQLiteConnection(path: path)
@@ -59,7 +60,7 @@ public actor Ledger {
         // otherwise grow it without end (seen: 748 MB after a dozen small files on a 100M-member
         // ledger), and every open reads the whole log to rebuild its index.
         var log = stat()
-        if stat(path + "-wal", &log) == 0, Int64(log.st_size) > Self.logLimitBytes {
+        if stat(path + "-wal", &log) == 0, Int64(log.st_size) > logLimitBytes {
             try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         }
         connection.leaveLogOnClose()

@@ -296,6 +296,27 @@ struct LedgerTests {
         #expect(try await reopened.reader.integrityCheck() == "ok")
     }
 
+    @Test("a log left large by runs that ended before their checkpoint is checkpointed at the next open, every member kept")
+    func largeLogCheckpointedAtOpen() async throws {
+        let directory = try TemporaryDirectory()
+        let ledgerPath = directory.path + "/ledger.sqlite"
+        var rows = "email_hash,segment_id,action\n"
+        for index in 0..<5_000 { rows += sha256Hex("log-\(index)") + ",5,add\n" }
+        let path = try directory.write("file.csv", rows)
+        do {
+            // No background checkpoint: the run ends with everything in the log, as a short `once` does.
+            let ledger = try Ledger(path: ledgerPath, checkpointAfterPages: Int32.max)
+            let reader = try AudienceFileReader(path: path)
+            _ = try await ledger.applyFile(try Planner().sort(reader), fingerprint: try reader.fingerprint(), name: "file.csv", size: reader.size)
+        }
+        let logBefore = try await fileSize(ledgerPath + "-wal")
+        #expect(logBefore > 64 << 10, "the log holds the file: \(logBefore) bytes")
+        let reopened = try Ledger(path: ledgerPath, checkpointAfterPages: Int32.max, logLimitBytes: 64 << 10)
+        #expect(try await fileSize(ledgerPath + "-wal") == 0, "checkpointed and cut back at open")
+        #expect(try await reopened.reader.pendingCounts().total == 5_000)
+        #expect(try await reopened.reader.integrityCheck() == "ok")
+    }
+
     private func fileSize(_ path: String) async throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     }
