@@ -39,7 +39,7 @@ public struct FileMover: Sendable {
             }
             try copyThenRemove(file.path, to: destination)
         }
-        syncDirectory(destination)
+        FileSync.folder(containing: destination)
         return relative
     }
 
@@ -105,16 +105,7 @@ public struct FileMover: Sendable {
     /// Removes an upload whose bytes are already archived (a duplicate): recorded, not kept twice.
     public func discard(_ file: InboxFile) throws {
         guard unlink(file.path) == 0 || errno == ENOENT else { throw Self.failure(file.path, "cannot remove the duplicate", errno) }
-        syncDirectory(file.path)
-    }
-
-    private func syncDirectory(_ path: String) {
-        let directory = String(path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
-        let descriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if descriptor >= 0 {
-            fsync(descriptor)
-            close(descriptor)
-        }
+        FileSync.folder(containing: file.path)
     }
 }
 

@@ -41,18 +41,18 @@ public struct InboxScanner: Sendable {
     public func scan() throws -> [InboxFile] { try list().files }
 
     private func walk(directory: String, relative: String, into listing: inout Listing) throws {
-        guard let entries = entries(of: directory) else {
+        guard let entries = FolderEntries.read(directory) else {
             if relative.isEmpty {
                 throw InboxError(path: directory, "cannot list the inbox: \(String(cString: strerror(errno))); check `inbox` in the configuration", ending: errno == ENOENT || errno == EACCES || errno == ENOTDIR ? .configuration : .retryLater)
             }
             return
         }
         listing.folders.append(directory)
-        for (entryName, _, rawName) in entries {
-            var name = entryName
+        for entry in entries {
+            var name = entry.name
             if UploadNames.isTemporary(name) || UploadNames.isCompletionMarker(name) { continue }
             var originalName: String?
-            if let rawName {
+            if let rawName = entry.invalidName {
                 guard renamesInvalidNames, let renamed = renameToValidUTF8(rawName, in: directory) else { continue }
                 (name, originalName) = (renamed, Self.escaped(rawName))
             }
@@ -83,27 +83,6 @@ public struct InboxScanner: Sendable {
             }
             listing.files.append(file)
         }
-    }
-
-    /// The entries of a folder: name, type, and the raw bytes of a name that is not valid UTF-8
-    /// (its `name` then has replacement characters and names nothing on disk).
-    private func entries(of directory: String) -> [(String, Int32, [UInt8]?)]? {
-        guard let stream = opendir(directory) else { return nil }
-        defer { closedir(stream) }
-        var result: [(String, Int32, [UInt8]?)] = []
-        while let entry = readdir(stream) {
-            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
-            let name = String(decoding: bytes, as: UTF8.self)
-            let invalid = String(validating: bytes, as: UTF8.self) == nil
-            if name == "." || name == ".." { continue }
-            var type = Int32(entry.pointee.d_type)
-            if type == DT_UNKNOWN {
-                var info = stat()
-                if lstat(directory + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { type = Int32(DT_DIR) }
-            }
-            result.append((name, type, invalid ? bytes : nil))
-        }
-        return result
     }
 
     /// A file whose name is not valid UTF-8 could never be named in a receipt, a log line or the

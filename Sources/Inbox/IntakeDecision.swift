@@ -100,17 +100,21 @@ public enum IntakeDecision {
                     lookAgainAt: nil, settling: false)
             }
             if let problem = partnerProblem(file, partners: rules.partners) { return .reject(reason: problem, outcome: .rejected) }
-            if let freeBytes, freeBytes < FreeSpace.factor * file.size {
+            if let freeBytes, freeBytes < freeSpaceFactor * file.size {
                 // The free figure is left out: it changes at every look, and the reason is logged
                 // once per file while it stays the same.
-                let needed = (FreeSpace.factor * file.size).formatted(.byteCount(style: .file))
+                let needed = (freeSpaceFactor * file.size).formatted(.byteCount(style: .file))
                 return .wait(
-                    reason: freeSpaceReason + ": taking it needs about \(FreeSpace.factor) times its size (\(needed)) free in the state directory, which has less; free some (old archive/ files, the retention: settings) and it is taken at the next look",
+                    reason: freeSpaceReason + ": taking it needs about \(freeSpaceFactor) times its size (\(needed)) free in the state directory, which has less; free some (old archive/ files, the retention: settings) and it is taken at the next look",
                     lookAgainAt: nil, settling: false)
             }
             return .read
         }
     }
+
+    /// How many times a file's size must be free below the state directory before it is taken:
+    /// its rows go to the ledger's write-ahead log, then into the ledger, and the file to `archive/`.
+    public static let freeSpaceFactor: Int64 = 3
 
     /// How the reason of a file that waits for free space starts.
     public static let freeSpaceReason = "waits for free space"

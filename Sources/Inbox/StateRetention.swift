@@ -1,6 +1,7 @@
 import Glibc
 import AudienceConfig
 import AudienceModel
+import AudienceSupport
 
 /// Deletes what the state directory's folders have kept longer than `retention:` says. A file's
 /// age counts from the later of its change and modification times: the intake's move into a
@@ -42,13 +43,9 @@ public struct StateRetention: Sendable {
     }
 
     private func sweep(_ directory: String, olderThan cutoff: Double, folder: StateFolder, into report: inout Report) {
-        guard let stream = opendir(directory) else { return }
-        defer { closedir(stream) }
         var subfolders: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
-            let path = directory + "/" + name
+        for entry in FolderEntries.read(directory) ?? [] {
+            let path = directory + "/" + entry.name
             var info = stat()
             guard lstat(path, &info) == 0 else { continue }
             switch info.st_mode & S_IFMT {

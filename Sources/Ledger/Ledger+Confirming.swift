@@ -38,7 +38,7 @@ extension Ledger {
                 // By action and identifier type (a sender's batch is one of each): no string per row.
                 let groups = Dictionary(grouping: rows) { Int($0.action.rawValue) << 8 | Int($0.member.type.rawValue) }
                 for group in groups.values {
-                    if unchanged, try ledger.rangeIsDense(group), let count = try ledger.settleAsRange(group) {
+                    if unchanged, let count = try ledger.settleAsRange(group) {
                         settled += count
                     } else {
                         settled += try ledger.settleEach(group)
@@ -70,23 +70,17 @@ extension LedgerConnection {
             "INSERT INTO setting (key, value) VALUES ('parking', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1")
     }
 
-    /// Whether a statement over the batch's key range would read about as many rows as the batch
-    /// has: true for a batch of rows a file put next to each other in a ledger of about their
-    /// size, false for a few rows scattered over a large ledger (a 1,000-row delta's confirmation
-    /// spans nearly every key, and would read all of 100M members). Identifiers are SHA-256
-    /// hashes, spread evenly over the key space: the rows in a range are about its share of the
-    /// key space times the rows in the ledger, told from its size (about 100 bytes a row).
-    func rangeIsDense(_ rows: [PendingRow]) throws -> Bool {
-        guard let first = rows.first else { return false }
-        var low = first.member.digest.w0
-        var high = low
-        for row in rows.dropFirst() {
-            low = min(low, row.member.digest.w0)
-            high = max(high, row.member.digest.w0)
-        }
+    /// Whether a statement over the key range `low`...`high` (first words of the identifiers)
+    /// would read about as many rows as the `rows` it is for: true for rows a file put next to
+    /// each other in a ledger of about their size, false for a few rows scattered over a large
+    /// ledger (a 1,000-row delta's confirmation spans nearly every key, and would read all of
+    /// 100M members). Identifiers are SHA-256 hashes, spread evenly over the key space: the rows
+    /// in a range are about its share of the key space times the rows in the ledger, told from
+    /// its size (about 100 bytes a row).
+    func rangeIsDense(low: UInt64, high: UInt64, rows: Int) throws -> Bool {
         let share = Double(high - low) / 18_446_744_073_709_551_616.0
         let expected = share * Double(try ledgerBytes()) / 100
-        return expected <= 8 * Double(rows.count)
+        return expected <= 8 * Double(rows)
     }
 
     /// The ledger file's size as SQLite counts it (pages times page size).
@@ -101,7 +95,8 @@ extension LedgerConnection {
     /// is the one the rows were read in: then every row is as it was read, and the statement
     /// touching exactly as many rows as the batch has means it touched exactly the batch's rows.
     /// If it touched more (a row of another file's run in the same range that is still waiting),
-    /// it is undone and nil returned, for ``settleEach(_:)``.
+    /// it is undone and nil returned, for ``settleEach(_:)``; so it is too when the range holds
+    /// far more rows than the batch (``rangeIsDense(low:high:rows:)``).
     func settleAsRange(_ rows: [PendingRow]) throws -> Int? {
         guard let first = rows.first else { return 0 }
         var low = (digest: first.member.digest, segment: first.segmentRow)
@@ -111,6 +106,7 @@ extension LedgerConnection {
             if (key.digest, key.segment) < (low.digest, low.segment) { low = key }
             if (key.digest, key.segment) > (high.digest, high.segment) { high = key }
         }
+        guard try rangeIsDense(low: low.digest.w0, high: high.digest.w0, rows: rows.count) else { return nil }
         let isAdd = first.action == .add
         // A confirmed removal leaves nothing worth keeping: the row goes.
         let statement = try connection.prepare(

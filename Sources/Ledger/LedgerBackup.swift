@@ -1,5 +1,6 @@
 import CSQLite
 import Glibc
+import AudienceSupport
 
 /// Copies of the ledger made with SQLite's online backup API: a consistent picture of one moment,
 /// taken while the daemon goes on writing (in WAL mode a reader never blocks the writer).
@@ -48,29 +49,17 @@ public enum LedgerBackup {
             check.reset()
             guard verdict == "ok" else { throw output.error(0, "the copy does not check out: \(verdict)") }
             try inspect(output)
-            try syncFile(partial, connection: output)
+            guard FileSync.file(partial) else {
+                throw output.error(0, "cannot flush \(partial) to disk: \(String(cString: strerror(errno)))")
+            }
             guard rename(partial, destination) == 0 else {
                 throw output.error(0, "cannot rename \(partial) to \(destination): \(String(cString: strerror(errno)))")
             }
-            let folder = String(destination.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
-            let directory = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if directory >= 0 {
-                fsync(directory)
-                close(directory)
-            }
+            FileSync.folder(containing: destination)
         } catch {
             unlink(partial)
             throw error
         }
-    }
-
-    private static func syncFile(_ path: String, connection: SQLiteConnection) throws {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0, fsync(descriptor) == 0 else {
-            if descriptor >= 0 { close(descriptor) }
-            throw connection.error(0, "cannot flush \(path) to disk: \(String(cString: strerror(errno)))")
-        }
-        close(descriptor)
     }
 }
 

@@ -1,4 +1,5 @@
 import Glibc
+import AudienceSupport
 
 /// The ledger's schema, as named, append-only steps. `PRAGMA user_version` counts the steps applied;
 /// a ledger with more steps than this code knows was written by a newer version and is refused.
@@ -292,9 +293,8 @@ enum Migrations {
             var info = stat()
             if stat(connection.path + suffix, &info) == 0 { size += Int64(info.st_size) }
         }
-        var disk = statvfs()
         let directory = String(connection.path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
-        if statvfs(directory.isEmpty ? "." : directory, &disk) == 0, Int64(disk.f_bavail) * Int64(disk.f_frsize) < size + size / 10 {
+        if let free = FreeSpace.available(at: directory.isEmpty ? "." : directory), free < size + size / 10 {
             throw LedgerError.upgradeBlocked(
                 connection.path,
                 "upgrading the ledger from schema step \(step) to \(steps.count) first copies it to \(destination), which needs about \(size + size / 10) bytes free; free space there (or move an older copy away) and start again. Nothing was changed")

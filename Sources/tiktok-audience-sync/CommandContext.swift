@@ -53,12 +53,10 @@ struct CommandContext {
         let state = configuration.stateDirectory
         guard let owner = StateOwner(of: state) else { return }
         if geteuid() == 0 && owner.uid != 0 {
-            if token == nil, environment["TIKTOK_ACCESS_TOKEN"] == nil,
-                let resolved = try? TokenSource.resolve(configuration: configuration, environment: environment)
-            {
-                resolved.token.register(in: redactor)
-                environment["TIKTOK_ACCESS_TOKEN"] = resolved.token.value
-            } else if let token {
+            // The pipeline reads the token from its environment; after the switch it could not
+            // read a root-only token file any more.
+            if let token = token ?? (try? TokenSource.resolve(configuration: configuration, environment: environment))?.token {
+                token.register(in: redactor)
                 environment["TIKTOK_ACCESS_TOKEN"] = token.value
             }
             if let problem = owner.become() {

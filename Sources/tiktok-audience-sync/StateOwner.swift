@@ -16,30 +16,24 @@ struct StateOwner {
     init?(of stateDirectory: String) {
         var info = stat()
         guard stat(stateDirectory, &info) == 0 else { return nil }
-        uid = info.st_uid
-        if let entry = getpwuid(info.st_uid) {
+        self.init(uid: info.st_uid, groupWithoutEntry: info.st_gid)
+    }
+
+    /// The user `uid` with its name and group from the user database; without an entry there,
+    /// no name and `groupWithoutEntry`.
+    init(uid: uid_t, groupWithoutEntry: gid_t) {
+        self.uid = uid
+        if let entry = getpwuid(uid) {
             name = String(cString: entry.pointee.pw_name)
             gid = entry.pointee.pw_gid
         } else {
             name = nil
-            gid = info.st_gid
+            gid = groupWithoutEntry
         }
     }
 
     /// The user this process runs as.
-    static var current: StateOwner {
-        let uid = geteuid()
-        if let entry = getpwuid(uid) {
-            return StateOwner(uid: uid, gid: entry.pointee.pw_gid, name: String(cString: entry.pointee.pw_name))
-        }
-        return StateOwner(uid: uid, gid: getegid(), name: nil)
-    }
-
-    init(uid: uid_t, gid: gid_t, name: String?) {
-        self.uid = uid
-        self.gid = gid
-        self.name = name
-    }
+    static var current: StateOwner { StateOwner(uid: geteuid(), groupWithoutEntry: getegid()) }
 
     /// `NAME:` (the user and its group) or `UID:GID`, for chown.
     var chownSpec: String { name.map { "\($0):" } ?? "\(uid):\(gid)" }
@@ -86,21 +80,10 @@ struct StateOwner {
     }
 
     private static func collectUnwritableFolders(_ directory: String, into found: inout [String]) {
-        guard found.count < 5, let stream = opendir(directory) else { return }
-        defer { closedir(stream) }
+        guard found.count < 5, let entries = FolderEntries.read(directory) else { return }
         if access(directory, W_OK | X_OK) != 0 { found.append(directory) }
-        var subfolders: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name != "." && name != ".." else { continue }
-            var isFolder = entry.pointee.d_type == UInt8(DT_DIR)
-            if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
-                // Some file systems do not say the type: ask.
-                var info = stat()
-                isFolder = lstat(directory + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-            }
-            if isFolder { subfolders.append(directory + "/" + name) }
+        for entry in entries where entry.isFolder {
+            collectUnwritableFolders(directory + "/" + entry.name, into: &found)
         }
-        for folder in subfolders { collectUnwritableFolders(folder, into: &found) }
     }
 }
