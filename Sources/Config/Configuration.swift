@@ -11,6 +11,9 @@ public struct Configuration: Sendable {
         public var requestsPerSecond: Double = 20
         /// The most requests in flight; below it the number adapts to TikTok's answer times.
         public var maxInFlight = 12
+        /// Identifiers per request: TikTok takes at most 10,000; fewer make smaller bodies (a slow
+        /// or metered link, a proxy with a body limit).
+        public var maxUsersPerRequest = 10_000
         public var maxAttempts = 6
         public var initialBackoffMilliseconds = 500
         /// How long one request may take before it counts as unanswered.

@@ -12,7 +12,7 @@ enum ConfigurationKeys {
     /// (a folder name, then ``partner``'s keys).
     static let sections: [String: Set<String>] = [
         "tiktok": [
-            "base_url", "advertiser_id", "access_token_file", "requests_per_second", "max_in_flight", "maid_type",
+            "base_url", "advertiser_id", "access_token_file", "requests_per_second", "max_in_flight", "max_users_per_request", "maid_type",
             "max_attempts", "initial_backoff_ms", "request_timeout_seconds", "resend_unanswered_after_seconds",
             // Refused with its own message (the token never goes in the file).
             "access_token",

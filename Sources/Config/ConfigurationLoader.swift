@@ -94,6 +94,7 @@ private struct Keys {
         tiktok.accessTokenFile = text("tiktok.access_token_file")
         tiktok.requestsPerSecond = try number("tiktok.requests_per_second", in: 0.1...1000) ?? tiktok.requestsPerSecond
         tiktok.maxInFlight = try integer("tiktok.max_in_flight", in: 1...64) ?? tiktok.maxInFlight
+        tiktok.maxUsersPerRequest = try integer("tiktok.max_users_per_request", in: 1...10_000) ?? tiktok.maxUsersPerRequest
         tiktok.maxAttempts = try integer("tiktok.max_attempts", in: 1...100) ?? tiktok.maxAttempts
         tiktok.initialBackoffMilliseconds =
             try integer("tiktok.initial_backoff_ms", in: 1...600_000) ?? tiktok.initialBackoffMilliseconds

@@ -7,6 +7,7 @@ extension Configuration {
         var options = SenderOptions()
         options.requestsPerSecond = tiktok.requestsPerSecond
         options.maxInFlight = tiktok.maxInFlight
+        options.maxUsersPerRequest = tiktok.maxUsersPerRequest
         options.maxAttempts = tiktok.maxAttempts
         options.initialBackoff = .milliseconds(tiktok.initialBackoffMilliseconds)
         options.resendUnansweredAfter = .seconds(tiktok.effectiveResendUnansweredAfterSeconds)

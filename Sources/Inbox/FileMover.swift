@@ -12,17 +12,10 @@ public struct FileMover: Sendable {
         self.stateDirectory = stateDirectory
     }
 
-    /// Moves `file` only if its path still names the file that was read (`expected`): an upload
-    /// that replaced it under the same name meanwhile stays in the inbox, and nil is returned.
-    public func move(_ file: InboxFile, to folder: StateFolder, suffix: String, ifStill expected: FileIdentity) throws -> String? {
-        guard FileIdentity(path: file.path) == expected else { return nil }
-        return try move(file, to: folder, suffix: suffix)
-    }
-
-    /// Moves `file` to `folder/<its relative path>`, adding a suffix if that name is taken.
-    /// Returns the path it now has, relative to the state directory.
-    @discardableResult
-    public func move(_ file: InboxFile, to folder: StateFolder, suffix: String) throws -> String {
+    /// Where `file` goes in `folder`: `folder/<its relative path>`, with a suffix if that name is
+    /// taken. Nothing is moved (its folders are made): the receipt names the place before the
+    /// file leaves the inbox. Relative to the state directory.
+    public func freeName(for file: InboxFile, in folder: StateFolder, suffix: String) throws -> String {
         var relative = folder.rawValue + "/" + file.relativePath
         let directory = String(relative.split(separator: "/").dropLast().joined(separator: "/"))
         try makeDirectories(stateDirectory + "/" + directory)
@@ -32,7 +25,14 @@ public struct FileMover: Sendable {
             attempt += 1
             relative = FileName.appending("." + suffix + "-\(attempt)", to: folder.rawValue + "/" + file.relativePath)
         }
+        return relative
+    }
+
+    /// Moves `file` out of the inbox to `relative` (below the state directory, from
+    /// ``freeName(for:in:suffix:)``), which must still be free.
+    public func move(_ file: InboxFile, to relative: String) throws {
         let destination = stateDirectory + "/" + relative
+        guard !exists(destination) else { throw InboxError(path: destination, "cannot move \(file.path) here: the name is taken") }
         if rename(file.path, destination) != 0 {
             guard errno == EXDEV else {
                 throw Self.failure(file.path, "cannot move to \(destination)", errno)
@@ -40,7 +40,6 @@ public struct FileMover: Sendable {
             try copyThenRemove(file.path, to: destination)
         }
         FileSync.folder(containing: destination)
-        return relative
     }
 
     /// Writes `contents` to `relativePath` below the state directory, atomically (temp file, fsync, rename).

@@ -81,7 +81,7 @@ public actor Intake {
         onFile: @Sendable (InboxFile) -> Void = { _ in },
         shouldStop: @escaping @Sendable () -> Bool = { false }
     ) async throws -> IntakePass {
-        await receipts.writeMissing()
+        await receipts.finishInterrupted()
         var pass = IntakePass()
         // Partners (by ``InboxFile/orderingKey``) with an older file still waiting: their later
         // files wait behind it, so that no file overtakes an older one of the same partner.
@@ -195,29 +195,27 @@ public actor Intake {
         case .plan(let limit, let reapplying):
             return try await plan(file, reader: reader, fingerprint: fingerprint, removalLimit: limit, reapplying: reapplying, stop: stop)
         case .finishMove:
-            // Planned, then interrupted before the move.
+            // Planned, then stopped before the move: the receipt written then (with its rejected
+            // lines) is kept, else one is made from what the ledger recorded.
             guard let record = memory.record else { return nil }
-            var receipt = Receipt(file: file, outcome: .applied)
-            receipt.fingerprint = fingerprint.hex
-            receipt.kind = record.kind ?? .delta
-            receipt.rowsRead = record.rowsRead
-            receipt.rowsRejected = record.rowsRejected
-            receipt.members = record.members
-            receipt.segments = record.segmentChanges ?? [:]
-            let archived = try mover.move(file, to: .archive, suffix: String(fingerprint.hex.prefix(12)))
-            try await ledger.recordArchived(fingerprint: fingerprint, as: archived)
-            receipt.archivedAs = archived
+            var receipt = receipts.written(for: file, fingerprint: fingerprint) ?? Receipt(file: file, record: record)
+            let destination = try mover.freeName(for: file, in: .archive, suffix: String(fingerprint.hex.prefix(12)))
+            receipt.archivedAs = destination
             try await receipts.write(receipt, for: file, fingerprint: fingerprint)
+            try await archive(file, to: destination, fingerprint: fingerprint)
             return receipt
         case .duplicate(let reason):
-            try await ledger.recordDuplicate(fingerprint: fingerprint)
             var receipt = Receipt(file: file, outcome: .duplicate)
             receipt.fingerprint = fingerprint.hex
             receipt.reason = reason
             // The same bytes are archived already: the duplicate is recorded (its receipt, the
-            // ledger's count), not kept a second time.
-            try mover.discard(file)
+            // ledger's count), not kept a second time. The receipt first: a stop before the
+            // removal takes the file again, and its receipt is written again in the same place.
             try await receipts.write(receipt, for: file, fingerprint: fingerprint)
+            KillPoint.afterReceiptWritten.pass()
+            try mover.discard(file)
+            KillPoint.afterFileMoved.pass()
+            try await ledger.recordDuplicate(fingerprint: fingerprint)
             return receipt
         case .holdAgain(let reason):
             return try await setAside(file, fingerprint: fingerprint, reason: reason, outcome: .held, record: false)
@@ -259,6 +257,7 @@ public actor Intake {
                 arrived: file.arrived)
             return try await setAside(file, fingerprint: fingerprint, reason: held.description, outcome: .held, record: false)
         }
+        KillPoint.afterPlanCommitted.pass()
         try mover.write(Array("\(result.generation)\n".utf8), to: Configuration.ledgerSealName)
         var receipt = Receipt(file: file, outcome: .applied)
         receipt.fingerprint = fingerprint.hex
@@ -271,16 +270,30 @@ public actor Intake {
                 "file": "\(file.relativePath)", "columns": "\(result.summary.ignoredColumns.joined(separator: ","))",
             ])
         }
-        let archived = try mover.move(
-            file, to: .archive, suffix: String(fingerprint.hex.prefix(12)), ifStill: reader.identity)
-        if let archived {
-            try await ledger.recordArchived(fingerprint: fingerprint, as: archived)
+        // Only the file that was read is moved: an upload that replaced it under the same name
+        // meanwhile stays in the inbox, and is taken next.
+        let destination = FileIdentity(path: file.path) == reader.identity
+            ? try mover.freeName(for: file, in: .archive, suffix: String(fingerprint.hex.prefix(12))) : nil
+        receipt.archivedAs = destination
+        try await receipts.write(receipt, for: file, fingerprint: fingerprint)
+        if let destination {
+            try await archive(file, to: destination, fingerprint: fingerprint)
         } else {
             logger.notice("a new upload replaced the file while it was read; the new one is taken next", metadata: ["file": "\(file.relativePath)"])
         }
-        receipt.archivedAs = archived
-        try await receipts.write(receipt, for: file, fingerprint: fingerprint)
         return receipt
+    }
+
+    /// Moves an applied file, whose receipt is written, to `destination` in `archive/`. Its
+    /// receipt is written first so that a stop at any moment leaves the file in the inbox, to
+    /// be finished by the next look (``IntakeDecision/Known/finishMove``), or its receipt written;
+    /// a stop between the move and recording it is mended from the receipt
+    /// (``Receipts/finishInterrupted()``).
+    private func archive(_ file: InboxFile, to destination: String, fingerprint: Digest32) async throws {
+        KillPoint.afterReceiptWritten.pass()
+        try mover.move(file, to: destination)
+        KillPoint.afterFileMoved.pass()
+        try await ledger.recordArchived(fingerprint: fingerprint, as: destination)
     }
 
     private func handleUnreadable(_ file: InboxFile, fingerprint: Digest32?, _ error: AudienceFileError) async throws -> Receipt? {
@@ -310,11 +323,16 @@ public actor Intake {
         receipt.fingerprint = fingerprint?.hex
         receipt.reason = reason
         let suffix = fingerprint.map { String($0.hex.prefix(12)) } ?? "\(Int(Date().timeIntervalSince1970))"
-        let moved = try mover.move(file, to: outcome == .held ? .held : .rejected, suffix: suffix)
-        receipt.archivedAs = moved
+        let destination = try mover.freeName(for: file, in: outcome == .held ? .held : .rejected, suffix: suffix)
+        receipt.archivedAs = destination
+        // The reason and the receipt before the move: a stop before it takes the file again, and
+        // both are written again in the same places.
         let verb = outcome == .held ? "is held" : "was rejected"
-        try mover.write(Array("\(file.relativePath) \(verb): \(reason)\n".utf8), to: FileName.appending(".reason.txt", to: moved))
+        try mover.write(Array("\(file.relativePath) \(verb): \(reason)\n".utf8), to: FileName.appending(".reason.txt", to: destination))
         try await receipts.write(receipt, for: file, fingerprint: fingerprint)
+        KillPoint.afterReceiptWritten.pass()
+        try mover.move(file, to: destination)
+        KillPoint.afterFileMoved.pass()
         return receipt
     }
 }

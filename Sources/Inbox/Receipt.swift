@@ -46,6 +46,19 @@ public struct Receipt: Codable, Sendable {
         receivedAt = Receipt.timestamp(now)
     }
 
+    /// The receipt of an applied file made from what the ledger recorded of it (counts per
+    /// segment; the rejected lines were only in the run that read it).
+    init(file: InboxFile, record: FileRecord, now: Date = Date()) {
+        self.init(file: file, outcome: .applied, now: now)
+        fingerprint = record.fingerprint
+        kind = record.kind ?? .delta
+        rowsRead = record.rowsRead
+        rowsRejected = record.rowsRejected
+        members = record.members
+        segments = record.segmentChanges ?? [:]
+        archivedAs = record.archivedAs
+    }
+
     mutating func fill(from summary: ReadSummary, changes: [String: SegmentChange]) {
         kind = summary.kind
         rowsRead = summary.rowsRead
@@ -79,9 +92,22 @@ public struct Receipt: Codable, Sendable {
 
     static func timestamp(_ date: Date) -> String { ISO8601Time.string(Int(date.timeIntervalSince1970)) }
 
-    /// Where the receipt for `file` lives below the state directory.
-    static func relativePath(for file: InboxFile, fingerprint: String?) -> String {
-        let suffix = fingerprint.map { "." + $0.prefix(12) } ?? ""
+    /// Where the receipt for `file` lives below the state directory. The same file always gets
+    /// the same place, so a receipt written again after a stop replaces the first. A duplicate's
+    /// sits beside the receipt of the first arrival, named after its own arrival (first seen in
+    /// the inbox, to the microsecond).
+    static func relativePath(for file: InboxFile, fingerprint: String?, outcome: Outcome = .applied) -> String {
+        var suffix = fingerprint.map { "." + $0.prefix(12) } ?? ""
+        if outcome == .duplicate { suffix += ".duplicate-" + arrivalStamp(file.arrived) }
         return FileName.appending(suffix + ".json", to: StateFolder.receipts.rawValue + "/" + file.relativePath)
+    }
+
+    /// `20261203T062512.038110Z`: seconds since 1970 as a UTC time that sorts as it reads.
+    static func arrivalStamp(_ seconds: Double) -> String {
+        let whole = Int(seconds.rounded(.down))
+        let micros = Int(((seconds - Double(whole)) * 1_000_000).rounded(.down))
+        let time = ISO8601Time.string(whole).filter { $0 != "-" && $0 != ":" }.dropLast()  // 20261203T062512
+        let fraction = String(micros)
+        return time + "." + String(repeating: "0", count: max(0, 6 - fraction.count)) + fraction + "Z"
     }
 }

@@ -5,9 +5,9 @@ import AudienceLedger
 import AudienceModel
 import AudienceSupport
 
-/// The one owner of receipts: writes each file's receipt when the intake takes it, writes those a
-/// stopped run left unwritten, and stamps `confirmed_at` once TikTok has confirmed every change
-/// of a file.
+/// The one owner of receipts: writes each file's receipt when the intake takes it, before the
+/// file leaves the inbox; mends what a stopped run left unrecorded; and stamps `confirmed_at` once
+/// TikTok has confirmed every change of a file.
 package struct Receipts: Sendable {
     let configuration: Configuration
     let ledger: Ledger
@@ -22,19 +22,10 @@ package struct Receipts: Sendable {
     }
 
     /// Writes `receipt` below `receipts/`, tells the ledger where (for an applied file), and logs
-    /// its line.
+    /// its line. A duplicate's receipt goes beside the first arrival's, which keeps its rejected
+    /// lines.
     func write(_ receipt: Receipt, for file: InboxFile, fingerprint: Digest32?) async throws {
-        var path = Receipt.relativePath(for: file, fingerprint: fingerprint?.hex)
-        if receipt.outcome == .duplicate {
-            // The same name and bytes again: the first receipt (with its rejected lines) stays,
-            // and this one is written beside it.
-            let base = String(path.dropLast(".json".count))
-            var copy = 2
-            while mover.exists(relativePath: path) {
-                path = base + ".duplicate-\(copy).json"
-                copy += 1
-            }
-        }
+        let path = Receipt.relativePath(for: file, fingerprint: fingerprint?.hex, outcome: receipt.outcome)
         try mover.write(receipt.encoded(), to: path)
         if let fingerprint, receipt.outcome == .applied { try await ledger.recordReceipt(fingerprint: fingerprint, at: path) }
         var metadata: Logger.Metadata = ["file": "\(file.relativePath)", "outcome": "\(receipt.outcome.rawValue)"]
@@ -46,10 +37,35 @@ package struct Receipts: Sendable {
         }
     }
 
-    /// Every archived file gets its receipt: one whose run stopped between the move and the
-    /// receipt gets it now, from what the ledger recorded (counts per segment; the rejected
+    /// The receipt already written for an applied `file` (a run that stopped before moving it).
+    func written(for file: InboxFile, fingerprint: Digest32) -> Receipt? {
+        let path = configuration.stateDirectory + "/" + Receipt.relativePath(for: file, fingerprint: fingerprint.hex)
+        guard let data = FileManager.default.contents(atPath: path),
+            let receipt = try? JSONDecoder().decode(Receipt.self, from: data), receipt.outcome == .applied
+        else { return nil }
+        return receipt
+    }
+
+    /// Mends what a stopped run left unrecorded, before any file is taken: an applied file moved
+    /// to `archive/` after its receipt was written, but stopped before the ledger recorded where
+    /// (the receipt names the place: a re-upload of the same bytes is then a duplicate, not a
+    /// file still to move); and, from ledgers of earlier versions, archived files without a
+    /// receipt, which get it now from what the ledger recorded (counts per segment; the rejected
     /// lines were in the run that stopped).
-    func writeMissing() async {
+    func finishInterrupted() async {
+        do {
+            for (fingerprint, receiptPath) in try await ledger.reader.appliedFilesNotRecordedAsArchived() {
+                guard let data = FileManager.default.contents(atPath: configuration.stateDirectory + "/" + receiptPath),
+                    let receipt = try? JSONDecoder().decode(Receipt.self, from: data), let archived = receipt.archivedAs,
+                    mover.exists(relativePath: archived)
+                else { continue }
+                try await ledger.recordArchived(fingerprint: fingerprint, as: archived)
+            }
+        } catch {
+            logger.error("cannot record where files stopped in the middle were archived; tried again next pass", metadata: [
+                "error": "\("\(error)".replacingNewlines())",
+            ])
+        }
         let missing: [(fingerprint: Digest32, record: FileRecord)]
         do {
             missing = try await ledger.reader.archivedFilesWithoutReceipt()
@@ -76,14 +92,7 @@ package struct Receipts: Sendable {
             try await ledger.recordReceipt(fingerprint: fingerprint, at: path)
             return
         }
-        var receipt = Receipt(file: file, outcome: .applied, now: Date(timeIntervalSince1970: Double(record.plannedAt)))
-        receipt.fingerprint = fingerprint.hex
-        receipt.kind = record.kind ?? .delta
-        receipt.rowsRead = record.rowsRead
-        receipt.rowsRejected = record.rowsRejected
-        receipt.members = record.members
-        receipt.segments = record.segmentChanges ?? [:]
-        receipt.archivedAs = record.archivedAs
+        var receipt = Receipt(file: file, record: record, now: Date(timeIntervalSince1970: Double(record.plannedAt)))
         receipt.reason = "written after a restart (the run that applied it stopped before its receipt): +\(record.adds) -\(record.removes) in all"
         try await write(receipt, for: file, fingerprint: fingerprint)
     }

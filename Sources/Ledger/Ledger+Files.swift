@@ -304,8 +304,22 @@ extension LedgerReader {
         }
     }
 
-    /// Applied and archived files whose receipt was never recorded: the process stopped between
-    /// the move and the receipt.
+    /// Applied files with a receipt but no recorded place in `archive/`: the process stopped
+    /// between the move and recording it (or, rarely, a new upload replaced the file as it was
+    /// read, and it was never moved). With each one's receipt path.
+    public func appliedFilesNotRecordedAsArchived() throws -> [(fingerprint: Digest32, receipt: String)] {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare(
+                "SELECT fingerprint, receipt FROM file WHERE outcome = 'applied' AND archived_as IS NULL AND receipt IS NOT NULL")
+            defer { statement.reset() }
+            var found: [(Digest32, String)] = []
+            while try statement.step() { if let print = statement.digest(0) { found.append((print, statement.string(1))) } }
+            return found
+        }
+    }
+
+    /// Applied and archived files whose receipt was never recorded: a process of an earlier
+    /// version stopped between the move and the receipt.
     public func archivedFilesWithoutReceipt() throws -> [(fingerprint: Digest32, record: FileRecord)] {
         try withConnection { ledger in
             let statement = try ledger.connection.prepare(

@@ -9,7 +9,9 @@ import AudienceModel
 /// A batch recorded as possibly at TikTok; returned by ``Ledger/recordInFlight(_:type:now:)``.
 public struct InFlightTicket: Sendable, Equatable {
     let id: Int64
-    package let rows: Int
+    /// The rows recorded: those of the batch whose wish was still the ledger's. Only these may
+    /// be sent.
+    public let rows: [PendingRow]
 }
 
 /// What ``Ledger/reclaimInFlight(now:grace:)`` did.
@@ -29,21 +31,38 @@ public struct PendingRechecks: Sendable, Equatable {
 
 extension Ledger {
     /// Durably records `rows` (all of one identifier type) as possibly at TikTok. Call it before
-    /// the request leaves; if it throws, the request must not be sent.
-    public func recordInFlight(_ rows: [PendingRow], type: IdentifierType, now: Int64) throws -> InFlightTicket {
-        var members: [UInt8] = []
-        members.reserveCapacity(rows.count * InFlightMembers.stride)
-        for row in rows { InFlightMembers.append(row.member.digest, segmentRow: row.segmentRow, to: &members) }
-        return try withConnection { ledger in
+    /// the request leaves, and send only the ticket's rows; if it throws, nothing may be sent.
+    ///
+    /// Rows are read ahead of sending, and a file planned meanwhile may have given a member a
+    /// newer wish (or a segment been parked): nothing older than the ledger's wish may leave. On
+    /// the ledger's writer, no file can commit between this look and the record, so a row read
+    /// in the current sending epoch is taken as read; any other is looked up, and kept only if
+    /// it is still pending with the wish it was read with. The newer wish has an outbox row of
+    /// its own, which a later pass sends. Nil: no row is still wished as read; nothing recorded.
+    public func recordInFlight(_ rows: [PendingRow], type: IdentifierType, now: Int64) throws -> InFlightTicket? {
+        try withConnection { ledger in
+            let epoch = try ledger.sendingEpoch()
+            var current = rows
+            if rows.contains(where: { $0.readIn != epoch }) {
+                let parked = try ledger.parkedSegmentRows()
+                let isStillWished = try ledger.stillWishedCheck()
+                current = try rows.filter { row in
+                    try row.readIn == epoch || (!parked.contains(row.segmentRow) && isStillWished(row))
+                }
+            }
+            guard !current.isEmpty else { return nil }
+            var members: [UInt8] = []
+            members.reserveCapacity(current.count * InFlightMembers.stride)
+            for row in current { InFlightMembers.append(row.member.digest, segmentRow: row.segmentRow, to: &members) }
             let insert = try ledger.connection.prepare(
                 "INSERT INTO in_flight (id_type, members, member_count, sent_at) VALUES (?1, ?2, ?3, ?4) RETURNING id")
             insert.bind(1, Int64(type.rawValue))
             insert.bind(2, bytes: members)
-            insert.bind(3, rows.count)
+            insert.bind(3, current.count)
             insert.bind(4, now)
             defer { insert.reset() }
             guard try insert.step() else { throw ledger.connection.error(0, "recording a batch in flight returned nothing") }
-            return InFlightTicket(id: insert.int(0), rows: rows.count)
+            return InFlightTicket(id: insert.int(0), rows: current)
         }
     }
 
@@ -63,13 +82,15 @@ extension Ledger {
     /// finish (it was killed or crashed) make their members unknown and are rechecked after
     /// `grace` seconds (their request may still land); sends whose recheck time has come make
     /// their members unknown once more, and are done with. Every such member goes back on the outbox.
+    /// Times are whole seconds: a recheck is due once its second has begun, and is set for the
+    /// second after `now` and the grace have both passed, never sooner.
     @discardableResult
-    public func reclaimInFlight(now: Int64, grace: Int64) throws -> InFlightReclaim {
+    public func reclaimInFlight(now: Double, grace: Int64) throws -> InFlightReclaim {
         try withConnection { ledger in
             try ledger.connection.transaction {
                 let select = try ledger.connection.prepare(
                     "SELECT id, id_type, members, recheck_at FROM in_flight WHERE recheck_at IS NULL OR recheck_at <= ?1 ORDER BY id")
-                select.bind(1, now)
+                select.bind(1, Int64(now.rounded(.down)))
                 var found: [(id: Int64, type: Int64, members: [UInt8], interrupted: Bool)] = []
                 while try select.step() {
                     found.append((select.int(0), select.int(1), select.bytes(2), select.isNull(3)))
@@ -84,7 +105,7 @@ extension Ledger {
                     try ledger.makeUnknown(members, type: type)
                     if record.interrupted {
                         reclaim.interrupted += members.count
-                        try ledger.closeInFlight(record.id, recheckAt: now + grace)
+                        try ledger.closeInFlight(record.id, recheckAt: Int64(now.rounded(.up)) + grace)
                     } else {
                         reclaim.rechecked += members.count
                         try ledger.closeInFlight(record.id, recheckAt: nil)
@@ -98,6 +119,26 @@ extension Ledger {
 }
 
 extension LedgerConnection {
+    /// Tells whether the membership row of a pending row is still pending with the wish it was
+    /// read with (one statement, prepared once, for a batch's rows).
+    func stillWishedCheck() throws -> (PendingRow) throws -> Bool {
+        let statement = try connection.prepare(
+            """
+            SELECT 1 FROM membership
+            WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3 AND generation = ?4 AND desired = ?5
+              AND acked IS NOT desired
+            """)
+        return { row in
+            defer { statement.reset() }
+            statement.bind(1, Int64(row.member.type.rawValue))
+            statement.bind(2, row.member.digest)
+            statement.bind(3, row.segmentRow)
+            statement.bind(4, row.generation)
+            statement.bind(5, Int64(row.action.rawValue))
+            return try statement.step()
+        }
+    }
+
     /// Deletes the record of a finished send, or keeps it until `recheckAt`.
     func closeInFlight(_ id: Int64, recheckAt: Int64?) throws {
         let statement = try connection.prepare(

@@ -10,6 +10,9 @@ public struct PendingRow: Sendable, Equatable {
     public var generation: Int64
     /// The row's place on the outbox.
     public var seq: Int64
+    /// What decided the pending rows when this one was read: while it holds, the row's wish is
+    /// still the ledger's; once it moved on, ``Ledger/recordInFlight(_:type:now:)`` looks again.
+    public var readIn = SendingEpoch(generation: 0, parking: 0)
 }
 
 /// Where a walk over the outbox has got to.
@@ -74,7 +77,8 @@ extension LedgerReader {
                 """)
             statement.bind(1, cursor?.seq ?? 0)
             statement.bind(2, end?.seq ?? Int64.max)
-            statement.bind(9, try ledger.sendingEpoch().generation)
+            let epoch = try ledger.sendingEpoch()
+            statement.bind(9, epoch.generation)
             var rows: [PendingRow] = []
             rows.reserveCapacity(limit)
             var dead: [Int64] = []
@@ -97,7 +101,7 @@ extension LedgerReader {
                 rows.append(
                     PendingRow(
                         member: Member(type: type, digest: digest), segmentRow: segmentRow, audienceID: audienceID,
-                        action: desired == 1 ? .add : .remove, generation: generation, seq: seq))
+                        action: desired == 1 ? .add : .remove, generation: generation, seq: seq, readIn: epoch))
             }
             statement.reset()
             return PendingPage(rows: rows, next: last, dead: dead)

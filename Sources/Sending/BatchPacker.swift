@@ -12,6 +12,20 @@ public struct MappingBatch: Sendable {
 
     public var segments: [String] { Array(Set(rows.map(\.audienceID))).sorted() }
 
+    /// The same batch with only `kept` of its rows (those the ledger still wishes as read):
+    /// each identifier carries the segments of its kept rows only, in the same order.
+    func keeping(_ kept: [PendingRow]) -> MappingBatch {
+        guard kept.count != rows.count else { return self }
+        var part = MappingBatch(action: action, type: type)
+        part.rows = kept
+        var segmentsOf: [Digest32: [String]] = [:]
+        for row in kept { segmentsOf[row.member.digest, default: []].append(row.audienceID) }
+        part.users = users.compactMap { user in
+            segmentsOf[user.digest].map { TikTokClient.User(digest: user.digest, audienceIDs: $0) }
+        }
+        return part
+    }
+
     /// Two batches, each for about half of the segments: to find which segment TikTok refuses.
     func splitBySegments() -> (MappingBatch, MappingBatch) {
         let all = segments

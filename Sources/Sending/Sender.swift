@@ -64,13 +64,13 @@ public struct Sender: Sendable {
             var packer = BatchPacker(maxUsers: options.maxUsersPerRequest)
             var cursor: PendingCursor?
             // Each row at most once per pass: what is planned meanwhile waits for the next pass.
-            let (end, epoch) = (try await ledger.reader.outboxEnd(), try await ledger.reader.sendingEpoch())
+            let end = try await ledger.reader.outboxEnd()
             func launch(_ batch: MappingBatch) async throws {
                 while running >= window.limit, let done = try await group.next() {
                     report.merge(done)
                     running -= 1
                 }
-                group.addTask { await deliverRecorded(batch, epoch: epoch, pause: pause) }
+                group.addTask { await deliverRecorded(batch, pause: pause) }
                 running += 1
             }
             reading: while !pause.stopsSending {
@@ -131,7 +131,7 @@ public struct Sender: Sendable {
     /// process runs, and before asking whether anything is pending (a due recheck is).
     public static func reclaimInFlight(_ ledger: Ledger, options: SenderOptions, logger: Logger) async throws {
         let grace = options.resendUnansweredAfter.components.seconds
-        let reclaim = try await ledger.reclaimInFlight(now: Int64(clockSeconds()), grace: grace)
+        let reclaim = try await ledger.reclaimInFlight(now: clockSeconds(), grace: grace)
         if reclaim.interrupted > 0 {
             logger.notice(
                 "\(reclaim.interrupted) change(s) were being sent when the last run stopped; TikTok may or may not have applied them, so they are sent again, and once more after \(grace) s in case the old request lands late")
@@ -155,23 +155,32 @@ public struct Sender: Sendable {
     /// Records the batch as possibly at TikTok, sends it, then settles the record: members
     /// without a confirmation become unknown, and a batch with a try that got no sure answer
     /// is rechecked after ``SenderOptions/resendUnansweredAfter``.
-    private func deliverRecorded(_ batch: MappingBatch, epoch: SendingEpoch, pause: PauseSignal) async -> SendReport {
+    private func deliverRecorded(_ read: MappingBatch, pause: PauseSignal) async -> SendReport {
         if pause.stopsSending || Task.isCancelled { return SendReport() }
         let ticket: InFlightTicket
+        let batch: MappingBatch
         do {
-            ticket = try await ledger.recordInFlight(batch.rows, type: batch.type, now: Int64(clockSeconds()))
+            // Only rows still wished as they were read leave; a newer wish waits for the next pass.
+            guard let recorded = try await ledger.recordInFlight(read.rows, type: read.type, now: Int64(clockSeconds())) else {
+                return SendReport()
+            }
+            ticket = recorded
+            batch = read.keeping(recorded.rows)
+            KillPoint.afterInFlightRecorded.pass()
         } catch {
             logger.error("could not record a batch before sending it; it is not sent and stays pending",
-                         metadata: batchMetadata(batch).merging(["error": "\(error)"]) { $1 })
+                         metadata: batchMetadata(read).merging(["error": "\(error)"]) { $1 })
             var report = SendReport()
-            report.failures.append(failure(batch, nil, reason: "the ledger could not record the batch before sending: \(error)"))
+            report.failures.append(failure(read, nil, reason: "the ledger could not record the batch before sending: \(error)"))
             return report
         }
         var delivery = Delivery(ticket: ticket)
-        let report = await deliver(batch, epoch: epoch, pause: pause, delivery: &delivery)
+        let report = await deliver(batch, pause: pause, delivery: &delivery)
         if delivery.closed { return report }
         let unconfirmed = batch.rows.filter { !delivery.confirmed.contains($0.seq) }
-        let recheckAt = delivery.mayLandLate ? Int64(clockSeconds()) + options.resendUnansweredAfter.components.seconds : nil
+        // Whole seconds, rounded up: the resend never comes sooner than the grace after the send.
+        let recheckAt = delivery.mayLandLate
+            ? Int64(clockSeconds().rounded(.up)) + options.resendUnansweredAfter.components.seconds : nil
         do {
             try await ledger.endInFlight(ticket, unconfirmed: unconfirmed, type: batch.type, recheckAt: recheckAt)
         } catch {
@@ -182,7 +191,7 @@ public struct Sender: Sendable {
     }
 
     /// Sends one batch until it is confirmed or there is no point in going on.
-    private func deliver(_ batch: MappingBatch, epoch: SendingEpoch, pause: PauseSignal, delivery: inout Delivery) async -> SendReport {
+    private func deliver(_ batch: MappingBatch, pause: PauseSignal, delivery: inout Delivery) async -> SendReport {
         var report = SendReport()
         var attempt = 0
         var transportError: String?
@@ -195,6 +204,7 @@ public struct Sender: Sendable {
             let started = ContinuousClock.now
             do {
                 answer = try await client.mapping(action: batch.action, type: batch.type, users: batch.users)
+                KillPoint.afterAnswer.pass()
                 handling = answer?.handling ?? .retry(.normal)
                 SendingMetrics.answered(answer, after: ContinuousClock.now - started)
                 if answer?.mayHaveBeenApplied == true { delivery.mayLandLate = true }
@@ -247,10 +257,11 @@ public struct Sender: Sendable {
                     SendingMetrics.confirmed(segment: segment, action: batch.action == .add ? "add" : "remove", count: rows)
                 }
                 // The whole batch in one sure answer: its in-flight record goes in the same transaction.
-                let closing = !delivery.mayLandLate && delivery.confirmed.isEmpty && batch.rows.count == delivery.ticket.rows
+                let closing = !delivery.mayLandLate && delivery.confirmed.isEmpty && batch.rows.count == delivery.ticket.rows.count
                     ? delivery.ticket : nil
                 do {
-                    report.acknowledged += try await ledger.markAcknowledged(batch.rows, readIn: epoch, closing: closing)
+                    report.acknowledged += try await ledger.markAcknowledged(batch.rows, closing: closing)
+                    KillPoint.afterConfirmation.pass()
                     delivery.confirmed.formUnion(batch.rows.map(\.seq))
                     delivery.closed = closing != nil
                 } catch {
@@ -292,8 +303,8 @@ public struct Sender: Sendable {
                 }
                 logger.notice("TikTok found the batch too large; splitting it", metadata: batchMetadata(batch, answer))
                 let (first, second) = batch.halves()
-                report.merge(await deliver(first, epoch: epoch, pause: pause, delivery: &delivery))
-                report.merge(await deliver(second, epoch: epoch, pause: pause, delivery: &delivery))
+                report.merge(await deliver(first, pause: pause, delivery: &delivery))
+                report.merge(await deliver(second, pause: pause, delivery: &delivery))
                 return report
             case .tokenRefused, .configurationRefused, .serviceRefused, .bodyRejected:
                 let stop = pauseFor(handling, answer)
@@ -308,8 +319,8 @@ public struct Sender: Sendable {
                     logger.notice("TikTok refused a batch spanning \(segments.count) segments; narrowing it down",
                                   metadata: batchMetadata(batch, answer))
                     let (first, second) = batch.splitBySegments()
-                    report.merge(await deliver(first, epoch: epoch, pause: pause, delivery: &delivery))
-                    report.merge(await deliver(second, epoch: epoch, pause: pause, delivery: &delivery))
+                    report.merge(await deliver(first, pause: pause, delivery: &delivery))
+                    report.merge(await deliver(second, pause: pause, delivery: &delivery))
                     return report
                 }
                 let refused = failure(batch, answer, reason: "TikTok refused the segment")

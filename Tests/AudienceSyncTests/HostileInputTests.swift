@@ -174,7 +174,11 @@ struct HostileInputTests {
         let mover = FileMover(stateDirectory: directory.path + "/state")
         let name = (path as NSString).lastPathComponent
         let file = InboxFile(path: path, relativePath: name, partner: nil, size: reader.size, modified: 0, kind: .regular)
-        return try mover.move(file, to: .archive, suffix: "x", ifStill: reader.identity)
+        // As the intake does: the file moves only if its path still names what was read.
+        guard FileIdentity(path: path) == reader.identity else { return nil }
+        let destination = try mover.freeName(for: file, in: .archive, suffix: "x")
+        try mover.move(file, to: destination)
+        return destination
     }
 
     @Test("a file deleted while being read is read whole from the open descriptor")

@@ -27,10 +27,9 @@ struct OutboxTests {
     /// (which settles nothing: the racing file changed the row). Returns what is queued afterwards.
     func confirmRacing(_ sent: String, _ racing: String, ledger: Ledger, in directory: TemporaryDirectory) async throws -> [PendingRow] {
         try await apply(sent, to: ledger, in: directory)
-        let epoch = try await ledger.reader.sendingEpoch()
         let inFlight = try await walk(ledger)
         try await apply(racing, to: ledger, in: directory)
-        #expect(try await ledger.markAcknowledged(inFlight, readIn: epoch) == 0)
+        #expect(try await ledger.markAcknowledged(inFlight) == 0)
         return try await walk(ledger)
     }
 
@@ -97,15 +96,14 @@ struct OutboxTests {
         let keys = [a, b, c, d].sorted()
         try await apply("email_hash,segment_id,action\n\(keys[0]),1,add\n\(keys[2]),1,add\n", to: ledger, in: directory)
         try await apply("email_hash,segment_id,action\n\(keys[1]),1,add\n\(keys[3]),1,add\n", to: ledger, in: directory)
-        let epoch = try await ledger.reader.sendingEpoch()
         let rows = try await walk(ledger)
         #expect(rows.count == 4)
         // The second file's rows span keys[1]...keys[3], which holds the first file's keys[2].
         let second = rows.filter { [keys[1], keys[3]].contains($0.member.digest.hex) }
-        #expect(try await ledger.markAcknowledged(second, readIn: epoch) == 2)
+        #expect(try await ledger.markAcknowledged(second) == 2)
         await #expect(try pendingDescription(ledger) == ["add 1 \(keys[0].prefix(6))", "add 1 \(keys[2].prefix(6))"])
         let first = rows.filter { [keys[0], keys[2]].contains($0.member.digest.hex) }
-        #expect(try await ledger.markAcknowledged(first, readIn: epoch) == 2)
+        #expect(try await ledger.markAcknowledged(first) == 2)
         #expect(try await ledger.reader.pendingCounts().total == 0)
         #expect(try await ledger.reader.confirmedCounts() == ["1": 4])
         await #expect(try outboxRows(ledger) == 0)
@@ -119,11 +117,10 @@ struct OutboxTests {
         // keys[1] waits from an earlier file (say, its batch failed); the batch is keys[0] and keys[2].
         try await apply("email_hash,segment_id,action\n\(keys[1]),1,add\n", to: ledger, in: directory)
         try await apply("email_hash,segment_id,action\n\(keys[0]),1,add\n\(keys[2]),1,add\n", to: ledger, in: directory)
-        let epoch = try await ledger.reader.sendingEpoch()
         let batch = try await walk(ledger).filter { $0.member.digest.hex != keys[1] }
         try await apply("email_hash,segment_id,action\n\(keys[2]),1,remove\n", to: ledger, in: directory)
         // By range, keys[1] (never sent) would stand in for keys[2] (changed since): same count.
-        #expect(try await ledger.markAcknowledged(batch, readIn: epoch) == 1)
+        #expect(try await ledger.markAcknowledged(batch) == 1)
         await #expect(try pendingDescription(ledger) == ["add 1 \(keys[1].prefix(6))", "remove 1 \(keys[2].prefix(6))"])
     }
 
@@ -136,7 +133,7 @@ struct OutboxTests {
         let again = try await confirmRacing(
             "email_hash,segment_id,action\n\(a),1,remove\n", "email_hash,segment_id\n\(a),1\n", ledger: ledger, in: directory)
         #expect(again.map { "\($0.action) \($0.audienceID)" } == ["add 1"], "one add, not two")
-        #expect(try await ledger.markAcknowledged(again, readIn: try await ledger.reader.sendingEpoch()) == 1)
+        #expect(try await ledger.markAcknowledged(again) == 1)
         await #expect(try walk(ledger).isEmpty)
         #expect(try await ledger.reader.confirmedCounts() == ["1": 1])
     }
@@ -157,12 +154,11 @@ struct OutboxTests {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
         try await apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n\(a),2,add\n\(b),2,add\n", to: ledger, in: directory)
-        let epoch = try await ledger.reader.sendingEpoch()
         let rows = try await walk(ledger)
         try await ledger.park(segment: "2", code: 40002, message: "refused", requestID: "r-1", now: 0)
         // Only segment 1's rows were confirmed (segment 2 was refused in another request).
         let confirmed = rows.filter { $0.audienceID == "1" }
-        #expect(try await ledger.markAcknowledged(confirmed, readIn: epoch) == 2)
+        #expect(try await ledger.markAcknowledged(confirmed) == 2)
         #expect(try await ledger.reader.parkedSegments().first?.adds == 2)
         try await ledger.unpark()
         await #expect(try pendingDescription(ledger) == ["add 2 \(a.prefix(6))", "add 2 \(b.prefix(6))"].sorted())
@@ -176,7 +172,7 @@ struct OutboxTests {
             "email_hash,segment_id,action\n\(a),1,add\n", "email_hash,segment_id,action\n\(a),1,remove\n",
             ledger: ledger, in: directory)
         #expect(again.map { "\($0.action) \($0.audienceID)" } == ["remove 1"])
-        #expect(try await ledger.markAcknowledged(again, readIn: try await ledger.reader.sendingEpoch()) == 1)
+        #expect(try await ledger.markAcknowledged(again) == 1)
         #expect(try await ledger.reader.pendingCounts().total == 0)
         #expect(try await ledger.reader.confirmedCounts() == [:])
         await #expect(try outboxRows(ledger) == 0)

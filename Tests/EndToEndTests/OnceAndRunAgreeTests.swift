@@ -35,7 +35,7 @@ struct OnceAndRunAgreeTests {
     }
 
     static func workspace(_ emulator: RunningEmulator) throws -> Workspace {
-        try Workspace(emulator: emulator, extraYAML: "max_snapshot_removal_percent: 100")
+        try Workspace(emulator: emulator, extraYAML: "max_snapshot_removal_percent: 100\nidentifiers:\n  maid_type: idfa")
     }
 
     /// Writes the file under a temporary name and renames it into place, as partners are told

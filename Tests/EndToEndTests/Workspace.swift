@@ -30,7 +30,10 @@ final class Workspace {
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: root) }
+    /// Keeps the folder after the test (for a failure to be looked into).
+    var keep = false
+
+    deinit { if !keep { try? FileManager.default.removeItem(atPath: root) } }
 
     /// Drops a file into the inbox with a modification time `age` seconds in the past, so that
     /// arrival order is explicit.
