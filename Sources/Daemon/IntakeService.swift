@@ -30,7 +30,7 @@ public struct IntakeService: Service {
     /// besides the status line.
     public init(
         settings: DaemonSettings, ledger: Ledger, watcher: InboxWatcher?, inboxBell: Doorbell, senderBell: Doorbell,
-        status: DaemonStatus, logger: Logger, finish: PipelineFinish = .whenStopped, outcome: PipelineOutcome = PipelineOutcome(),
+        status: DaemonStatus, logger: Logger, finish: PipelineFinish = .whenStopped, outcome: PipelineOutcome = PipelineOutcome(.whenStopped),
         pipelineStop: StopFlag = StopFlag(), progress: (@Sendable (ReadProgress) -> Void)? = nil
     ) {
         self.settings = settings

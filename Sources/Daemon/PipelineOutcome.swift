@@ -22,10 +22,11 @@ public enum SenderStop: Sendable, Equatable {
 }
 
 /// What the intake and the sender did, written by both as they go and read when the pipeline
-/// ends: `once` turns it into its summary and exit code.
+/// ends: `once` turns it into its summary and exit code. The daemon, which runs for months and
+/// never reads it, keeps none of what piles up (receipts, refused batches): only the last look.
 public final class PipelineOutcome: Sendable {
     public struct Record: Sendable {
-        /// Every file taken (applied, duplicate, rejected, held), in order.
+        /// Every file taken (applied, duplicate, rejected, held), in order (`once` only).
         public var receipts: [Receipt] = []
         /// Files left in the inbox by the intake's last look, with the reason.
         public var waiting: [(file: String, reason: String)] = []
@@ -34,7 +35,7 @@ public final class PipelineOutcome: Sendable {
         /// A look at the inbox that failed as a whole (the inbox cannot be listed, the ledger…).
         public var intakeError: (any Error)?
         public var intakeDone = false
-        /// Every sending pass, added up.
+        /// Every sending pass, added up (`once` only).
         public var sent = SendReport()
         public var senderStop: SenderStop?
         /// A sending pass that failed as a whole (the ledger…).
@@ -47,8 +48,13 @@ public final class PipelineOutcome: Sendable {
     }
 
     private let state = Mutex(Record())
+    /// Whether receipts and sending reports are added up: for a pipeline that ends.
+    private let addsUp: Bool
 
-    public init() {}
+    /// For a pipeline that ends as `finish` says: only one that ends when drained adds up what it did.
+    public init(_ finish: PipelineFinish) {
+        addsUp = finish == .whenDrained
+    }
 
     public var record: Record { state.withLock { $0 } }
 
@@ -56,7 +62,7 @@ public final class PipelineOutcome: Sendable {
 
     func intake(_ pass: IntakePass) {
         state.withLock { record in
-            record.receipts += pass.receipts
+            if addsUp { record.receipts += pass.receipts }
             record.waiting = pass.waiting
             record.failures = pass.failures
             record.intakeError = nil
@@ -65,7 +71,10 @@ public final class PipelineOutcome: Sendable {
 
     func intakeFailed(_ error: any Error) { state.withLock { $0.intakeError = error } }
     func intakeFinished() { state.withLock { $0.intakeDone = true } }
-    func sent(_ report: SendReport) { state.withLock { $0.sent.merge(report) } }
+    func sent(_ report: SendReport) {
+        guard addsUp else { return }
+        state.withLock { $0.sent.merge(report) }
+    }
     func senderEnded(_ stop: SenderStop?, error: (any Error)? = nil) {
         state.withLock { record in
             record.senderStop = stop

@@ -30,7 +30,7 @@ public struct SenderService: Service {
     public init(
         settings: DaemonSettings, ledger: Ledger, bell: Doorbell, status: DaemonStatus, logger: Logger,
         environment: [String: String], redactor: Redactor, finish: PipelineFinish = .whenStopped,
-        outcome: PipelineOutcome = PipelineOutcome(), pipelineStop: StopFlag = StopFlag(), inboxBell: Doorbell = Doorbell()
+        outcome: PipelineOutcome = PipelineOutcome(.whenStopped), pipelineStop: StopFlag = StopFlag(), inboxBell: Doorbell = Doorbell()
     ) {
         self.settings = settings
         self.ledger = ledger

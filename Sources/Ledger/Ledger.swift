@@ -17,12 +17,16 @@ public actor Ledger {
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    /// Opens (creating if needed) and migrates the ledger at `path`, on the ledger's own thread:
-    /// a migration of a large ledger can take minutes.
-    public static func open(path: String) async throws -> Ledger {
+    /// Opens (creating if needed) the ledger at `path`, on the ledger's own thread. `upgrading`:
+    /// whether a ledger of an earlier version is upgraded (a migration of a large ledger can take
+    /// minutes); only the process that holds the state directory's lock may, else an older
+    /// ledger is refused (``LedgerError``, "restart the service to upgrade the ledger").
+    public static func open(path: String, upgrading: Bool) async throws -> Ledger {
         let executor = ThreadExecutor(label: executorLabel)
         return try await executor.run {
-            try Ledger(path: path, checkpointAfterPages: BackgroundCheckpointer.defaultPagesPerCheckpoint, executor: executor)
+            try Ledger(
+                path: path, checkpointAfterPages: BackgroundCheckpointer.defaultPagesPerCheckpoint, executor: executor,
+                upgrading: upgrading)
         }
     }
 
@@ -36,7 +40,10 @@ public actor Ledger {
     static let logLimitBytes: Int64 = 64 << 20
 
     /// `logLimitBytes`: a log found larger at open is checkpointed first (smaller in tests).
-    init(path: String, checkpointAfterPages: Int32, executor: ThreadExecutor? = nil, logLimitBytes: Int64 = logLimitBytes) throws {
+    init(
+        path: String, checkpointAfterPages: Int32, executor: ThreadExecutor? = nil, logLimitBytes: Int64 = logLimitBytes,
+        upgrading: Bool = true
+    ) throws {
         self.path = path
         self.executor = executor ?? ThreadExecutor(label: Self.executorLabel)
         let connection = try SQLiteConnection(path: path)
@@ -53,6 +60,7 @@ public actor Ledger {
             PRAGMA journal_size_limit = \(Self.logLimitBytes);
             PRAGMA foreign_keys = ON;
             """)
+        try Migrations.requireUsable(connection, upgrading: upgrading)
         try Migrations.migrate(connection)
         // A shutdown never waits for the log to be copied into the ledger file; the background
         // checkpoint, or the next open, takes it up. The next open does so here when the log has
@@ -92,11 +100,40 @@ public actor LedgerReader {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     init(path: String) throws {
+        try self.init(path: path, connection: Self.readOnlyConnection(path))
+    }
+
+    private init(path: String, connection: SQLiteConnection) throws {
         self.path = path
+        self.connection = try LedgerConnection(connection)
+    }
+
+    private static func readOnlyConnection(_ path: String) throws -> SQLiteConnection {
         let connection = try SQLiteConnection(path: path, readOnly: true)
         connection.leaveLogOnClose()
         try connection.execute("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384;")
-        self.connection = try LedgerConnection(connection)
+        return connection
+    }
+
+    /// The ledger for a command that only reads (`status`, `plan`, `check`, `backup`): one
+    /// read-only connection that never creates, upgrades or writes anything, so that it works
+    /// for a user who may only read the state directory, and beside a daemon of another version
+    /// (a ledger older than this version is refused: restart the service to upgrade it). A
+    /// ledger not made yet reads as an empty one.
+    public static func open(path: String) async throws -> LedgerReader {
+        try await ThreadExecutor(label: "tiktok-audience-sync.ledger-open").run {
+            var info = stat()
+            if stat(path, &info) == 0, info.st_size > 0 {
+                let connection = try readOnlyConnection(path)
+                if try Migrations.requireUsable(connection, upgrading: false) > 0 {
+                    return try LedgerReader(path: path, connection: connection)
+                }
+            }
+            // None yet: an empty one in memory, with the tables a made one has.
+            let empty = try SQLiteConnection(path: ":memory:")
+            try Migrations.migrate(empty)
+            return try LedgerReader(path: path, connection: empty)
+        }
     }
 
     /// Runs `body` in one read transaction: its statements see one state of the ledger, even when

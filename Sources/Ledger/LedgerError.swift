@@ -11,6 +11,7 @@ public struct LedgerError: OperatorError {
         case superseded
         case corrupt
         case upgradeBlocked
+        case needsUpgrade
     }
 
     private let code: Code
@@ -49,6 +50,12 @@ public struct LedgerError: OperatorError {
         Self(.upgradeBlocked, path: path, detail)
     }
 
+    /// The ledger is older than this version, and this command may not upgrade it: only the
+    /// process that holds the state directory's lock (the daemon, or `once`) does.
+    static func needsUpgrade(_ path: String, _ detail: String) -> Self {
+        Self(.needsUpgrade, path: path, detail)
+    }
+
     /// The ledger holds what no version writes.
     static func corrupt(_ path: String, _ detail: String) -> Self {
         Self(.corrupt, path: path, detail)
@@ -59,6 +66,8 @@ public struct LedgerError: OperatorError {
     public var ending: FailureEnding {
         switch code {
         case .superseded, .corrupt, .upgradeBlocked: return .configuration
+        // It goes by itself: the service upgrades it when it restarts (the package restarts it).
+        case .needsUpgrade: return .retryLater
         case .open, .sqlite:
             switch (sqliteCode ?? 0) & 0xff {
             case SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_INTERRUPT, SQLITE_PROTOCOL:
@@ -86,6 +95,8 @@ public struct LedgerError: OperatorError {
             "the ledger \(path) was written by a newer version of tiktok-audience-sync (\(detail)); run that version or restore a backup."
         case .corrupt: "the ledger \(path) is damaged: \(detail). Restore it from a backup."
         case .upgradeBlocked: detail
+        case .needsUpgrade:
+            "the ledger \(path) is at \(detail): restart the service to upgrade the ledger (systemctl restart tiktok-audience-sync), or run `tiktok-audience-sync once` while it is stopped. Nothing was changed."
         case .sqlite:
             switch ending {
             case .retryLater: "ledger \(path): \(detail). Nothing was lost; free disk space or fix the disk, and it is tried again."

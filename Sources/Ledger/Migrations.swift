@@ -255,13 +255,24 @@ enum Migrations {
         ),
     ]
 
-    static func migrate(_ connection: SQLiteConnection) throws {
-        let version = try connection.prepare("PRAGMA user_version")
-        let current = try version.step() ? Int(version.int(0)) : 0
-        version.reset()
+    /// Refuses a ledger this version cannot use as it is: one written by a newer version, or
+    /// (`upgrading` false) one older than this version, which only the process holding the
+    /// state directory's lock may upgrade. Returns the ledger's step.
+    @discardableResult
+    static func requireUsable(_ connection: SQLiteConnection, upgrading: Bool) throws -> Int {
+        let current = try userVersion(connection)
         if current > steps.count {
             throw LedgerError.superseded(connection.path, "schema step \(current), this version knows \(steps.count)")
         }
+        // A new, empty ledger (step 0) is made by whoever opens it first for writing.
+        if !upgrading && current > 0 && current < steps.count {
+            throw LedgerError.needsUpgrade(connection.path, "schema step \(current) and this version uses step \(steps.count)")
+        }
+        return current
+    }
+
+    static func migrate(_ connection: SQLiteConnection) throws {
+        let current = try requireUsable(connection, upgrading: true)
         if current > 0 && current < steps.count {
             try copyBeforeUpgrade(connection, from: current)
         }

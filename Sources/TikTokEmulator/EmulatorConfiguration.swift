@@ -26,6 +26,11 @@ public struct EmulatorConfiguration: Sendable {
     public var authCodes: [String: String] = [:]
     /// How many of the most recent requests ``EmulatorState/requests()`` keeps (bodies included).
     public var recordedRequestLimit: Int = 1_000
+    /// Faults that strike `/segment/mapping/` requests at random, each with its probability, when
+    /// no queued fault is due: a server that misbehaves now and then, for long runs.
+    public var randomFaults: [RandomFault] = []
+    /// The seed of the random faults, so that a run can be repeated.
+    public var randomSeed: UInt64 = 1
 
     public init(
         host: String = "127.0.0.1",
@@ -51,5 +56,29 @@ public struct EmulatorConfiguration: Sendable {
         self.appSecret = appSecret
         self.authCodes = authCodes
         self.recordedRequestLimit = recordedRequestLimit
+    }
+}
+
+/// A fault that strikes a request with this probability (0...1).
+public struct RandomFault: Sendable {
+    public var fault: EmulatorFault
+    public var probability: Double
+
+    public init(_ fault: EmulatorFault, probability: Double) {
+        self.fault = fault
+        self.probability = probability
+    }
+
+    /// Reads `{"code":50002}@0.03`: a fault as `POST /_emulator/faults` spells it, `@`, its probability.
+    public init(parsing text: String) throws(EmulatorFault.AdminJSONError) {
+        guard let at = text.lastIndex(of: "@"), let probability = Double(text[text.index(after: at)...]), (0...1).contains(probability)
+        else { throw EmulatorFault.AdminJSONError(reason: "expected FAULT@PROBABILITY, e.g. {\"code\":50002}@0.03") }
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(Array(text[..<at].utf8))
+        } catch {
+            throw EmulatorFault.AdminJSONError(reason: "the fault is not JSON: \(error)")
+        }
+        self.init(try EmulatorFault(adminJSON: value), probability: probability)
     }
 }

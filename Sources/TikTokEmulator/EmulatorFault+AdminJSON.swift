@@ -1,7 +1,7 @@
 extension EmulatorFault {
     /// Why an admin fault description was not understood.
-    struct AdminJSONError: Error {
-        let reason: String
+    public struct AdminJSONError: Error {
+        public let reason: String
     }
 
     static let adminJSONForms =

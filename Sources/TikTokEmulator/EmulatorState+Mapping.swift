@@ -3,7 +3,18 @@ extension EmulatorState {
     func beginMappingRequest() -> EmulatorFault? {
         self.applyDueLateLandings()
         self.mappingRequestCount += 1
-        return self.faults.isEmpty ? nil : self.faults.removeFirst()
+        if !self.faults.isEmpty { return self.faults.removeFirst() }
+        for random in self.randomFaults where self.nextUniform() < random.probability { return random.fault }
+        return nil
+    }
+
+    /// A uniform number in 0..<1 from the seeded state (splitmix64).
+    private func nextUniform() -> Double {
+        self.randomState &+= 0x9E37_79B9_7F4A_7C15
+        var value = self.randomState
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Double((value ^ (value >> 31)) >> 11) / Double(1 << 53)
     }
 
     /// `POST /segment/mapping/`: authenticate, rate limit, validate, then apply with set semantics.

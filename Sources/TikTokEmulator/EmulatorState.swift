@@ -17,6 +17,8 @@ public actor EmulatorState {
     var audienceOrder: [String] = []
     var refusedAudiences: Set<String> = []
     var faults: [EmulatorFault] = []
+    let randomFaults: [RandomFault]
+    var randomState: UInt64
     var lateLandings: [LateLanding] = []
     var authCodes: [String: String]
     var recorded: [RecordedRequest] = []
@@ -44,6 +46,8 @@ public actor EmulatorState {
         self.accessTokens = [configuration.accessToken]
         self.requestsPerSecondLimit = configuration.requestsPerSecondLimit
         self.authCodes = configuration.authCodes
+        self.randomFaults = configuration.randomFaults
+        self.randomState = configuration.randomSeed
         for id in configuration.audienceIDs where self.audiences[id] == nil {
             self.audiences[id] = AudienceRecord(id: id, name: "Emulator audience \(id)")
             self.audienceOrder.append(id)

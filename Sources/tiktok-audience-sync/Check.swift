@@ -30,7 +30,7 @@ extension AudienceSyncCommand {
             var hashingRules: String?
             var legacyMAIDType: MAIDType?
             if FileManager.default.fileExists(atPath: configuration.ledgerPath),
-                let reader = try? await Ledger.open(path: configuration.ledgerPath).reader
+                let reader = try? await LedgerReader.open(path: configuration.ledgerPath)
             {
                 known = (try? await reader.knownSegments()) ?? []
                 hashingRules = try? await reader.hashingRules()

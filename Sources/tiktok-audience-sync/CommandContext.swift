@@ -48,8 +48,9 @@ struct CommandContext {
     /// systemd reads the credential), then acts as that user, so that what it creates stays
     /// the daemon's. Run by another user who cannot write there, it exits 78 with the exact
     /// command to use. Either way, something below it that this user cannot write (left by an
-    /// earlier root run) is exit 78 with the chown that mends it.
-    mutating func useStateDirectory() throws {
+    /// earlier root run) is exit 78 with the chown that mends it. `readOnly`: a command that only
+    /// reads (`status`, `plan`) needs only to read there: a monitoring user in the service's group.
+    mutating func useStateDirectory(readOnly: Bool = false) throws {
         let state = configuration.stateDirectory
         guard let owner = StateOwner(of: state) else { return }
         if geteuid() == 0 && owner.uid != 0 {
@@ -64,9 +65,11 @@ struct CommandContext {
             }
             FileHandleOutput.standardError(
                 "tiktok-audience-sync: acting as \(owner.described), the owner of \(state), so that what this command writes there stays the service's\n")
+        } else if readOnly, geteuid() != owner.uid, access(state, R_OK | X_OK) == 0 {
+            return
         } else if geteuid() != owner.uid, access(state, W_OK | X_OK) != 0 {
             throw fail(
-                "\(state) belongs to \(owner.described) and this user cannot write there; run: \(owner.sudo) \(StateOwner.commandLine) (or run it as root: it then acts as \(owner.name ?? "that user"))",
+                "\(state) belongs to \(owner.described) and this user cannot \(readOnly ? "read" : "write") there; run: \(owner.sudo) \(StateOwner.commandLine) (or run it as root: it then acts as \(owner.name ?? "that user"))\(readOnly ? ", or add this user to the group that may read it" : "")",
                 Exit.badConfiguration, redactor: redactor)
         }
         let blocked = StateOwner.unwritable(in: state, ledgerPath: configuration.ledgerPath)
@@ -105,18 +108,35 @@ struct CommandContext {
         }
     }
 
-    /// Opens the ledger, creating the state directory's folders when needed. A ledger that is
-    /// missing or empty while archive/ or receipts/ show that files were applied is refused (78):
-    /// starting afresh would forget what TikTok holds, and a later snapshot would leave stale
-    /// members at TikTok for good.
-    func openLedger() async throws -> Ledger {
+    /// Opens the ledger for writing, creating the state directory's folders when needed. A
+    /// ledger that is missing or empty while archive/ or receipts/ show that files were applied
+    /// is refused (78): starting afresh would forget what TikTok holds, and a later snapshot would
+    /// leave stale members at TikTok for good. `holdingLock`: only the process that holds the
+    /// state directory's lock (``lockStateDirectory()``) upgrades a ledger of an earlier version;
+    /// any other refuses it, saying to restart the service.
+    func openLedger(holdingLock: Bool) async throws -> Ledger {
         try refuseLostLedger()
         do {
             let mover = FileMover(stateDirectory: configuration.stateDirectory)
             try mover.makeDirectories(configuration.stateDirectory)
-            let ledger = try await Ledger.open(path: configuration.ledgerPath)
-            try await refuseLedgerOlderThanSeal(ledger, mover: mover)
+            let ledger = try await Ledger.open(path: configuration.ledgerPath, upgrading: holdingLock)
+            try await refuseLedgerOlderThanSeal(ledger.reader, mover: mover)
             return ledger
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw fail(error, redactor: redactor)
+        }
+    }
+
+    /// Opens the ledger for a command that only reads: nothing is created, upgraded or written
+    /// (see ``LedgerReader/open(path:)``), with the same refusals as ``openLedger(holdingLock:)``.
+    func openLedgerForReading() async throws -> LedgerReader {
+        try refuseLostLedger()
+        do {
+            let reader = try await LedgerReader.open(path: configuration.ledgerPath)
+            try await refuseLedgerOlderThanSeal(reader, mover: nil)
+            return reader
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -151,15 +171,16 @@ extension CommandContext {
 extension CommandContext {
     /// A ledger whose last applied file is older than the seal written after it lost its latest
     /// commits (its -wal file deleted after a crash, or an older copy put back): refused, as it
-    /// would take what TikTok holds for what it held back then.
-    private func refuseLedgerOlderThanSeal(_ ledger: Ledger, mover: FileMover) async throws {
+    /// would take what TikTok holds for what it held back then. `mover`: to write the seal anew
+    /// when asked to go on (nil for a command that only reads).
+    private func refuseLedgerOlderThanSeal(_ ledger: LedgerReader, mover: FileMover?) async throws {
         let sealPath = configuration.stateDirectory + "/" + Configuration.ledgerSealName
         guard let text = try? String(contentsOfFile: sealPath, encoding: .utf8),
             let sealed = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
         else { return }
-        let last = try await ledger.reader.lastAppliedGeneration()
+        let last = try await ledger.lastAppliedGeneration()
         guard last < sealed else { return }
-        guard ProcessInfo.processInfo.environment[Self.startAnewVariable] == "1" else {
+        guard ProcessInfo.processInfo.environment[Self.startAnewVariable] == "1", let mover else {
             throw fail(
                 """
                 the ledger \(configuration.ledgerPath) is older than the last file it applied (generation \(last), the seal \(sealPath) says \(sealed)): \

@@ -33,9 +33,9 @@ extension AudienceSyncCommand {
             try context.useStateDirectory()
             let lock = try context.lockStateDirectory()
             defer { withExtendedLifetime(lock) {} }
-            let ledger = try await context.openLedger()
+            let ledger = try await context.openLedger(holdingLock: true)
             let progress = ProgressReporter(logger: context.logger)
-            let outcome = PipelineOutcome()
+            let outcome = PipelineOutcome(.whenDrained)
             let pipeline = Pipeline(
                 configuration: context.configuration, ledger: ledger, logger: context.logger,
                 environment: context.environment, redactor: context.redactor)

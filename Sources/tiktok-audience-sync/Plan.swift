@@ -18,18 +18,18 @@ extension AudienceSyncCommand {
 
         func run() async throws {
             var context = try await CommandContext.load(options, resolveToken: false)
-            try context.useStateDirectory()
+            try context.useStateDirectory(readOnly: true)
             if access(file, R_OK) != 0 && errno == EACCES {
                 throw fail(
                     "cannot read \(file) as \(StateOwner.current.described), as which this command acts (the owner of the state directory): make it readable to that user, or copy it to a folder it can read",
                     Exit.inputRejected, redactor: context.redactor)
             }
-            let ledger = try await context.openLedger()
+            let ledger = try await context.openLedgerForReading()
             var reading = ReadingOptions()
             // As the daemon would read it from where it lies: the partner folder's rules and segments.
             let partner = context.configuration.partner(containing: file)
             reading.identifierRules = context.configuration.identifierRules(
-                forPartner: partner, legacyMAIDType: try await ledger.reader.legacyMAIDType())
+                forPartner: partner, legacyMAIDType: try await ledger.legacyMAIDType())
             if let partner, let settings = context.configuration.partners?[partner] { reading.allowedSegments = settings.segments }
             reading.maximumDecompressedBytes = context.configuration.maxDecompressedBytes
             let progress = ProgressReporter(logger: context.logger)
@@ -38,12 +38,12 @@ extension AudienceSyncCommand {
             do {
                 let reader = try AudienceFileReader(path: file, options: reading)
                 let fingerprint = try reader.fingerprint()
-                if let known = try await ledger.reader.fileRecord(fingerprint: fingerprint) {
+                if let known = try await ledger.fileRecord(fingerprint: fingerprint) {
                     say("\(file): same bytes as \(known.name), already \(known.outcome.rawValue): it would change nothing")
                     return
                 }
                 let sorted = try Planner(spillDirectory: context.configuration.stateDirectory).sort(reader)
-                let result = try await ledger.reader.previewFile(
+                let result = try await ledger.previewFile(
                     sorted, maximumRemovalPercent: context.configuration.maxSnapshotRemovalPercent)
                 progress.finish()
                 let summary = result.summary

@@ -25,7 +25,7 @@ extension AudienceSyncCommand {
         func run() async throws {
             var context = try await CommandContext.load(options, resolveToken: false)
             try context.useStateDirectory()
-            let ledger = try await context.openLedger()
+            let ledger = try await context.openLedger(holdingLock: false)
             let parked = try await ledger.reader.parkedSegments().filter { segment == nil || $0.segment == segment }
             if parked.isEmpty {
                 say(segment.map { "segment \($0) is not parked; nothing to retry" } ?? "no segment is parked; nothing to retry")
@@ -57,7 +57,7 @@ extension AudienceSyncCommand {
         func run() async throws {
             var context = try await CommandContext.load(options, resolveToken: false)
             try context.useStateDirectory()
-            let ledger = try await context.openLedger()
+            let ledger = try await context.openLedger(holdingLock: false)
             let engine = Intake(configuration: context.configuration, ledger: ledger, logger: context.logger)
             do {
                 let destination = try await engine.approveHeld(path: file)

@@ -33,7 +33,7 @@ extension AudienceSyncCommand {
             defer { withExtendedLifetime(lock) {} }
             let notifier = SystemdNotifier()
             notifier.extendStartup(by: .seconds(3600), status: "opening the ledger (upgrading it if an older version wrote it)")
-            let ledger = try await context.openLedger()
+            let ledger = try await context.openLedger(holdingLock: true)
             let environment = context.environment
             let pipeline = Pipeline(
                 configuration: configuration, ledger: ledger, logger: context.logger, environment: environment,
@@ -85,7 +85,7 @@ extension AudienceSyncCommand {
                     settings: pipeline.settings, notifier: notifier, status: pipeline.status, inboxBell: pipeline.inboxBell,
                     senderBell: pipeline.senderBell, logger: context.logger, hangups: hangups,
                     load: { try await ConfigurationLoader.load(path: path, environment: environment) }),
-            ] + pipeline.services(finish: .whenStopped, outcome: PipelineOutcome(), watcher: watcher)
+            ] + pipeline.services(finish: .whenStopped, outcome: PipelineOutcome(.whenStopped), watcher: watcher)
             var group = ServiceGroupConfiguration(services: services.map {
                 ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup)
             }, logger: context.logger)

@@ -31,10 +31,9 @@ extension AudienceSyncCommand {
 
         func run() async throws {
             var context = try await CommandContext.load(options, resolveToken: false)
-            try context.useStateDirectory()
+            try context.useStateDirectory(readOnly: true)
             let configuration = context.configuration
-            let ledger = try await context.openLedger()
-            let reader = ledger.reader
+            let reader = try await context.openLedgerForReading()
             let holder = StateLock.holder(stateDirectory: configuration.stateDirectory)
             let intake = DaemonStatusFile.read(stateDirectory: configuration.stateDirectory)
             let document = StatusDocument(

@@ -47,6 +47,12 @@ struct TikTokEmulatorCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds added before every TikTok answer.")
     var latencyMs = 0
 
+    @Option(name: .customLong("random-fault"), help: "FAULT@P: a fault (as POST /_emulator/faults spells one) that strikes each /segment/mapping/ request with probability P, e.g. '{\"code\":50002}@0.03' (repeatable).")
+    var randomFaults: [String] = []
+
+    @Option(help: "The seed of --random-fault.")
+    var seed: UInt64 = 1
+
     @Option(name: .customLong("auth-code"), help: "CODE=TOKEN: an OAuth auth code and the token it grants, once (repeatable).")
     var authCodes: [String] = []
 
@@ -92,6 +98,14 @@ struct TikTokEmulatorCommand: AsyncParsableCommand {
             authCodes: try self.parsedAuthCodes()
         )
         configuration.customerFileAudienceIDs = self.customerFileAudiences
+        configuration.randomSeed = self.seed
+        for text in self.randomFaults {
+            do throws(EmulatorFault.AdminJSONError) {
+                configuration.randomFaults.append(try RandomFault(parsing: text))
+            } catch {
+                throw ValidationError("--random-fault \(text): \(error.reason)")
+            }
+        }
         try await TikTokEmulator.run(configuration) { running in
             // One unbuffered write: scripts wait for this line to learn the port.
             FileHandle.standardOutput.write(Data("listening on \(running.baseURL)\n".utf8))

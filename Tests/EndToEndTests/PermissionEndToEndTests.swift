@@ -83,10 +83,11 @@ struct PermissionEndToEndTests {
         }
     }
 
-    @Test("another user who cannot write there is refused with the exact command; a folder root left behind is refused with the chown")
+    @Test("another user who cannot read there is refused with the exact command; a folder root left behind is refused with the chown")
     func othersAreToldWhatToRun() async throws {
         try await TikTokEmulator.withRunning { emulator in
             let workspace = try serviceWorkspace(emulator)
+            chmod(workspace.state, 0o750)  // as the package makes it
             let refused = try await run(as: Self.stranger, ["status", "--config", workspace.configPath])
             #expect(refused.status == 78, "\(refused.output)")
             #expect(
