@@ -3,57 +3,80 @@ import AudienceModel
 import AudienceTikTok
 
 /// One `/segment/mapping/` request's worth of pending rows: one action, one identifier type,
-/// at most `maxUsers` identifiers, each carrying every segment it is being added to (or removed from).
+/// at most `maxUsers` identifiers, each carrying every segment it is being added to (or removed
+/// from). The users are what the request's body is built from; once it is, only the rows are
+/// kept while it is in flight (``withoutUsers()``), and a part of it builds its users anew.
 public struct MappingBatch: Sendable {
     public var action: MembershipAction
     public var type: IdentifierType
     public var users: [TikTokClient.User] = []
     public var rows: [PendingRow] = []
+    /// How many identifiers the request carries (also once ``users`` is let go).
+    public private(set) var userCount = 0
+
+    public init(action: MembershipAction, type: IdentifierType) {
+        self.action = action
+        self.type = type
+    }
+
+    /// A batch of these rows (one action, one identifier type): an identifier per member, in the
+    /// order the rows first name it, carrying the segments of its rows.
+    init(action: MembershipAction, type: IdentifierType, rows: [PendingRow]) {
+        self.init(action: action, type: type)
+        self.rows = rows
+        var slot: [Digest32: Int] = [:]
+        slot.reserveCapacity(rows.count)
+        for row in rows {
+            if let index = slot[row.member.digest] {
+                users[index].audienceIDs.append(row.audienceID)
+            } else {
+                slot[row.member.digest] = users.count
+                users.append(TikTokClient.User(digest: row.member.digest, audienceIDs: [row.audienceID]))
+            }
+        }
+        userCount = users.count
+    }
 
     public var segments: [String] { Array(Set(rows.map(\.audienceID))).sorted() }
 
-    /// The same batch with only `kept` of its rows (those the ledger still wishes as read):
-    /// each identifier carries the segments of its kept rows only, in the same order.
+    /// The batch as it stays while its request is in flight: its body holds the users.
+    func withoutUsers() -> MappingBatch {
+        var lighter = self
+        lighter.users = []
+        return lighter
+    }
+
+    mutating func appendUser(_ user: TikTokClient.User) {
+        users.append(user)
+        userCount = users.count
+    }
+
+    /// The same batch with only `kept` of its rows (those the ledger still wishes as read).
     func keeping(_ kept: [PendingRow]) -> MappingBatch {
-        guard kept.count != rows.count else { return self }
-        var part = MappingBatch(action: action, type: type)
-        part.rows = kept
-        var segmentsOf: [Digest32: [String]] = [:]
-        for row in kept { segmentsOf[row.member.digest, default: []].append(row.audienceID) }
-        part.users = users.compactMap { user in
-            segmentsOf[user.digest].map { TikTokClient.User(digest: user.digest, audienceIDs: $0) }
-        }
-        return part
+        kept.count == rows.count ? self : MappingBatch(action: action, type: type, rows: kept)
     }
 
     /// Two batches, each for about half of the segments: to find which segment TikTok refuses.
     func splitBySegments() -> (MappingBatch, MappingBatch) {
         let all = segments
         let firstHalf = Set(all.prefix(all.count / 2))
-        func keeping(_ inFirst: Bool) -> MappingBatch {
-            var part = MappingBatch(action: action, type: type)
-            part.rows = rows.filter { firstHalf.contains($0.audienceID) == inFirst }
-            part.users = users.compactMap { user in
-                let kept = user.audienceIDs.filter { firstHalf.contains($0) == inFirst }
-                return kept.isEmpty ? nil : TikTokClient.User(digest: user.digest, audienceIDs: kept)
-            }
-            return part
-        }
-        return (keeping(true), keeping(false))
+        return (
+            MappingBatch(action: action, type: type, rows: rows.filter { firstHalf.contains($0.audienceID) }),
+            MappingBatch(action: action, type: type, rows: rows.filter { !firstHalf.contains($0.audienceID) })
+        )
     }
 
-    /// Two batches of about half the users each; one identifier's rows stay together.
+    /// Two batches of about half the identifiers each; one identifier's rows stay together.
     func halves() -> (MappingBatch, MappingBatch) {
-        let middle = users.count / 2
-        var first = MappingBatch(action: action, type: type)
-        var second = first
-        first.users = Array(users[..<middle])
-        second.users = Array(users[middle...])
-        let inFirst = Set(first.users.map(\.digest))
+        // The first half of the identifiers, in the order the rows first name them.
+        var firstHalf: Set<Digest32> = []
+        for row in rows where firstHalf.count < userCount / 2 { firstHalf.insert(row.member.digest) }
+        var first: [PendingRow] = []
+        var second: [PendingRow] = []
         for row in rows {
-            if inFirst.contains(row.member.digest) { first.rows.append(row) } else { second.rows.append(row) }
+            if firstHalf.contains(row.member.digest) { first.append(row) } else { second.append(row) }
         }
-        return (first, second)
+        return (MappingBatch(action: action, type: type, rows: first), MappingBatch(action: action, type: type, rows: second))
     }
 }
 
@@ -79,7 +102,7 @@ public struct BatchPacker {
 
         mutating func appendUser(_ user: TikTokClient.User) {
             slots?[user.digest] = batch.users.count
-            batch.users.append(user)
+            batch.appendUser(user)
         }
     }
 

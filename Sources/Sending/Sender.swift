@@ -70,7 +70,11 @@ public struct Sender: Sendable {
                     report.merge(done)
                     running -= 1
                 }
-                group.addTask { await deliverRecorded(batch, pause: pause) }
+                // The body is built now, and the batch keeps only its rows from here on: what a
+                // request in flight holds is its bytes, not the identifiers they were built from.
+                let body = client.mappingBody(action: batch.action, type: batch.type, users: batch.users)
+                let rows = batch.withoutUsers()
+                group.addTask { await deliverRecorded(rows, body: body, pause: pause) }
                 running += 1
             }
             reading: while !pause.stopsSending {
@@ -155,17 +159,22 @@ public struct Sender: Sendable {
     /// Records the batch as possibly at TikTok, sends it, then settles the record: members
     /// without a confirmation become unknown, and a batch with a try that got no sure answer
     /// is rechecked after ``SenderOptions/resendUnansweredAfter``.
-    private func deliverRecorded(_ read: MappingBatch, pause: PauseSignal) async -> SendReport {
+    private func deliverRecorded(_ read: MappingBatch, body built: TikTokClient.MappingBody, pause: PauseSignal) async -> SendReport {
         if pause.stopsSending || Task.isCancelled { return SendReport() }
         let ticket: InFlightTicket
-        let batch: MappingBatch
+        var batch = read
+        var body = built
         do {
             // Only rows still wished as they were read leave; a newer wish waits for the next pass.
             guard let recorded = try await ledger.recordInFlight(read.rows, type: read.type, now: Int64(clockSeconds())) else {
                 return SendReport()
             }
             ticket = recorded
-            batch = read.keeping(recorded.rows)
+            if recorded.rows.count != read.rows.count {
+                let kept = read.keeping(recorded.rows)
+                body = client.mappingBody(action: kept.action, type: kept.type, users: kept.users)
+                batch = kept.withoutUsers()
+            }
             KillPoint.afterInFlightRecorded.pass()
         } catch {
             logger.error("could not record a batch before sending it; it is not sent and stays pending",
@@ -175,7 +184,7 @@ public struct Sender: Sendable {
             return report
         }
         var delivery = Delivery(ticket: ticket)
-        let report = await deliver(batch, pause: pause, delivery: &delivery)
+        let report = await deliver(batch, body: body, pause: pause, delivery: &delivery)
         if delivery.closed { return report }
         let unconfirmed = batch.rows.filter { !delivery.confirmed.contains($0.seq) }
         // Whole seconds, rounded up: the resend never comes sooner than the grace after the send.
@@ -190,8 +199,11 @@ public struct Sender: Sendable {
         return report
     }
 
-    /// Sends one batch until it is confirmed or there is no point in going on.
-    private func deliver(_ batch: MappingBatch, pause: PauseSignal, delivery: inout Delivery) async -> SendReport {
+    /// Sends one batch (its rows, and the body built from them for every try) until it is
+    /// confirmed or there is no point in going on.
+    private func deliver(
+        _ batch: MappingBatch, body: TikTokClient.MappingBody, pause: PauseSignal, delivery: inout Delivery
+    ) async -> SendReport {
         var report = SendReport()
         var attempt = 0
         var transportError: String?
@@ -203,7 +215,7 @@ public struct Sender: Sendable {
             let answer: TikTokAnswer?
             let started = ContinuousClock.now
             do {
-                answer = try await client.mapping(action: batch.action, type: batch.type, users: batch.users)
+                answer = try await client.mapping(body)
                 KillPoint.afterAnswer.pass()
                 handling = answer?.handling ?? .retry(.normal)
                 SendingMetrics.answered(answer, after: ContinuousClock.now - started)
@@ -297,14 +309,14 @@ public struct Sender: Sendable {
                 // are unknown until a later answer, as after any try without one).
                 guard await sleep(delay, unless: pause) else { return report }
             case .split:
-                guard batch.users.count > 1 else {
+                guard batch.userCount > 1 else {
                     report.failures.append(failure(batch, answer, reason: "TikTok refused even a single identifier as too large"))
                     return report
                 }
                 logger.notice("TikTok found the batch too large; splitting it", metadata: batchMetadata(batch, answer))
                 let (first, second) = batch.halves()
-                report.merge(await deliver(first, pause: pause, delivery: &delivery))
-                report.merge(await deliver(second, pause: pause, delivery: &delivery))
+                report.merge(await deliver(part: first, pause: pause, delivery: &delivery))
+                report.merge(await deliver(part: second, pause: pause, delivery: &delivery))
                 return report
             case .tokenRefused, .configurationRefused, .serviceRefused, .bodyRejected:
                 let stop = pauseFor(handling, answer)
@@ -319,8 +331,8 @@ public struct Sender: Sendable {
                     logger.notice("TikTok refused a batch spanning \(segments.count) segments; narrowing it down",
                                   metadata: batchMetadata(batch, answer))
                     let (first, second) = batch.splitBySegments()
-                    report.merge(await deliver(first, pause: pause, delivery: &delivery))
-                    report.merge(await deliver(second, pause: pause, delivery: &delivery))
+                    report.merge(await deliver(part: first, pause: pause, delivery: &delivery))
+                    report.merge(await deliver(part: second, pause: pause, delivery: &delivery))
                     return report
                 }
                 let refused = failure(batch, answer, reason: "TikTok refused the segment")
@@ -338,6 +350,12 @@ public struct Sender: Sendable {
                 return report
             }
         }
+    }
+
+    /// Sends a part of a batch (half of it, or some of its segments) with a body of its own.
+    private func deliver(part: MappingBatch, pause: PauseSignal, delivery: inout Delivery) async -> SendReport {
+        let body = client.mappingBody(action: part.action, type: part.type, users: part.users)
+        return await deliver(part.withoutUsers(), body: body, pause: pause, delivery: &delivery)
     }
 
     private func backoff(attempt: Int, pace: AnswerHandling.RetryPace) -> Duration {
@@ -397,7 +415,7 @@ public struct Sender: Sendable {
         var metadata: Logger.Metadata = [
             "action": "\(batch.action == .add ? "add" : "delete")",
             "id_type": "\(batch.type.schemaName)",
-            "users": "\(batch.users.count)",
+            "users": "\(batch.userCount)",
             "segments": "\(batch.segments.joined(separator: ","))",
         ]
         if let answer {

@@ -104,7 +104,7 @@ struct ErrorEndingTests {
                 http: TikTokClient.sharedHTTPClient, timeout: .seconds(1))
             let user = TikTokClient.User(digest: Digest32(Array(repeating: UInt8(7), count: 32)), audienceIDs: ["123456"])
             let timedOut = await #expect(throws: TikTokTransportError.self) {
-                _ = try await slow.mapping(action: .add, type: .emailSHA256, users: [user])
+                _ = try await slow.mapping(slow.mappingBody(action: .add, type: .emailSHA256, users: [user]))
             }
             #expect(timedOut?.kind == .timedOut, "\(String(describing: timedOut))")
         }
