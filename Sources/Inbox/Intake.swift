@@ -38,13 +38,15 @@ public struct IntakePass: Sendable {
 /// here; this carries the decisions out.
 ///
 /// Runs on a thread of its own: reading and sorting a large file is tens of seconds of blocking
-/// work that must not hold one of Swift's cooperative threads.
+/// work that must not hold one of Swift's cooperative threads. One lives as long as the daemon;
+/// a reload hands it the new configuration (``use(_:)``).
 public actor Intake {
-    public nonisolated let configuration: Configuration
+    public private(set) var configuration: Configuration
     public nonisolated let ledger: Ledger
+    /// The inbox and the state directory never change while a process runs (a reload keeps them).
     let mover: FileMover
     let receipts: Receipts
-    let rules: IntakeDecision.Rules
+    private(set) var rules: IntakeDecision.Rules
     let logger: Logger
     let planner: Planner
     let progress: (@Sendable (ReadProgress) -> Void)?
@@ -69,7 +71,13 @@ public actor Intake {
         rules = IntakeDecision.Rules(configuration)
     }
 
-    public nonisolated var scanner: InboxScanner {
+    /// Takes the configuration in force now (a reload): partners, rules, settle time.
+    public func use(_ configuration: Configuration) {
+        self.configuration = configuration
+        rules = IntakeDecision.Rules(configuration)
+    }
+
+    var scanner: InboxScanner {
         InboxScanner(root: configuration.inbox, excluded: [configuration.stateDirectory], settleSeconds: configuration.settleSeconds)
     }
 

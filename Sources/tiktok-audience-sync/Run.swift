@@ -7,6 +7,7 @@ import ServiceLifecycle
 import AudienceConfig
 import AudienceDaemon
 import AudienceInbox
+import AudienceSupport
 
 extension AudienceSyncCommand {
     struct Run: AsyncParsableCommand {
@@ -43,9 +44,10 @@ extension AudienceSyncCommand {
             do {
                 watcher = try InboxWatcher(
                     doorbell: pipeline.inboxBell, excluded: [configuration.stateDirectory], logger: context.logger)
-                let listing = try InboxScanner(
-                    root: configuration.inbox, excluded: [configuration.stateDirectory], settleSeconds: configuration.settleSeconds
-                ).list()
+                // A walk of the whole inbox: off Swift's cooperative threads, as every walk is.
+                let scanner = InboxScanner(
+                    root: configuration.inbox, excluded: [configuration.stateDirectory], settleSeconds: configuration.settleSeconds)
+                let listing = try await ThreadExecutor(label: "tiktok-audience-sync.startup").run { try scanner.list() }
                 watcher.watch(listing.folders)
                 watcher.start()
                 let waiting = listing.files.count
