@@ -103,7 +103,7 @@ public struct IntakeService: Service {
     /// What one look remembers for the next: what was said about waiting files (said once per
     /// file and reason, not at every rescan) and the identifier rules last recorded.
     private struct LookMemory {
-        var warned: [String: String] = [:]
+        var warned: [String: WaitReason] = [:]
         var notedRules: String?
     }
 
@@ -151,8 +151,8 @@ public struct IntakeService: Service {
         } else {
             status.intake(pass.waiting.isEmpty ? "" : "\(pass.waiting.count) file(s) waiting in the inbox")
         }
-        var stillWaiting: [String: String] = [:]
-        for (file, reason) in pass.waiting where reason != "still being written" {
+        var stillWaiting: [String: WaitReason] = [:]
+        for (file, reason) in pass.waiting where !reason.isSettling {
             stillWaiting[file] = reason
             if memory.warned[file] != reason {
                 logger.warning("file left in the inbox: \(reason)", metadata: ["file": "\(file)"])

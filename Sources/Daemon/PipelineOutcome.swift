@@ -29,7 +29,7 @@ public final class PipelineOutcome: Sendable {
         /// Every file taken (applied, duplicate, rejected, held), in order (`once` only).
         public var receipts: [Receipt] = []
         /// Files left in the inbox by the intake's last look, with the reason.
-        public var waiting: [(file: String, reason: String)] = []
+        public var waiting: [(file: String, reason: WaitReason)] = []
         /// Files that could not be taken for a reason of this machine, by the last look.
         public var failures: [(file: String, error: String, ending: FailureEnding)] = []
         /// A look at the inbox that failed as a whole (the inbox cannot be listed, the ledger…).

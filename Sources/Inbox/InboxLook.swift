@@ -1,4 +1,5 @@
 import AudienceConfig
+import AudienceLedger
 import AudienceModel
 import AudienceSupport
 
@@ -19,7 +20,9 @@ public struct InboxLook: Sendable {
     /// Files in held/ (snapshots that would remove too much), relative to it.
     public var held: [String] = []
 
-    public static func look(_ configuration: Configuration, now: Double? = nil) throws -> InboxLook {
+    /// `arrivals`: the first-seen times the ledger remembers, so that files are listed, and wait
+    /// behind one another, exactly as the intake takes them (``IntakeDecision/Line``).
+    public static func look(_ configuration: Configuration, arrivals: [ArrivalKey: Double] = [:], now: Double? = nil) throws -> InboxLook {
         let now = now ?? clockSeconds()
         let rules = IntakeDecision.Rules(configuration)
         var look = InboxLook()
@@ -27,13 +30,32 @@ public struct InboxLook: Sendable {
             root: configuration.inbox, excluded: [configuration.stateDirectory], settleSeconds: configuration.settleSeconds)
         scanner.renamesInvalidNames = false  // a look changes nothing
         let listing = try scanner.list()
-        for file in listing.files.sorted(by: { ($0.arrived, $0.relativePath) < ($1.arrived, $1.relativePath) }) {
-            let readiness = FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: now)
+        var line = IntakeDecision.Line()
+        for file in IntakeDecision.Line.ordered(listing.files, arrivals: arrivals) {
             let since = min(file.arrived, now)
+            let readiness = FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: now)
             let freeBytes = FreeSpace.available(at: configuration.stateDirectory)
-            switch IntakeDecision.arrival(file, readiness: readiness, now: now, rules: rules, freeBytes: freeBytes) {
-            case .wait(let reason, _, let settling):
-                look.waiting.append(Waiting(file: file.relativePath, reason: reason, since: since, needsAction: !settling))
+            let decision = IntakeDecision.arrival(file, readiness: readiness, now: now, rules: rules, freeBytes: freeBytes)
+            if let behind = line.waitsBehind(file) {
+                // Its turn has not come; what will be wrong with it then is said already.
+                var reason = behind.description
+                var needsAction = false
+                switch decision {
+                case .wait(let own, _) where own.needsAction:
+                    reason += "; then: \(own.description)"
+                    needsAction = true
+                case .reject(let own, _):
+                    reason += "; then it will be set aside: \(own)"
+                    needsAction = true
+                default: break
+                }
+                look.waiting.append(Waiting(file: file.relativePath, reason: reason, since: since, needsAction: needsAction))
+                continue
+            }
+            switch decision {
+            case .wait(let reason, _):
+                line.stays(file)
+                look.waiting.append(Waiting(file: file.relativePath, reason: reason.description, since: since, needsAction: reason.needsAction))
             case .reject(let reason, _):
                 look.waiting.append(Waiting(file: file.relativePath, reason: "will be set aside: \(reason)", since: since, needsAction: true))
             case .read:

@@ -10,7 +10,7 @@ import AudienceSupport
 /// What one look at the inbox did.
 public struct IntakePass: Sendable {
     public var receipts: [Receipt] = []
-    public var waiting: [(file: String, reason: String)] = []
+    public var waiting: [(file: String, reason: WaitReason)] = []
     /// Files that could not be taken for a reason of this machine (disk, permissions, the ledger):
     /// they stay in the inbox and are tried again; the other partners' files went on.
     public var failures: [(file: String, error: String, ending: FailureEnding)] = []
@@ -91,27 +91,25 @@ public actor Intake {
     ) async throws -> IntakePass {
         await receipts.finishInterrupted()
         var pass = IntakePass()
-        // Partners (by ``InboxFile/orderingKey``) with an older file still waiting: their later
-        // files wait behind it, so that no file overtakes an older one of the same partner.
-        var waitingBehind: [String: String] = [:]
+        var line = IntakeDecision.Line()
         let listing = try scanner.list()
         pass.folders = listing.folders
         let ordered = try await inArrivalOrder(listing.files)
         for file in ordered {
             if shouldStop() {
                 // Listed as waiting, so that a stopped `once` says what it left.
-                pass.waiting.append((file.relativePath, "not taken: the process is stopping"))
+                pass.waiting.append((file.relativePath, .stopping))
                 continue
             }
-            if let older = waitingBehind[file.orderingKey] {
-                pass.waiting.append((file.relativePath, "waits behind \(older), which arrived first and is not taken yet"))
+            if let behind = line.waitsBehind(file) {
+                pass.waiting.append((file.relativePath, behind))
                 continue
             }
             let waitingBefore = pass.waiting.count
             do {
                 try await consider(file, renamedIn: renamedIn(file.path), onFile: onFile, stop: PlanningStop(shouldStop), into: &pass)
             } catch is PlanningStopped {
-                pass.waiting.append((file.relativePath, "not taken: the process is stopping"))
+                pass.waiting.append((file.relativePath, .stopping))
                 break
             } catch {
                 // One file's trouble (a name the disk refuses, a full disk) never stops the others.
@@ -120,23 +118,20 @@ public actor Intake {
                     "file": "\(file.relativePath)", "error": "\(described)",
                 ])
                 pass.failures.append((file.relativePath, described, FailureEnding(of: error)))
-                pass.waiting.append((file.relativePath, "could not be taken: \(described)"))
+                pass.waiting.append((file.relativePath, .couldNotBeTaken(described)))
             }
-            if pass.waiting.count > waitingBefore { waitingBehind[file.orderingKey] = file.relativePath }
+            if pass.waiting.count > waitingBefore { line.stays(file) }
         }
         let waiting = Set(pass.waiting.map(\.file))
         pass.oldestWaitingArrival = ordered.first { waiting.contains($0.relativePath) }?.arrived
         return pass
     }
 
-    /// The inbox in arrival order: each file's first-seen change time as the ledger remembers it.
+    /// The inbox in arrival order (``IntakeDecision/Line``): each file's first-seen change time
+    /// as the ledger remembers it (recorded now for a file seen for the first time).
     private func inArrivalOrder(_ scanned: [InboxFile]) async throws -> [InboxFile] {
-        var files = scanned
-        let arrivals = try await ledger.arrivals(files.map { (ArrivalKey(device: $0.device, inode: $0.inode), $0.arrived) })
-        for index in files.indices {
-            files[index].arrived = arrivals[ArrivalKey(device: files[index].device, inode: files[index].inode)] ?? files[index].arrived
-        }
-        return files.sorted { ($0.arrived, $0.relativePath) < ($1.arrived, $1.relativePath) }
+        let arrivals = try await ledger.arrivals(scanned.map { (ArrivalKey(device: $0.device, inode: $0.inode), $0.arrived) })
+        return IntakeDecision.Line.ordered(scanned, arrivals: arrivals)
     }
 
     /// Takes `file` if it is ready, else notes in `pass` why it waits.
@@ -152,10 +147,10 @@ public actor Intake {
         let readiness = FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: now, renamedIn: renamedIn)
         let freeBytes = FreeSpace.available(at: configuration.stateDirectory)
         switch IntakeDecision.arrival(file, readiness: readiness, now: now, rules: rules, freeBytes: freeBytes) {
-        case .wait(let reason, let lookAgainAt, let settling):
+        case .wait(let reason, let lookAgainAt):
             pass.waiting.append((file.relativePath, reason))
             if let lookAgainAt {
-                if settling {
+                if reason.isSettling {
                     pass.settledAt = min(pass.settledAt ?? .infinity, lookAgainAt)
                 } else {
                     pass.abandonedAt = min(pass.abandonedAt ?? .infinity, lookAgainAt)
@@ -173,7 +168,7 @@ public actor Intake {
             if let receipt = try await take(file, stop: stop) {
                 pass.receipts.append(receipt)
             } else {
-                pass.waiting.append((file.relativePath, "changed while being read, or could not be read; it is read again"))
+                pass.waiting.append((file.relativePath, .changedWhileRead))
             }
         }
     }

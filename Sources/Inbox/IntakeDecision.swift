@@ -36,7 +36,7 @@ public enum IntakeDecision {
     public enum Arrival: Equatable, Sendable {
         /// Leave it in the inbox for now, saying why; look again at `lookAgainAt` (nil: at the
         /// next look anyway).
-        case wait(reason: String, lookAgainAt: Double?, settling: Bool)
+        case wait(reason: WaitReason, lookAgainAt: Double?)
         /// Move it to `rejected/` with the reason, without reading it.
         case reject(reason: String, outcome: Receipt.Outcome)
         /// Read it: fingerprint it, then decide with ``known(_:file:rules:)``.
@@ -81,12 +81,12 @@ public enum IntakeDecision {
         let unchangedSince = file.modified > now + 1 ? file.arrived : file.modified
         switch readiness {
         case .settling(let wait):
-            return .wait(reason: "still being written", lookAgainAt: now + wait, settling: true)
+            return .wait(reason: .stillBeingWritten, lookAgainAt: now + wait)
         case .unreadable(let reason):
-            return .wait(reason: reason, lookAgainAt: nil, settling: false)
+            return .wait(reason: .unreadable(reason), lookAgainAt: nil)
         case .incomplete(let reason):
             guard now - unchangedSince > rules.incompleteUploadSeconds else {
-                return .wait(reason: reason, lookAgainAt: unchangedSince + rules.incompleteUploadSeconds + 1, settling: false)
+                return .wait(reason: .looksIncomplete(reason), lookAgainAt: unchangedSince + rules.incompleteUploadSeconds + 1)
             }
             return .reject(
                 reason: "incomplete upload: unchanged for \(Int(now - unchangedSince)) s and \(reason)", outcome: .incomplete)
@@ -95,29 +95,49 @@ public enum IntakeDecision {
             if let partners = rules.partners, let partner = file.partner, !partners.contains(partner) {
                 // A new partner's first uploads often come before the configuration names it:
                 // they wait, and are taken once the partner is added (a reload is enough).
-                return .wait(
-                    reason: "folder \(partner) is not a partner under partners: yet; the file is taken once it is added (then systemctl reload)",
-                    lookAgainAt: nil, settling: false)
+                return .wait(reason: .notAPartnerYet(partner: partner), lookAgainAt: nil)
             }
             if let problem = partnerProblem(file, partners: rules.partners) { return .reject(reason: problem, outcome: .rejected) }
             if let freeBytes, freeBytes < freeSpaceFactor * file.size {
-                // The free figure is left out: it changes at every look, and the reason is logged
-                // once per file while it stays the same.
-                let needed = (freeSpaceFactor * file.size).formatted(.byteCount(style: .file))
-                return .wait(
-                    reason: freeSpaceReason + ": taking it needs about \(freeSpaceFactor) times its size (\(needed)) free in the state directory, which has less; free some (old archive/ files, the retention: settings) and it is taken at the next look",
-                    lookAgainAt: nil, settling: false)
+                return .wait(reason: .needsFreeSpace(bytes: freeSpaceFactor * file.size), lookAgainAt: nil)
             }
             return .read
+        }
+    }
+
+    /// The one ordering rule, for the intake and for `status` alike: files are taken in arrival
+    /// order (first seen in the inbox, then path), and no file overtakes an older one of the same
+    /// partner (or of the inbox, without partners) that stays in the inbox.
+    public struct Line: Sendable {
+        /// Partners (by ``InboxFile/orderingKey``) with a file that stays, and that file.
+        private var staying: [String: String] = [:]
+
+        public init() {}
+
+        /// `files` in the order they are taken; `arrivals`: first-seen times the ledger remembers
+        /// (else a file's own change time at this scan counts).
+        public static func ordered(_ files: [InboxFile], arrivals: [ArrivalKey: Double] = [:]) -> [InboxFile] {
+            var files = files
+            for index in files.indices {
+                files[index].arrived = arrivals[ArrivalKey(device: files[index].device, inode: files[index].inode)] ?? files[index].arrived
+            }
+            return files.sorted { ($0.arrived, $0.relativePath) < ($1.arrived, $1.relativePath) }
+        }
+
+        /// Why `file` must wait though it may be ready: an older file of its partner stays.
+        public func waitsBehind(_ file: InboxFile) -> WaitReason? {
+            staying[file.orderingKey].map { .behind(older: $0) }
+        }
+
+        /// `file` stays in the inbox: later files of its partner wait behind it.
+        public mutating func stays(_ file: InboxFile) {
+            if staying[file.orderingKey] == nil { staying[file.orderingKey] = file.relativePath }
         }
     }
 
     /// How many times a file's size must be free below the state directory before it is taken:
     /// its rows go to the ledger's write-ahead log, then into the ledger, and the file to `archive/`.
     public static let freeSpaceFactor: Int64 = 3
-
-    /// How the reason of a file that waits for free space starts.
-    public static let freeSpaceReason = "waits for free space"
 
     public static func known(_ memory: Memory, file: InboxFile, rules: Rules) -> Known {
         let limit = memory.approved ? nil : rules.maxSnapshotRemovalPercent

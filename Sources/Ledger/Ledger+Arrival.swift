@@ -12,19 +12,33 @@ public struct ArrivalKey: Hashable, Sendable {
     }
 }
 
+extension LedgerReader {
+    /// The first-seen times the ledger remembers, for `status` to list the inbox in the order the
+    /// intake takes it; nothing is recorded.
+    public func rememberedArrivals() throws -> [ArrivalKey: Double] {
+        try withConnection { try $0.rememberedArrivals() }
+    }
+}
+
+extension LedgerConnection {
+    func rememberedArrivals() throws -> [ArrivalKey: Double] {
+        var known: [ArrivalKey: Double] = [:]
+        let select = try connection.prepare("SELECT device, inode, arrived FROM inbox_arrival")
+        defer { select.reset() }
+        while try select.step() {
+            known[ArrivalKey(device: UInt64(bitPattern: select.int(0)), inode: UInt64(bitPattern: select.int(1)))] = select.double(2)
+        }
+        return known
+    }
+}
+
 extension Ledger {
     /// The arrival of each file of one scan: the one recorded when it was first seen, or else
     /// `observed` (recorded now). Records of files no longer in the inbox are dropped. Writes only
     /// when the inbox changed since the last scan.
     public func arrivals(_ files: [(key: ArrivalKey, observed: Double)]) throws -> [ArrivalKey: Double] {
         try withConnection { ledger in
-            var known: [ArrivalKey: Double] = [:]
-            let select = try ledger.connection.prepare("SELECT device, inode, arrived FROM inbox_arrival")
-            while try select.step() {
-                known[ArrivalKey(device: UInt64(bitPattern: select.int(0)), inode: UInt64(bitPattern: select.int(1)))] =
-                    select.double(2)
-            }
-            select.reset()
+            var known = try ledger.rememberedArrivals()
             let present = Set(files.map(\.key))
             let new = files.filter { known[$0.key] == nil }
             let gone = known.keys.filter { !present.contains($0) }

@@ -1,3 +1,4 @@
+import AudienceDaemon
 import ArgumentParser
 import AudienceModel
 import AudienceSupport
@@ -20,6 +21,11 @@ extension Exit {
         case .configuration: badConfiguration
         case .software: software
         }
+    }
+
+    /// How the pipeline ended (``PipelineEnding``), as `once` and `run` exit.
+    static func code(for ending: PipelineEnding) -> ExitCode {
+        ending.ending.map(code(for:)) ?? done
     }
 }
 

@@ -52,81 +52,25 @@ extension AudienceSyncCommand {
             }
             progress.finish()
             let record = outcome.record
-            let left: OnceLeft
+            let left: PipelineLeft
             do {
-                left = OnceLeft(
+                left = PipelineLeft(
                     pending: try await ledger.reader.pendingCounts(), parked: try await ledger.reader.parkedSegments(),
                     rechecks: try await ledger.reader.pendingRechecks())
             } catch {
                 throw fail(error, redactor: context.redactor)
             }
             printSummary(record, left: left)
-            var (code, message) = Self.ending(record, left: left)
-            // A stop explains a service group that ended early; anything else is a defect.
-            if relay.isStopped, code == Exit.done || code == Exit.inputRejected {
-                (code, message) = (Exit.workPending, "stopped by a signal; what is left is picked up by the next run")
-            } else if let groupError, code == Exit.done || code == Exit.inputRejected {
-                (code, message) = (Exit.code(for: FailureEnding(of: groupError)), "stopped: \(groupError)")
-            }
-            if let message { throw fail(message, code, redactor: context.redactor) }
+            let ending = PipelineEnding.once(record, left: left, stoppedBySignal: relay.isStopped, groupError: groupError)
+            let code = Exit.code(for: ending)
+            if let message = ending.message { throw fail(message, code, redactor: context.redactor) }
             if code != Exit.done { throw code }
         }
 
-        /// The one place where what `once` did becomes its exit code, with what to tell the operator.
-        static func ending(_ record: PipelineOutcome.Record, left: OnceLeft) -> (ExitCode, String?) {
-            if let error = record.intakeError {
-                return (Exit.code(for: FailureEnding(of: error)), "cannot take files from the inbox: \(error)")
-            }
-            if let error = record.senderError {
-                return (Exit.code(for: FailureEnding(of: error)), "sending failed: \(error)")
-            }
-            switch record.senderStop {
-            case .noToken:
-                return (Exit.badConfiguration,
-                        "no TikTok access token: set TIKTOK_ACCESS_TOKEN, the systemd credential tiktok-access-token, or tiktok.access_token_file; the files are planned and their changes wait in the ledger")
-            case .tokenUnreadable(let reason):
-                return (Exit.badConfiguration, reason)
-            case .paused(let reason):
-                return (Exit.workPending, reason)
-            case .refusedBatches, nil:
-                break
-            }
-            if record.stopped, left.pending.total > 0 || !record.waiting.isEmpty {
-                return (Exit.workPending, "stopped by a signal with work left; it is picked up by the next run")
-            }
-            if !left.parked.isEmpty {
-                return (Exit.workPending,
-                        "TikTok refused segment(s) \(left.parked.map(\.segment).joined(separator: ", ")); their changes are parked. Fix the cause, then run `tiktok-audience-sync retry`")
-            }
-            if left.pending.total > 0 {
-                return (Exit.workPending, "\(left.pending.total) changes are still pending; run again, or see `tiktok-audience-sync status`")
-            }
-            if left.rechecks.members > 0 {
-                let when = left.rechecks.next.map(StatusDocument.time) ?? "the next run"
-                return (Exit.workPending,
-                        "\(left.rechecks.members) change(s) got no sure answer from TikTok and are sent again from \(when) (tiktok.resend_unanswered_after_seconds), in case the old request lands late; run once again after that")
-            }
-            if let setUp = record.failures.first(where: { $0.ending == .configuration }) {
-                return (Exit.badConfiguration,
-                        "\(record.failures.count) file(s) could not be taken and stay in the inbox (\(setUp.error)); fix the set-up (permissions of the state directory), then run again")
-            }
-            if !record.failures.isEmpty {
-                return (Exit.workPending,
-                        "\(record.failures.count) file(s) could not be taken and stay in the inbox (\(record.failures[0].error)); they are tried again by the next run")
-            }
-            if record.waiting.contains(where: { $0.reason.hasPrefix(IntakeDecision.freeSpaceReason) }) {
-                return (Exit.workPending, "a file waits for free space in the state directory; free some and run again")
-            }
-            if record.rejectedFiles > 0 || record.rejectedRows > 0 || !record.waiting.isEmpty {
-                return (Exit.inputRejected, nil)
-            }
-            return (Exit.done, nil)
-        }
-
-        private func printSummary(_ record: PipelineOutcome.Record, left: OnceLeft) {
+        private func printSummary(_ record: PipelineOutcome.Record, left: PipelineLeft) {
             for receipt in record.receipts { say(receipt.logLine) }
             for (file, reason) in record.waiting {
-                say("\(file.escapingControlCharacters): left in the inbox: \(reason.escapingControlCharacters)")
+                say("\(file.escapingControlCharacters): left in the inbox: \(reason.description.escapingControlCharacters)")
             }
             let send = record.sent
             if record.senderStop != .noToken {
@@ -148,12 +92,6 @@ extension AudienceSyncCommand {
     }
 }
 
-/// What the ledger still holds when `once` ends.
-struct OnceLeft {
-    var pending: PendingCounts
-    var parked: [ParkedSegment]
-    var rechecks: PendingRechecks
-}
 
 extension String {
     func padding(_ width: Int) -> String {

@@ -96,7 +96,8 @@ extension AudienceSyncCommand {
                 try await relay.run(ServiceGroup(configuration: group))
             } catch {
                 watcher.stop()
-                throw fail("stopped: \(error)", Exit.software, redactor: context.redactor)
+                let ending = PipelineEnding.run(groupError: error)
+                throw fail(ending.message ?? "stopped: \(error)", Exit.code(for: ending), redactor: context.redactor)
             }
             notifier.stopping()
             watcher.stop()

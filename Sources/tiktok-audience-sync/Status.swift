@@ -38,7 +38,7 @@ extension AudienceSyncCommand {
             let intake = DaemonStatusFile.read(stateDirectory: configuration.stateDirectory)
             let document = StatusDocument(
                 daemon: DaemonState(pid: holder, intake: intake.flatMap { $0.pid == holder ? $0 : nil }, lastSeen: intake),
-                inbox: try InboxLook.look(configuration),
+                inbox: try InboxLook.look(configuration, arrivals: try await reader.rememberedArrivals()),
                 pending: try await reader.pendingCounts(), parked: try await reader.parkedSegments(),
                 confirmed: count ? try await reader.confirmedCounts() : nil, files: try await reader.recentFiles(limit: files),
                 tiktok: try await reader.tiktokHealth(), rechecks: try await reader.pendingRechecks(), ledgerBytes: await reader.sizeOnDisk())

@@ -34,14 +34,14 @@ struct IntakeDecisionTests {
         ArrivalCase(name: "ready in a partner folder: read it", file: file("acme/a.csv"), readiness: .ready, expected: .read),
         ArrivalCase(
             name: "still being written: wait until it settles", file: file("acme/a.csv"), readiness: .settling(3),
-            expected: .wait(reason: "still being written", lookAgainAt: now + 3, settling: true)),
+            expected: .wait(reason: .stillBeingWritten, lookAgainAt: now + 3)),
         ArrivalCase(
             name: "unreadable: wait, say why", file: file("acme/a.csv"), readiness: .unreadable("mode 600"),
-            expected: .wait(reason: "mode 600", lookAgainAt: nil, settling: false)),
+            expected: .wait(reason: .unreadable("mode 600"), lookAgainAt: nil)),
         ArrivalCase(
             name: "looks cut short, recently: wait until it counts as abandoned", file: file("acme/a.csv", modifiedAgo: 100),
             readiness: .incomplete("no newline"),
-            expected: .wait(reason: "no newline", lookAgainAt: now - 100 + 3600 + 1, settling: false)),
+            expected: .wait(reason: .looksIncomplete("no newline"), lookAgainAt: now - 100 + 3600 + 1)),
         ArrivalCase(
             name: "looks cut short for over an hour: rejected as an incomplete upload", file: file("acme/a.csv", modifiedAgo: 4000),
             readiness: .incomplete("no newline"),
@@ -49,7 +49,7 @@ struct IntakeDecisionTests {
         ArrivalCase(
             name: "cut short with a clock ahead: timed from its arrival", file: file("acme/a.csv", modifiedAgo: -600, arrivedAgo: 100),
             readiness: .incomplete("no newline"),
-            expected: .wait(reason: "no newline", lookAgainAt: now - 100 + 3600 + 1, settling: false)),
+            expected: .wait(reason: .looksIncomplete("no newline"), lookAgainAt: now - 100 + 3600 + 1)),
         ArrivalCase(
             name: "a symlink: rejected unread", file: file("acme/link.csv", kind: .notRegular("a symbolic link")), readiness: .ready,
             expected: .reject(reason: "a symbolic link", outcome: .rejected)),
@@ -59,8 +59,7 @@ struct IntakeDecisionTests {
         ArrivalCase(
             name: "in a folder that is not a partner yet: waits until the partner is added", file: file("globex/a.csv"), readiness: .ready,
             expected: .wait(
-                reason: "folder globex is not a partner under partners: yet; the file is taken once it is added (then systemctl reload)",
-                lookAgainAt: nil, settling: false)),
+                reason: .notAPartnerYet(partner: "globex"), lookAgainAt: nil)),
         ArrivalCase(
             name: "no partners configured: any folder is read", file: file("loose.csv"), readiness: .ready,
             rules: IntakeDecision.Rules(partners: nil), expected: .read),
@@ -125,5 +124,66 @@ struct IntakeDecisionTests {
     @Test("after fingerprinting: plan, finish the move, duplicate, hold or reject again", arguments: knownCases)
     func known(_ example: KnownCase) {
         #expect(IntakeDecision.known(example.memory, file: example.file, rules: Self.rules) == example.expected)
+    }
+
+    struct LineCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        /// (path, arrived seconds ago, stays in the inbox when its turn comes)
+        var files: [(String, Double, Bool)]
+        /// (path, the file it waits behind) in the order taken; nil: its own turn.
+        var expected: [(String, String?)]
+        var testDescription: String { name }
+    }
+
+    static let lineCases: [LineCase] = [
+        LineCase(
+            name: "by arrival, not by name",
+            files: [("acme/b.csv", 30, false), ("acme/a.csv", 20, false), ("acme/c.csv", 40, false)],
+            expected: [("acme/c.csv", nil), ("acme/b.csv", nil), ("acme/a.csv", nil)]),
+        LineCase(
+            name: "the same arrival: by path",
+            files: [("acme/b.csv", 30, false), ("acme/a.csv", 30, false)],
+            expected: [("acme/a.csv", nil), ("acme/b.csv", nil)]),
+        LineCase(
+            name: "a file that stays holds back the later files of its partner only",
+            files: [("acme/1.csv", 50, true), ("globex/1.csv", 40, false), ("acme/2.csv", 30, false), ("acme/3.csv", 20, false)],
+            expected: [("acme/1.csv", nil), ("globex/1.csv", nil), ("acme/2.csv", "acme/1.csv"), ("acme/3.csv", "acme/1.csv")]),
+        LineCase(
+            name: "files at the inbox's top level are one partner",
+            files: [("x.csv", 50, true), ("y.csv", 40, false)],
+            expected: [("x.csv", nil), ("y.csv", "x.csv")]),
+        LineCase(
+            name: "an older file taken first holds nothing back",
+            files: [("acme/1.csv", 50, false), ("acme/2.csv", 40, true), ("acme/3.csv", 30, false)],
+            expected: [("acme/1.csv", nil), ("acme/2.csv", nil), ("acme/3.csv", "acme/2.csv")]),
+    ]
+
+    @Test("the one ordering rule: arrival order, and no file overtakes an older one of its partner that stays", arguments: lineCases)
+    func line(_ example: LineCase) {
+        let files = example.files.map { Self.file($0.0, arrivedAgo: $0.1) }
+        let stays = Dictionary(uniqueKeysWithValues: example.files.map { ($0.0, $0.2) })
+        var line = IntakeDecision.Line()
+        var taken: [(String, String?)] = []
+        for file in IntakeDecision.Line.ordered(files) {
+            if case .behind(let older)? = line.waitsBehind(file) {
+                taken.append((file.relativePath, older))
+                line.stays(file)
+                continue
+            }
+            taken.append((file.relativePath, nil))
+            if stays[file.relativePath] == true { line.stays(file) }
+        }
+        #expect(taken.map(\.0) == example.expected.map(\.0))
+        #expect(taken.map(\.1) == example.expected.map(\.1))
+    }
+
+    @Test("the first-seen time the ledger remembers orders the line, not a later change time")
+    func rememberedArrival() {
+        var renamed = Self.file("acme/old.csv", arrivedAgo: 5)  // its change time moved when it was renamed
+        renamed.inode = 1
+        var newer = Self.file("acme/new.csv", arrivedAgo: 10)
+        newer.inode = 2
+        let arrivals = [ArrivalKey(device: renamed.device, inode: renamed.inode): Self.now - 100]
+        #expect(IntakeDecision.Line.ordered([newer, renamed], arrivals: arrivals).map(\.relativePath) == ["acme/old.csv", "acme/new.csv"])
     }
 }

@@ -27,6 +27,8 @@ struct StatusEndToEndTests {
             #expect(stuck.status == 78, "\(stuck.output)")
             #expect(stuck.stdout.contains("health: ACTION NEEDED"))
             #expect(stuck.stdout.contains("acme/cut.csv:") && stuck.stdout.contains("has no newline"), "\(stuck.stdout)")
+            // As the intake takes them: the later upload waits behind the one still being written.
+            #expect(stuck.stdout.contains("waits behind acme/fresh.csv"), "\(stuck.stdout)")
             #expect(stuck.stdout.contains("daemon: not running"))
             #expect(!stuck.output.contains(member), "no identifier in the output")
 
