@@ -45,6 +45,10 @@ tiktok:
   base_url: {base_url}
   advertiser_id: "7000000000000000001"
   requests_per_second: 50
+  # A 503 may have reached TikTok: its members are sent again after this long. Shorter than the
+  # default (twice the 60 s timeout) so that the run settles within a minute of the last file.
+  request_timeout_seconds: 10
+  resend_unanswered_after_seconds: 20
 """)
 env = dict(os.environ, TIKTOK_ACCESS_TOKEN="emulator-token")
 daemon = subprocess.Popen([args.bin + "/tiktok-audience-sync", "run", "--config", config], env=env,
@@ -106,12 +110,15 @@ while time.time() < end:
 
 # Everything confirmed: nothing left in the inbox, nothing pending, nothing waiting for a resend.
 settled_by = time.time() + 600
+print(f"{dropped} files dropped; waiting for everything to be confirmed", file=sys.stderr)
 while time.time() < settled_by:
     code, document = status_json()
     if document and not os.listdir(inbox) and document["pending"]["adds"] == 0 and document["pending"]["removes"] == 0 \
             and document["unanswered"]["members"] == 0:
         break
     time.sleep(2)
+else:
+    print("not settled after 10 minutes", file=sys.stderr)
 rss, fds = rss_and_fds(daemon.pid)
 samples.append((time.time() - start, dropped, dropped, rss, fds))
 wrong = 0
