@@ -112,8 +112,7 @@ public actor LedgerReader {
         let connection = try SQLiteConnection(path: path, readOnly: true)
         connection.leaveLogOnClose()
         // 4 MiB of page cache, where the writer has 16: it walks the outbox in order and counts,
-        // and each of its pages is read once; a larger cache only raised the daemon's resident
-        // memory (measured: Benchmarks/README.md, the soak).
+        // reading each page about once, so a larger cache would only hold memory for months.
         try connection.execute("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -4096;")
         return connection
     }
