@@ -39,6 +39,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        // statx(2)'s birth time, which Glibc's Swift module does not offer.
+        .target(name: "CFileBirth", path: "Sources/CFileBirth"),
         // The product's parts, one target each: the compiler keeps the boundaries. Only
         // AudienceLedger links SQLite, only AudienceTikTok the HTTP client, only AudienceInbox moves
         // files. The reader, planner and sender are hot loops: optimised in debug builds too, so
@@ -73,7 +75,7 @@ let package = Package(
         .target(
             name: "AudienceConfig",
             dependencies: [
-                "AudienceModel", "AudienceSupport", "AudienceTikTok",
+                "AudienceModel", "AudienceSupport",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -82,7 +84,7 @@ let package = Package(
             name: "AudienceInbox",
             dependencies: [
                 "AudienceModel", "AudienceSupport", "AudienceReading", "AudiencePlanning", "AudienceLedger", "AudienceConfig",
-                .product(name: "Logging", package: "swift-log"),
+                "CFileBirth", .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Inbox", swiftSettings: optimised),
         .target(

@@ -65,9 +65,14 @@ def rss_and_fds(pid):
     return rss / 1024, len(os.listdir(f"/proc/{pid}/fd"))
 
 
+status_errors = []
+
+
 def status_json():
     result = subprocess.run([args.bin + "/tiktok-audience-sync", "status", "--json", "--config", config],
                             env=env, capture_output=True, text=True)
+    if result.returncode not in (0, 75):
+        status_errors.append(f"exit {result.returncode}: {(result.stderr.strip() or result.stdout.strip())[:300]}")
     return result.returncode, (json.loads(result.stdout) if result.stdout.strip() else None)
 
 
@@ -145,6 +150,7 @@ summary = [
     f"end: TikTok's membership {'exactly as the files say' if wrong == 0 else f'differs in {wrong} members'}; "
     f"daemon stopped with exit {stopped}",
 ]
+summary += [f"status failed: {error}" for error in status_errors[:5]]
 text = "\n".join(lines + [""] + summary)
 print(text)
 if args.out:

@@ -1,5 +1,5 @@
 import AudienceModel
-import AudienceTikTok
+import AudienceSupport
 
 /// A configuration problem: names the key and where it came from, and says what to do.
 public struct ConfigurationError: OperatorError {

@@ -1,6 +1,5 @@
 import Foundation
 import AudienceSupport
-import AudienceTikTok
 
 /// Finds the access token: `TIKTOK_ACCESS_TOKEN`, then the systemd credential
 /// `tiktok-access-token` (`$CREDENTIALS_DIRECTORY`), then `tiktok.access_token_file`.

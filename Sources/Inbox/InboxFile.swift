@@ -25,6 +25,10 @@ public struct InboxFile: Sendable, Equatable {
     /// (which changes its change time) does not move it back in line.
     public var device: UInt64 = 0
     public var inode: UInt64 = 0
+    /// When the file was created (statx's birth time; nil where the file system does not say).
+    /// An inode is reused once its file is gone: a file born after the arrival remembered for its
+    /// inode is a new upload, not the one remembered.
+    public var born: Double?
     /// Set when the name the partner gave was not valid UTF-8 and the scanner renamed the file
     /// to a readable one: the original, its bytes outside ASCII written as `\xHH`.
     public var originalName: String?

@@ -1,3 +1,4 @@
+import CFileBirth
 import Glibc
 import AudienceSupport
 
@@ -38,8 +39,6 @@ public struct InboxScanner: Sendable {
         return listing
     }
 
-    public func scan() throws -> [InboxFile] { try list().files }
-
     private func walk(directory: String, relative: String, into listing: inout Listing) throws {
         guard let entries = FolderEntries.read(directory) else {
             if relative.isEmpty {
@@ -69,6 +68,11 @@ public struct InboxScanner: Sendable {
             file.arrived = Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9
             file.device = UInt64(info.st_dev)
             file.inode = UInt64(info.st_ino)
+            var bornSeconds: Int64 = 0
+            var bornNanoseconds = 0
+            if file_birth(path, &bornSeconds, &bornNanoseconds) == 0 {
+                file.born = Double(bornSeconds) + Double(bornNanoseconds) / 1e9
+            }
             file.originalName = originalName
             switch info.st_mode & S_IFMT {
             case S_IFDIR:

@@ -130,7 +130,8 @@ public actor Intake {
     /// The inbox in arrival order (``IntakeDecision/Line``): each file's first-seen change time
     /// as the ledger remembers it (recorded now for a file seen for the first time).
     private func inArrivalOrder(_ scanned: [InboxFile]) async throws -> [InboxFile] {
-        let arrivals = try await ledger.arrivals(scanned.map { (ArrivalKey(device: $0.device, inode: $0.inode), $0.arrived) })
+        let arrivals = try await ledger.arrivals(
+            scanned.map { (ArrivalKey(device: $0.device, inode: $0.inode), $0.arrived, $0.born) })
         return IntakeDecision.Line.ordered(scanned, arrivals: arrivals)
     }
 
@@ -216,6 +217,7 @@ public actor Intake {
             // removal takes the file again, and its receipt is written again in the same place.
             try await receipts.write(receipt, for: file, fingerprint: fingerprint)
             KillPoint.afterReceiptWritten.pass()
+            try await ledger.forgetArrival(ArrivalKey(device: file.device, inode: file.inode))
             try mover.discard(file)
             KillPoint.afterFileMoved.pass()
             try await ledger.recordDuplicate(fingerprint: fingerprint)

@@ -119,7 +119,8 @@ public enum IntakeDecision {
         public static func ordered(_ files: [InboxFile], arrivals: [ArrivalKey: Double] = [:]) -> [InboxFile] {
             var files = files
             for index in files.indices {
-                files[index].arrived = arrivals[ArrivalKey(device: files[index].device, inode: files[index].inode)] ?? files[index].arrived
+                let remembered = arrivals[ArrivalKey(device: files[index].device, inode: files[index].inode)]
+                if let remembered, !ArrivalKey.isStale(remembered, born: files[index].born) { files[index].arrived = remembered }
             }
             return files.sorted { ($0.arrived, $0.relativePath) < ($1.arrived, $1.relativePath) }
         }

@@ -10,6 +10,14 @@ public struct ArrivalKey: Hashable, Sendable {
         self.device = device
         self.inode = inode
     }
+
+    /// Whether the arrival remembered for an inode belongs to a file that is gone: the file that
+    /// has the inode now was created after it (an inode is reused once free). The same file
+    /// arrived no sooner than it was created.
+    public static func isStale(_ remembered: Double?, born: Double?) -> Bool {
+        guard let remembered, let born else { return false }
+        return born > remembered + 0.001
+    }
 }
 
 extension LedgerReader {
@@ -35,17 +43,20 @@ extension LedgerConnection {
 extension Ledger {
     /// The arrival of each file of one scan: the one recorded when it was first seen, or else
     /// `observed` (recorded now). Records of files no longer in the inbox are dropped. Writes only
-    /// when the inbox changed since the last scan.
-    public func arrivals(_ files: [(key: ArrivalKey, observed: Double)]) throws -> [ArrivalKey: Double] {
+    /// when the inbox changed since the last scan. `born`: the file's creation time, where the file
+    /// system keeps one; a file born after the arrival recorded for its inode has that inode anew
+    /// (its file was removed, a new upload got it) and arrives now (``ArrivalKey/isStale(_:born:)``).
+    public func arrivals(_ files: [(key: ArrivalKey, observed: Double, born: Double?)]) throws -> [ArrivalKey: Double] {
         try withConnection { ledger in
             var known = try ledger.rememberedArrivals()
             let present = Set(files.map(\.key))
+            for file in files where ArrivalKey.isStale(known[file.key], born: file.born) { known[file.key] = nil }
             let new = files.filter { known[$0.key] == nil }
             let gone = known.keys.filter { !present.contains($0) }
             guard !new.isEmpty || !gone.isEmpty else { return known }
             try ledger.connection.transaction {
                 let insert = try ledger.connection.prepare(
-                    "INSERT INTO inbox_arrival (device, inode, arrived) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
+                    "INSERT INTO inbox_arrival (device, inode, arrived) VALUES (?1, ?2, ?3) ON CONFLICT DO UPDATE SET arrived = excluded.arrived")
                 for file in new {
                     ledger.bind(insert, file.key)
                     insert.bind(3, file.observed)
@@ -60,6 +71,17 @@ extension Ledger {
                 }
             }
             return known
+        }
+    }
+
+    /// Forgets the arrival of a file the intake removes from the inbox (a duplicate): its inode is
+    /// free, and a new upload that gets it must not inherit the arrival (where the file system
+    /// keeps no creation time to tell them apart).
+    public func forgetArrival(_ key: ArrivalKey) throws {
+        try withConnection { ledger in
+            let statement = try ledger.connection.prepare("DELETE FROM inbox_arrival WHERE device = ?1 AND inode = ?2")
+            ledger.bind(statement, key)
+            try statement.run()
         }
     }
 

@@ -78,7 +78,7 @@ extension LedgerReader {
             statement.bind(1, cursor?.seq ?? 0)
             statement.bind(2, end?.seq ?? Int64.max)
             let epoch = try ledger.sendingEpoch()
-            statement.bind(9, epoch.generation)
+            statement.bind(PendingRule.latestGeneration, epoch.generation)
             var rows: [PendingRow] = []
             rows.reserveCapacity(limit)
             var dead: [Int64] = []

@@ -13,10 +13,14 @@ import AudienceModel
 /// A row planned in the latest generation as known pending is taken as it is, without a lookup:
 /// no file has changed anything since (the common case, and the cheap one). Any other row is live
 /// while its membership row is pending and names it: by `outbox_seq` once a confirmation racing
-/// a newer file queued it again, else by generation. `?9` is the latest generation.
+/// a newer file queued it again, else by generation.
 enum PendingRule {
+    /// The statement parameter that holds the latest generation (``SendingEpoch/generation``):
+    /// numbered high, so that a statement's own parameters can be 1, 2 … around it.
+    static let latestGeneration: Int32 = 9
+
     static let liveWish = """
-        CASE WHEN o.known_pending = 1 AND o.generation = ?9 THEN o.generation * 2 + o.desired
+        CASE WHEN o.known_pending = 1 AND o.generation = ?\(latestGeneration) THEN o.generation * 2 + o.desired
         ELSE (SELECT m.generation * 2 + m.desired FROM membership m
               WHERE m.id_type = o.id_type AND m.identifier = o.identifier AND m.segment = o.segment
                 AND m.desired IS NOT m.acked
@@ -40,7 +44,7 @@ extension LedgerConnection {
                 SELECT o.segment AS segment, (\(PendingRule.liveWish)) AS wish, o.generation AS generation FROM outbox o
             ) WHERE wish IS NOT NULL \(filter.isEmpty ? "" : "AND segment \(filter)")
             """)
-        statement.bind(9, try sendingEpoch().generation)
+        statement.bind(PendingRule.latestGeneration, try sendingEpoch().generation)
         return statement
     }
 }

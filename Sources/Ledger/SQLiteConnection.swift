@@ -4,7 +4,8 @@ import AudienceModel
 /// SQLite's way of saying "copy this buffer now", which the C macro SQLITE_TRANSIENT expresses.
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-/// One SQLite connection. Not thread-safe: ``Ledger`` owns it behind a lock.
+/// One SQLite connection. Not thread-safe: it lives inside one actor (``Ledger``, ``LedgerReader``),
+/// on that actor's own thread.
 final class SQLiteConnection {
     let path: String
     let handle: OpaquePointer

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import AudienceModel
+import AudienceSupport
 
 /// The only code that knows TikTok's URLs, headers and JSON shapes (TIKTOK_API.md).
 public struct TikTokClient: Sendable {

@@ -10,6 +10,7 @@ import TestFixtures
 import AudienceLedger
 import AudienceSending
 import AudienceTikTok
+import AudienceSupport
 
 /// A ledger with pending work, a sender pointed at a live emulator, and helpers to compare.
 struct SendingFixture {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestFixtures
 import TikTokEmulator
+@testable import AudienceLedger
 
 @Suite("arrivals: clocks ahead, a lost ledger", .serialized)
 struct ArrivalEndToEndTests {
@@ -76,6 +77,39 @@ struct ArrivalEndToEndTests {
                 environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token", "TIKTOK_AUDIENCE_SYNC_START_ANEW": "1"])
             #expect(accepted.status == 0, "\(accepted.output)")
             #expect(try await workspace.once().status == 0, "accepted once, later runs go on")
+        }
+    }
+
+    @Test("a new upload that gets the inode of a file removed from the inbox arrives now, not when that file did")
+    func reusedInodeArrivesNow() async throws {
+        try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
+            let workspace = try Workspace(emulator: emulator, extraYAML: "max_snapshot_removal_percent: 100")
+            let people = (0..<3).map { sha256Hex("reused-\($0)") }
+            try workspace.drop("a.csv", "email_hash,segment_id,action\n\(people[0]),123456,add\n", age: 30)
+            #expect(try await workspace.once().status == 0)
+            // Two snapshots of one segment, uploaded one after the other.
+            let older = workspace.inbox + "/older.csv"
+            try "email_hash,segment_id\n\(people[1]),123456\n".write(toFile: older, atomically: false, encoding: .utf8)
+            usleep(20_000)
+            let newer = workspace.inbox + "/newer.csv"
+            try "email_hash,segment_id\n\(people[2]),123456\n".write(toFile: newer, atomically: false, encoding: .utf8)
+            // The newer one got the inode of a file that left the inbox an hour ago without a look
+            // at the inbox since (a duplicate removed as the last run ended; a partner's `rm`): its
+            // arrival is still remembered. (File systems reuse a freed inode at once; here the
+            // record is put in place, as that would leave it.)
+            let attributes = try FileManager.default.attributesOfItem(atPath: newer)
+            let inode = try #require(attributes[.systemFileNumber] as? UInt64)
+            var info = stat()
+            #expect(stat(newer, &info) == 0)
+            do {
+                let ledger = try SQLiteConnection(path: workspace.state + "/ledger.sqlite")
+                try ledger.execute(
+                    "INSERT INTO inbox_arrival (device, inode, arrived) VALUES (\(Int64(bitPattern: UInt64(info.st_dev))), \(Int64(bitPattern: inode)), \(Date().timeIntervalSince1970 - 3_600))")
+            }
+            let result = try await workspace.once()
+            #expect(result.status == 0, "\(result.output)")
+            // Applied in arrival order, the newer snapshot is what the segment holds.
+            #expect(Set(await emulator.state.members(of: "123456").map(\.id)) == [people[2]])
         }
     }
 }

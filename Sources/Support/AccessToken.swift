@@ -1,4 +1,3 @@
-import AudienceSupport
 
 /// The TikTok access token. Its description is redacted so it can never reach a log by accident.
 public struct AccessToken: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -16,12 +15,13 @@ public struct AccessToken: Sendable, CustomStringConvertible, CustomDebugStringC
     /// Removes the token from any text that is about to be shown or stored.
     public func redact(_ text: String) -> String {
         guard text.contains(value) else { return text }
-        return text.replacingOccurrences(of: value, with: "<redacted token>")
+        return text.replacingEvery(value, with: "<redacted token>")
     }
 }
 
 extension String {
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
+    /// Every occurrence of `target` replaced, without Foundation.
+    func replacingEvery(_ target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }
         return self.split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
