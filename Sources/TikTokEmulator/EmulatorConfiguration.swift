@@ -31,6 +31,9 @@ public struct EmulatorConfiguration: Sendable {
     public var randomFaults: [RandomFault] = []
     /// The seed of the random faults, so that a run can be repeated.
     public var randomSeed: UInt64 = 1
+    /// Keeps every change to every member (``EmulatorState/trace(of:)``); for tests of small
+    /// audiences that must explain a wrong member, not for large runs.
+    public var traceMembers = false
 
     public init(
         host: String = "127.0.0.1",

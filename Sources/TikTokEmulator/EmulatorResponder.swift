@@ -67,26 +67,34 @@ struct EmulatorResponder: HTTPResponder {
 
     /// `/segment/mapping/`: a queued fault acts first, then the request is handled normally.
     private func mappingReply(_ request: IncomingRequest) async -> EmulatorReply {
-        let fault = await self.state.beginMappingRequest()
+        let (number, fault) = await self.state.beginMappingRequest()
         switch fault {
         case .code(let code, let message, let httpStatus):
             return .failure(TikTokAPIError(code: code, message: message, httpStatus: httpStatus))
         case .gatewayError(let status):
             return .gateway(status: status)
-        case .delay(let duration):
-            try? await Task.sleep(for: duration)
-        case .applyThenFail, .applyThenDropConnection, .landLate, nil:
+        case .delay, .applyThenFail, .applyThenDropConnection, .landLate, nil:
             break
         }
         // Parsed here, concurrently with other requests; the state only checks and applies.
         let parsed = Result { () throws(TikTokAPIError) -> MappingRequest in
             try MappingRequest(contentType: request.contentType, body: request.body, advertiserID: self.state.advertiserID)
         }
-        if case .landLate(let after, let status) = fault {
-            await self.state.applyLater(parsed, accessToken: request.accessToken, due: .now + after)
+        switch fault {
+        case .landLate(let after, let status):
+            await self.state.applyLater(parsed, accessToken: request.accessToken, due: .now + after, request: number, landing: .late)
             return .gateway(status: status)
+        case .delay(let duration):
+            // Due at a time, not when this task wakes: a request that comes in after that time
+            // finds it applied, however late this process gets to run the sleeper.
+            let due = ContinuousClock.now + duration
+            await self.state.applyLater(parsed, accessToken: request.accessToken, due: due, request: number, landing: .afterDelay)
+            try? await Task.sleep(until: due)
+            return await self.state.delayedReply(number) ?? .gateway(status: 504)
+        default:
+            break
         }
-        let reply = await self.state.applyMapping(parsed, accessToken: request.accessToken, at: .now)
+        let reply = await self.state.applyMapping(parsed, accessToken: request.accessToken, at: .now, request: number)
         switch fault {
         case .applyThenFail(let status): return .gateway(status: status)
         case .applyThenDropConnection: return .dropConnection

@@ -1,11 +1,14 @@
 extension EmulatorState {
-    /// Counts a `/segment/mapping/` request and takes the next queued fault, if any.
-    func beginMappingRequest() -> EmulatorFault? {
+    /// Counts a `/segment/mapping/` request and takes the next queued fault, if any. Returns the
+    /// request's number (1 for the first) with the fault.
+    func beginMappingRequest() -> (number: Int, fault: EmulatorFault?) {
         self.applyDueLateLandings()
         self.mappingRequestCount += 1
-        if !self.faults.isEmpty { return self.faults.removeFirst() }
-        for random in self.randomFaults where self.nextUniform() < random.probability { return random.fault }
-        return nil
+        if !self.faults.isEmpty { return (self.mappingRequestCount, self.faults.removeFirst()) }
+        for random in self.randomFaults where self.nextUniform() < random.probability {
+            return (self.mappingRequestCount, random.fault)
+        }
+        return (self.mappingRequestCount, nil)
     }
 
     /// A uniform number in 0..<1 from the seeded state (splitmix64).
@@ -22,7 +25,7 @@ extension EmulatorState {
     /// outside the actor (parsing 10,000 users is the expensive part, and needs no state).
     func applyMapping(
         _ parsed: Result<MappingRequest, TikTokAPIError>, accessToken: String?, at now: ContinuousClock.Instant,
-        rateLimited: Bool = true
+        request: Int, landing: MemberTraceEvent.Landing = .whenAnswered, rateLimited: Bool = true
     ) -> EmulatorReply {
         do throws(TikTokAPIError) {
             try self.authorize(accessToken)
@@ -32,7 +35,7 @@ extension EmulatorState {
             let mapping = try parsed.get()
             try mapping.checkAudiences(
                 audienceType: { self.audiences[$0]?.audienceType }, refusedAudiences: self.refusedAudiences)
-            self.apply(mapping)
+            self.apply(mapping, at: now, request: request, landing: landing)
             return .success()
         } catch {
             return .failure(error)
@@ -40,27 +43,47 @@ extension EmulatorState {
     }
 
     /// Keeps a request to apply at `due`: it lands when the first request or inspection after that
-    /// time arrives, before that one is handled, so the order of landings is the order of time.
-    func applyLater(_ parsed: Result<MappingRequest, TikTokAPIError>, accessToken: String?, due: ContinuousClock.Instant) {
-        self.lateLandings.append(LateLanding(parsed: parsed, accessToken: accessToken, due: due))
+    /// time arrives, before that one is handled, so the order of landings is the order of time
+    /// (whenever this process's threads get to run). A delayed request keeps its answer for
+    /// ``delayedReply(_:)``; a late one was answered already.
+    func applyLater(
+        _ parsed: Result<MappingRequest, TikTokAPIError>, accessToken: String?, due: ContinuousClock.Instant,
+        request: Int, landing: MemberTraceEvent.Landing
+    ) {
+        self.lateLandings.append(LateLanding(parsed: parsed, accessToken: accessToken, due: due, request: request, landing: landing))
     }
 
-    /// Applies the late requests whose time has come, oldest first.
+    /// The answer of a delayed request, once its time has come (nil before: its client gave up
+    /// waiting, and the request still lands when due).
+    func delayedReply(_ request: Int) -> EmulatorReply? {
+        self.applyDueLateLandings()
+        return self.delayedReplies.removeValue(forKey: request)
+    }
+
+    /// Applies the late and delayed requests whose time has come, oldest first.
     func applyDueLateLandings() {
         let now = ContinuousClock.now
         let due = self.lateLandings.filter { $0.due <= now }.sorted { $0.due < $1.due }
         guard !due.isEmpty else { return }
         self.lateLandings.removeAll { $0.due <= now }
         for landing in due {
-            _ = self.applyMapping(landing.parsed, accessToken: landing.accessToken, at: landing.due, rateLimited: false)
+            // A late request was answered already: it is not rate limited again.
+            let reply = self.applyMapping(
+                landing.parsed, accessToken: landing.accessToken, at: landing.due, request: landing.request,
+                landing: landing.landing, rateLimited: landing.landing == .afterDelay)
+            if landing.landing == .afterDelay { self.delayedReplies[landing.request] = reply }
         }
     }
 
-    private func apply(_ mapping: MappingRequest) {
+    private func apply(_ mapping: MappingRequest, at now: ContinuousClock.Instant, request: Int, landing: MemberTraceEvent.Landing) {
         for assignment in mapping.assignments {
             switch mapping.action {
             case .add: self.audiences[assignment.audienceID]?.members.insert(assignment.member)
             case .delete: self.audiences[assignment.audienceID]?.members.remove(assignment.member)
+            }
+            if self.memberTrace != nil {
+                self.memberTrace?[assignment.member, default: []].append(MemberTraceEvent(
+                    at: now, request: request, audienceID: assignment.audienceID, action: mapping.action.rawValue, landing: landing))
             }
         }
         self.appliedMappingRequestCount += 1
@@ -73,4 +96,6 @@ struct LateLanding: Sendable {
     var parsed: Result<MappingRequest, TikTokAPIError>
     var accessToken: String?
     var due: ContinuousClock.Instant
+    var request: Int
+    var landing: MemberTraceEvent.Landing
 }

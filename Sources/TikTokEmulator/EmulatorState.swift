@@ -20,6 +20,10 @@ public actor EmulatorState {
     let randomFaults: [RandomFault]
     var randomState: UInt64
     var lateLandings: [LateLanding] = []
+    /// The answers of delayed requests that landed while their handler slept, by request number.
+    var delayedReplies: [Int: EmulatorReply] = [:]
+    /// Every change to every member, when ``EmulatorConfiguration/traceMembers`` is on.
+    var memberTrace: [EmulatorMember: [MemberTraceEvent]]?
     var authCodes: [String: String]
     var recorded: [RecordedRequest] = []
     var requestSequence = 0
@@ -48,6 +52,7 @@ public actor EmulatorState {
         self.authCodes = configuration.authCodes
         self.randomFaults = configuration.randomFaults
         self.randomState = configuration.randomSeed
+        self.memberTrace = configuration.traceMembers ? [:] : nil
         for id in configuration.audienceIDs where self.audiences[id] == nil {
             self.audiences[id] = AudienceRecord(id: id, name: "Emulator audience \(id)")
             self.audienceOrder.append(id)
@@ -72,6 +77,13 @@ public actor EmulatorState {
     public func memberCounts() -> [String: Int] {
         self.applyDueLateLandings()
         return self.audiences.mapValues(\.members.count)
+    }
+
+    /// Every change made to `member` in any audience, oldest first (empty unless
+    /// ``EmulatorConfiguration/traceMembers`` is on).
+    public func trace(of member: EmulatorMember) -> [MemberTraceEvent] {
+        self.applyDueLateLandings()
+        return self.memberTrace?[member] ?? []
     }
 
     /// The ids of the audiences that exist, in creation order.

@@ -388,6 +388,28 @@ struct EmulatorTests {
         }
     }
 
+    @Test("with members traced, every change to a member is listed with its request and how it landed")
+    func memberTrace() async throws {
+        var configuration = EmulatorConfiguration()
+        configuration.traceMembers = true
+        try await TikTokEmulator.withRunning(configuration) { emulator in
+            let api = EmulatorAPI(emulator)
+            let member = EmulatorMember(idType: "EMAIL_SHA256", id: Self.digest(1))
+            #expect(try await api.post("/segment/mapping/", Self.mappingBody(users: [[Self.element(Self.digest(1), ["123456"])]])).code == 0)
+            await emulator.state.enqueue([.landLate(after: .milliseconds(100), status: 504)])
+            let late = try await api.post("/segment/mapping/", Self.mappingBody(action: "delete", users: [[Self.element(Self.digest(1), ["123456"])]]))
+            #expect(late.status == 504)
+            try await Task.sleep(for: .milliseconds(150))
+            let trace = await emulator.state.trace(of: member)
+            #expect(trace.map(\.description) == [
+                "request 1: add in 123456, applied before its answer",
+                "request 2: delete in 123456, applied late, after its answer",
+            ])
+            #expect(trace.count == 2 && trace[1].at - trace[0].at >= .milliseconds(100))
+            #expect(await emulator.state.members(of: "123456").isEmpty)
+        }
+    }
+
     @Test("above the per-second limit, mapping calls get 40100")
     func rateLimit() async throws {
         try await TikTokEmulator.withRunning(EmulatorConfiguration(requestsPerSecondLimit: 1)) { emulator in

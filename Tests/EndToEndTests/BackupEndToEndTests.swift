@@ -43,7 +43,7 @@ struct BackupEndToEndTests {
             let received = await emulator.state.identifiersReceived
             let restored = try await workspace.onceUntilRechecked()
             #expect(restored.status == 0, "\(restored.output)")
-            let againReceipt = try #require(workspace.files(under: "state/receipts").first { $0.hasPrefix("again.csv") })
+            let againReceipt = try #require(workspace.receiptFiles().first { $0.hasPrefix("again.csv") })
             let receiptText = try String(contentsOfFile: workspace.state + "/receipts/" + againReceipt, encoding: .utf8)
             #expect(receiptText.contains("\"outcome\" : \"duplicate\""), "the file the backup knows is not applied twice: \(receiptText)")
             let resent = await emulator.state.identifiersReceived - received

@@ -41,7 +41,7 @@ struct DaemonEndToEndTests {
             try upload(workspace, "acme/list.csv", "email_hash,segment_id\n" + people.map { "\($0),123456" }.joined(separator: "\n") + "\n")
             // settle_seconds is 30: only the rename can make this fast.
             #expect(await eventually(timeout: .seconds(15)) { await emulator.state.members(of: "123456").count == 3 })
-            #expect(await eventually { workspace.files(under: "state/receipts").count == 1 })
+            #expect(await eventually { workspace.receiptFiles().count == 1 })
             #expect(await eventually { notify.messages.contains("STATUS=idle, 0 pending") })
             #expect(await eventually { notify.messages.filter { $0 == "WATCHDOG=1" }.count >= 2 }, "pings every WATCHDOG_USEC/2")
             daemon.signal(SIGTERM)
@@ -80,7 +80,7 @@ struct DaemonEndToEndTests {
             try upload(workspace, "big.csv", big)
             #expect(await eventually { notify.messages.contains { $0.hasPrefix("STATUS=planning big.csv") } })
             #expect(await emulator.state.appliedMappingRequestCount == 0, "the first file's answers were still out when planning began")
-            let receipts = { workspace.files(under: "state/receipts").filter { !($0 as NSString).lastPathComponent.hasPrefix(".") } }
+            let receipts = { workspace.receiptFiles().filter { !($0 as NSString).lastPathComponent.hasPrefix(".") } }
             #expect(await eventually(timeout: .seconds(120)) { receipts().count == 2 })
             #expect(await eventually { await emulator.state.memberCounts()["123456"] == 80_000 })
             let silence = notify.longestSilence(between: "WATCHDOG=1")
@@ -120,7 +120,7 @@ struct DaemonEndToEndTests {
             let whole = await eventually(timeout: .seconds(30)) { await emulator.state.members(of: "123456").count == 40 }
             let held = await emulator.state.members(of: "123456").count
             #expect(whole, "\(held) of 40 members; daemon said: \(daemon.outputSoFar)")
-            #expect(workspace.files(under: "state/receipts").count == 1, "applied once: \(workspace.files(under: "state/receipts")); daemon said: \(daemon.outputSoFar)")
+            #expect(workspace.receiptFiles().count == 1, "applied once: \(workspace.receiptFiles()); daemon said: \(daemon.outputSoFar)")
             #expect(await emulator.state.appliedMappingRequestCount == 1)
             daemon.signal(SIGTERM)
             #expect(await daemon.wait().status == 0)

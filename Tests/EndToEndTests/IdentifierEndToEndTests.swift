@@ -43,7 +43,7 @@ struct IdentifierEndToEndTests {
                 EmulatorMember(idType: "PHONE_SHA256", id: sha256Hex("14155550123")),
             ])
             #expect(await emulator.state.members(of: "654321").isEmpty)
-            let receipts = workspace.files(under: "state/receipts").filter { $0.contains("globex") }
+            let receipts = workspace.receiptFiles().filter { $0.contains("globex") }
             let receipt = try String(contentsOfFile: workspace.root + "/state/receipts/" + (receipts.first ?? ""), encoding: .utf8)
             #expect(receipt.contains("maid_without_type"), "\(receipt)")
             #expect(!receipt.contains("5f3a2b18-9c4d"), "the receipt never holds the identifier")

@@ -65,7 +65,7 @@ struct InboxOrderAndNamesEndToEndTests {
             let second = try await workspace.once()
             #expect(second.status == 0, "\(second.output)")
             #expect(await Self.held(emulator).count == 2)
-            let names = workspace.files(under: "state/receipts") + workspace.files(under: "state/archive")
+            let names = workspace.receiptFiles() + workspace.files(under: "state/archive")
             #expect(names.count == 4, "\(names)")
             #expect(names.allSatisfy { $0.utf8.count <= 255 })
             #expect(workspace.files(under: "inbox").isEmpty)
@@ -158,7 +158,7 @@ struct InboxOrderAndNamesEndToEndTests {
             try workspace.drop("globex/mine.csv", Self.delta("add"), age: 10)
             let result = try await workspace.once()
             #expect(result.status == 0, "\(result.output)")
-            let receipts = workspace.files(under: "state/receipts").filter { $0.hasPrefix("globex/") }
+            let receipts = workspace.receiptFiles().filter { $0.hasPrefix("globex/") }
             #expect(receipts.count == 1)
             let text = try String(contentsOfFile: workspace.state + "/receipts/" + receipts[0], encoding: .utf8)
             #expect(text.contains("duplicate") && !text.contains("secret-campaign"), "\(text)")

@@ -62,7 +62,7 @@ struct KillEndToEndTests {
             #expect(Set(await emulator.state.members(of: "654321").map(\.id)) == expected654, "seed \(seed)")
             #expect(workspace.files(under: "inbox").isEmpty)
             #expect(workspace.files(under: "state/archive") == ["acme/1-snapshot.csv", "acme/2-delta.csv"], "seed \(seed): archived once each")
-            let receipts = workspace.files(under: "state/receipts")
+            let receipts = workspace.receiptFiles()
             #expect(receipts.count == 2 && receipts.filter { $0.hasPrefix("acme/1-snapshot.csv.") }.count == 1, "seed \(seed): one receipt each: \(receipts)")
             let ledger = try Ledger(path: workspace.state + "/ledger.sqlite")
             #expect(try await ledger.reader.integrityCheck() == "ok")

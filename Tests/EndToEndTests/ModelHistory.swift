@@ -51,8 +51,11 @@ struct ModelHistory {
             case .gateway(let status): .gatewayError(status: status)
             case .applyThenFail: .applyThenFail(status: 504)
             case .applyThenDrop: .applyThenDropConnection
-            // The client gives up after request_timeout_seconds (1 s); TikTok applies it anyway.
-            case .slowerThanTimeout: .delay(.milliseconds(1_400))
+            // The client gives up after request_timeout_seconds (1 s); TikTok applies it anyway,
+            // before the resend (2 s after the client gave up, or after a killed client's
+            // successor started). Due 1.2 s after the emulator took the request, which leaves
+            // 0.8 s for this test process to be slow in taking it on a loaded machine.
+            case .slowerThanTimeout: .delay(.milliseconds(1_200))
             // Answered 504 at once, applied well after the client moved on (before the resend at 2 s).
             case .landLate: .landLate(after: .milliseconds(1_500), status: 504)
             }
@@ -278,6 +281,31 @@ struct ModelHistory {
             for index in rows { text += row(pool[index], segment) + "\n" }
         }
         return AudienceFile(name: String(format: "f%02d-snapshot.csv", number), text: text, isSnapshot: true)
+    }
+
+    /// What each file, in arrival order, says of `member` in `segment`: `add`, `remove` or
+    /// `delete` for a delta's rows, `in` or `out` for a snapshot of the segment (a delta whose
+    /// bytes came before is marked as not applied).
+    func mentions(of member: EmulatorMember, in segment: String) -> [String] {
+        let pool = Self.pool(poolSize)
+        guard let value = pool.first(where: { $0.received == member })?.value else { return [] }
+        var seenDeltas: Set<String> = []
+        var mentions: [String] = []
+        for file in files {
+            let rows = file.text.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            if file.isSnapshot {
+                guard rows.contains(where: { $0[3] == segment }) else { continue }
+                let isIn = rows.contains { $0[3] == segment && $0[0] + $0[1] + $0[2] == value }
+                mentions.append("\(file.name): \(isIn ? "in" : "out")")
+            } else {
+                let repeated = !seenDeltas.insert(file.text).inserted
+                let actions = rows.filter { $0[3] == segment && $0[0] + $0[1] + $0[2] == value }.map { $0[4] }
+                if !actions.isEmpty {
+                    mentions.append("\(file.name): \(actions.joined(separator: ", "))\(repeated ? " (bytes seen before: not applied)" : "")")
+                }
+            }
+        }
+        return mentions
     }
 
     /// What TikTok must hold once everything is sent: the files applied in arrival order. A

@@ -52,6 +52,8 @@ struct ModelTests {
         configuration.audienceIDs = ModelHistory.segments
         // Every answer takes a moment, so that kills land with requests in flight.
         configuration.latency = .milliseconds(history.sending.latencyMilliseconds)
+        // A wrong member is explained by every request that changed it.
+        configuration.traceMembers = true
         try await TikTokEmulator.withRunning(configuration) { emulator in
             let workspace = try Workspace(
                 emulator: emulator, extraYAML: "max_snapshot_removal_percent: 100\nidentifiers:\n  maid_type: idfa",
@@ -66,8 +68,9 @@ struct ModelTests {
                 "seed \(history.seed) (replay: MODEL_TEST_SEED=\(history.seed)): \(history.poolSize) members, \(history.sending)"
             ]
             let arrivals = Arrivals(workspace)
+            let began = ContinuousClock.now
             for step in history.steps {
-                log.append(step.description)
+                log.append("at \(Self.seconds(ContinuousClock.now - began)): \(step.description)")
                 switch step {
                 case .drop(let file):
                     try arrivals.drop(file)
@@ -105,7 +108,7 @@ struct ModelTests {
                 try await Task.sleep(for: .milliseconds(2_300))
                 final = try await runCommand(["once", "--config", workspace.configPath], environment: token)
             }
-            log.append("final once → exit \(final.status)")
+            log.append("final once → exit \(final.status), at \(Self.seconds(ContinuousClock.now - began))")
             if ProcessInfo.processInfo.environment["MODEL_TEST_KEEP"] != nil {
                 workspace.keep = true
                 log.append("kept: \(workspace.root)")
@@ -114,7 +117,7 @@ struct ModelTests {
             #expect(final.status == 0, "\(story)\n\(final.output)")
             // Late landings that may still be due would show up here.
             try await Task.sleep(for: .milliseconds(1_600))
-            try await checkMembership(emulator, history, story)
+            try await checkMembership(emulator, history, story, began: began)
             try checkReceipts(workspace, history, story)
             try await checkStatus(workspace, story)
         }
@@ -155,7 +158,9 @@ struct ModelTests {
         return await process.wait(timeout: .seconds(60))
     }
 
-    static func checkMembership(_ emulator: RunningEmulator, _ history: ModelHistory, _ story: String) async throws {
+    static func checkMembership(
+        _ emulator: RunningEmulator, _ history: ModelHistory, _ story: String, began: ContinuousClock.Instant
+    ) async throws {
         let expected = history.oracle
         for segment in ModelHistory.segments {
             let held = await emulator.state.members(of: segment)
@@ -163,21 +168,37 @@ struct ModelTests {
             if held != wanted {
                 let extra = held.subtracting(wanted).sorted().prefix(10).map { "\($0.idType) \($0.id.prefix(8))" }
                 let missing = wanted.subtracting(held).sorted().prefix(10).map { "\($0.idType) \($0.id.prefix(8))" }
+                // The first few wrong members, file by file and request by request.
+                var explained: [String] = []
+                for member in (held.subtracting(wanted).sorted() + wanted.subtracting(held).sorted()).prefix(3) {
+                    explained.append("\(member.idType) \(member.id.prefix(8)) in \(segment):")
+                    explained += history.mentions(of: member, in: segment).map { "  file \($0)" }
+                    explained += await emulator.state.trace(of: member).filter { $0.audienceID == segment }.map {
+                        "  at \(seconds($0.at - began)): \($0)"
+                    }
+                }
                 Issue.record(
                     """
                     segment \(segment): TikTok holds \(held.count), the files say \(wanted.count); \
                     \(held.subtracting(wanted).count) extra \(extra), \(wanted.subtracting(held).count) missing \(missing)
                     \(story)
+                    \(explained.joined(separator: "\n"))
                     """)
             }
         }
+    }
+
+    /// A moment of a history, as seconds since it began.
+    static func seconds(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return String(format: "%.3f s", Double(milliseconds) / 1_000)
     }
 
     /// Every file has exactly one receipt, whatever the moments the processes were killed at,
     /// and none is left in the inbox.
     static func checkReceipts(_ workspace: Workspace, _ history: ModelHistory, _ story: String) throws {
         var receipts: [String: Int] = [:]
-        for path in workspace.files(under: "state/receipts") where path.hasSuffix(".json") {
+        for path in workspace.receiptFiles() {
             let data = try Data(contentsOf: URL(fileURLWithPath: workspace.state + "/receipts/" + path))
             let receipt = try JSONSerialization.jsonObject(with: data) as? [String: Any]
             receipts[receipt?["file"] as? String ?? path, default: 0] += 1

@@ -88,7 +88,7 @@ struct OnceAndRunAgreeTests {
     }
 
     static func receipts(_ workspace: Workspace) -> [String] {
-        workspace.files(under: "state/receipts").filter { !($0 as NSString).lastPathComponent.hasPrefix(".") }
+        workspace.receiptFiles().filter { !($0 as NSString).lastPathComponent.hasPrefix(".") }
     }
 
     static func result(_ workspace: Workspace, _ emulator: RunningEmulator) async -> Result {

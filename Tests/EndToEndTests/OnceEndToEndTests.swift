@@ -43,7 +43,7 @@ struct OnceEndToEndTests {
             #expect(workspace.files(under: "state/rejected").contains("garbage.csv"))
             let reason = try String(contentsOfFile: workspace.state + "/rejected/garbage.csv.reason.txt", encoding: .utf8)
             #expect(reason.contains("NUL"))
-            let receipts = workspace.files(under: "state/receipts")
+            let receipts = workspace.receiptFiles()
             #expect(receipts.count == 4)
             let deltaReceipt = try #require(receipts.first { $0.hasPrefix("acme/2-delta.csv") })
             let json = try String(contentsOfFile: workspace.state + "/receipts/" + deltaReceipt, encoding: .utf8)

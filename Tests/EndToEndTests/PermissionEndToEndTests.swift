@@ -125,7 +125,7 @@ struct PermissionEndToEndTests {
             chown(workspace.inbox + "/acme", Self.service, Self.service)
             let mended = try await ToolProcess("/usr/bin/setpriv", arguments, environment: environment).wait()
             #expect(mended.status == 0, "\(mended.output)")
-            let receipt = try #require(workspace.files(under: "state/receipts").first)
+            let receipt = try #require(workspace.receiptFiles().first)
             let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: workspace.state + "/receipts/" + receipt))) as? [String: Any]
             let segments = json?["segments"] as? [String: [String: Int]]
             #expect(segments?["123456"]?["adds"] == 1, "\(String(describing: json))")

@@ -50,13 +50,13 @@ struct ReceiptKillEndToEndTests {
 
             #expect(workspace.files(under: "inbox").isEmpty, "the file left the inbox")
             var receipts: [[String: Any]] = []
-            for path in workspace.files(under: "state/receipts") {
+            for path in workspace.receiptFiles() {
                 let data = try Data(contentsOf: URL(fileURLWithPath: workspace.state + "/receipts/" + path))
                 if let receipt = try JSONSerialization.jsonObject(with: data) as? [String: Any], receipt["file"] as? String == name {
                     receipts.append(receipt)
                 }
             }
-            #expect(receipts.count == 1, "one receipt for the file: \(workspace.files(under: "state/receipts"))")
+            #expect(receipts.count == 1, "one receipt for the file: \(workspace.receiptFiles())")
             #expect(receipts.first?["outcome"] as? String == outcome.rawValue)
             let folder = switch outcome {
             case .applied: "state/archive"

@@ -33,7 +33,7 @@ struct RetentionEndToEndTests {
             #expect(await emulator.state.members(of: "123456").isEmpty)
             #expect(workspace.files(under: "state/archive").count == 2)
             #expect(workspace.files(under: "state/rejected").count == 2, "the file and its reason")
-            #expect(workspace.files(under: "state/receipts").count == 3)
+            #expect(workspace.receiptFiles().count == 3)
 
             // 40 days on: archive/ and rejected/ (35 days) are emptied; receipts (90) stay.
             let month = try await once(workspace, daysAhead: 40)
@@ -41,12 +41,12 @@ struct RetentionEndToEndTests {
             #expect(month.stderr.contains("retention: removed archive/ 2 file(s), rejected/ 2 file(s)"), "\(month.stderr)")
             #expect(workspace.files(under: "state/archive").isEmpty)
             #expect(workspace.files(under: "state/rejected").isEmpty)
-            #expect(workspace.files(under: "state/receipts").count == 3)
+            #expect(workspace.receiptFiles().count == 3)
             // The ledger still knows add.csv: the same bytes again are a duplicate.
             try workspace.drop("add.csv", add)
             #expect(try await once(workspace, daysAhead: 40).status == 0)
             #expect(await emulator.state.members(of: "123456").isEmpty, "a duplicate changes nothing")
-            #expect(workspace.files(under: "state/receipts").contains { $0.contains(".duplicate-") })
+            #expect(workspace.receiptFiles().contains { $0.contains(".duplicate-") })
 
             // 401 days on: the ledger forgot add.csv (not the last file applied): re-sent, it applies.
             try workspace.drop("add.csv", add)
@@ -54,7 +54,7 @@ struct RetentionEndToEndTests {
             #expect(year.status == 0, "\(year.output)")
             #expect(year.stderr.contains("the ledger forgot 2 file record(s)"), "\(year.stderr)")
             #expect(await emulator.state.members(of: "123456").count == 1, "the forgotten file's bytes counted as a new file")
-            #expect(workspace.files(under: "state/receipts").count == 1, "receipts older than 90 days went; the new one is there")
+            #expect(workspace.receiptFiles().count == 1, "receipts older than 90 days went; the new one is there")
         }
     }
 
@@ -69,7 +69,7 @@ struct RetentionEndToEndTests {
             #expect(decade.status == 0)
             #expect(!decade.stderr.contains("retention:"), "\(decade.stderr)")
             #expect(workspace.files(under: "state/archive").count == 1)
-            #expect(workspace.files(under: "state/receipts").count == 1)
+            #expect(workspace.receiptFiles().count == 1)
         }
     }
 

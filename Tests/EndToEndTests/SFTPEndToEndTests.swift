@@ -92,7 +92,7 @@ struct SFTPEndToEndTests {
                     let confirmed = await eventually {
                         ((try? String(contentsOfFile: receiptOnDisk, encoding: .utf8)) ?? "").contains("confirmed_at")
                     }
-                    #expect(confirmed, "receipts: \(workspace.files(under: "state/receipts")); daemon: \(daemon.outputSoFar)")
+                    #expect(confirmed, "receipts: \(workspace.receiptFiles()); daemon: \(daemon.outputSoFar)")
 
                     // What the upload became: taken out of upload/, archived with the mode and group
                     // that `-u 0007` and the setgid inbox folder give it.
@@ -167,7 +167,7 @@ struct SFTPEndToEndTests {
                 #expect(result.stdout.contains("Remote working directory: /\n"), "cd .. stays in the chroot: \(result.output)")
                 let chroot = server.workDirectory + "/sftp/\(partner)"
                 #expect(!FileManager.default.fileExists(atPath: chroot + "/escape.csv"))
-                #expect(workspace.files(under: "state/receipts").isEmpty)
+                #expect(workspace.receiptFiles().isEmpty)
 
                 // ForceCommand internal-sftp: a command is never run.
                 let shell = try await server.ssh(["echo", "shell-access-granted"])
@@ -215,7 +215,7 @@ struct SFTPEndToEndTests {
                     #expect(await emulator.state.members(of: Self.segment).isEmpty)
                     // The receipt is written just after the move (as NAME.json.tmp-PID, then renamed).
                     let receipts: () -> [String] = { workspace.files(under: "state/receipts/\(partner)").filter { $0.hasSuffix(".json") } }
-                    #expect(await eventually { receipts().count == 1 }, "\(workspace.files(under: "state/receipts"))")
+                    #expect(await eventually { receipts().count == 1 }, "\(workspace.receiptFiles())")
                     #expect(receipts().allSatisfy { $0.hasPrefix("big.csv") }, "\(receipts())")
                     if let name = receipts().first {
                         let fetched = server.workDirectory + "/incomplete-receipt.json"

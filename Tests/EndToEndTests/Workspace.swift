@@ -75,6 +75,14 @@ final class Workspace {
         }.sorted()
     }
 
+    /// The receipts below `state/receipts`, not the temporary file a receipt is written to before
+    /// it is renamed into place (a running daemon rewrites a receipt when TikTok confirms its file).
+    func receiptFiles() -> [String] {
+        files(under: "state/receipts").filter { path in
+            path.hasSuffix(".json") && !(path.split(separator: "/").last ?? "").hasPrefix(".")
+        }
+    }
+
     /// For tests that wait for rechecks: requests time out after 3 s, and members of a request
     /// without a sure answer are sent again 3 s after it.
     static let quickRecheckYAML = "  request_timeout_seconds: 3\n  resend_unanswered_after_seconds: 3"
