@@ -56,6 +56,38 @@ public struct ReadSummary: Sendable {
     public var rejections: [RowRejection] = []
     public var rejectionCounts: [RejectReason: Int] = [:]
     public var ignoredColumns: [String] = []
+    /// How the file's text was encoded (UTF-16 is decoded while it is read).
+    public var encoding: TextEncoding = .utf8
+    /// The character that separates the columns, told from the header line.
+    public var delimiter: Delimiter = .comma
+}
+
+/// The column separators the header line may use.
+public enum Delimiter: String, Sendable, Codable, CaseIterable {
+    case comma = ","
+    case tab = "\t"
+    case pipe = "|"
+    /// Excel's CSV where the list separator is `;` (much of Europe).
+    case semicolon = ";"
+
+    var byte: UInt8 {
+        switch self {
+        case .comma: UInt8(ascii: ",")
+        case .tab: UInt8(ascii: "\t")
+        case .pipe: UInt8(ascii: "|")
+        case .semicolon: UInt8(ascii: ";")
+        }
+    }
+
+    /// For messages: "tab-separated".
+    public var described: String {
+        switch self {
+        case .comma: "comma-separated"
+        case .tab: "tab-separated"
+        case .pipe: "|-separated"
+        case .semicolon: "semicolon-separated"
+        }
+    }
 }
 
 /// Reads an audience file (CSV, optionally gzip) as a stream of member changes, validating and
@@ -112,11 +144,12 @@ public final class AudienceFileReader {
         let summary: ReadSummary
         do {
             if compressed {
-                let source = try GzipByteSource(
-                    FileByteSource(file: file), maximumDecompressedBytes: options.maximumDecompressedBytes)
-                summary = try readRecords(CSVRecordReader(source: source), visit)
+                let source = try DecodingByteSource(
+                    GzipByteSource(FileByteSource(file: file), maximumDecompressedBytes: options.maximumDecompressedBytes))
+                summary = try readRecords(CSVRecordReader(source: source), encoding: source.encoding, visit)
             } else {
-                summary = try readRecords(CSVRecordReader(source: FileByteSource(file: file)), visit)
+                let source = try DecodingByteSource(FileByteSource(file: file))
+                summary = try readRecords(CSVRecordReader(source: source), encoding: source.encoding, visit)
             }
         } catch let error as AudienceFileError {
             // A file overwritten or cut while being read looks broken; say what really happened, so
@@ -129,10 +162,11 @@ public final class AudienceFileReader {
     }
 
     private func readRecords<S: ByteSource>(
-        _ records: consuming CSVRecordReader<S>, _ visit: (MemberChange) throws -> Void
+        _ records: consuming CSVRecordReader<S>, encoding: TextEncoding, _ visit: (MemberChange) throws -> Void
     ) throws -> ReadSummary {
         var records = records
-        records.delimiter = HeaderLayout.delimiter(forHeaderLine: try records.peekFirstLine())
+        let delimiter = HeaderLayout.delimiter(forHeaderLine: try records.peekFirstLine())
+        records.delimiter = delimiter.byte
         guard try records.nextRecord() else {
             throw AudienceFileError(.empty, "is empty: an audience file needs a header line and rows")
         }
@@ -142,6 +176,8 @@ public final class AudienceFileReader {
         let names = (0..<records.fields.count).map { records.fieldString($0) }
         let layout = try HeaderLayout(header: names)
         var summary = ReadSummary()
+        summary.encoding = encoding
+        summary.delimiter = delimiter
         summary.isDelta = layout.isDelta
         isDelta = layout.isDelta
         summary.ignoredColumns = layout.ignoredColumns

@@ -42,6 +42,8 @@ extension AudienceSyncCommand {
                     report.rowsRejected = summary.rowsRejected
                     report.rejects = summary.rejections
                     report.ignoredColumns = summary.ignoredColumns
+                    report.encoding = summary.encoding
+                    report.delimiter = summary.delimiter
                     report.segments = Dictionary(uniqueKeysWithValues: segments.map { (reader.segments[Int($0.key)].rawValue, $0.value) })
                     anyRejected = anyRejected || summary.rowsRejected > 0
                 } catch let error as AudienceFileError {
@@ -72,10 +74,12 @@ struct FileValidation: Encodable {
     var segments: [String: Int] = [:]
     var rejects: [RowRejection] = []
     var ignoredColumns: [String] = []
+    var encoding: TextEncoding?
+    var delimiter: Delimiter?
     var rejected: String?
 
     enum CodingKeys: String, CodingKey {
-        case file, rules, kind, rows, members, segments, rejects, rejected
+        case file, rules, kind, rows, members, segments, rejects, rejected, encoding, delimiter
         case rowsRejected = "rows_rejected"
         case ignoredColumns = "ignored_columns"
     }
@@ -86,6 +90,7 @@ struct FileValidation: Encodable {
             "\(file): \(kind?.rawValue ?? "?"), \(rows) rows, \(members) members in \(segments.count) segment(s), \(rowsRejected) rows rejected",
             "  rules: \(rules.summary)",
         ]
+        if let encoding, let delimiter { lines.append("  read as \(encoding.described), \(delimiter.described)") }
         for segment in segments.keys.sorted() { lines.append("  segment \(segment): \(segments[segment] ?? 0) members") }
         if !ignoredColumns.isEmpty { lines.append("  ignored columns: \(ignoredColumns.joined(separator: ", "))") }
         for reject in rejects { lines.append("  line \(reject.line): \(reject.reason.rawValue): \(reject.reason.advice) (\(reject.detail))") }

@@ -239,7 +239,7 @@ private func tokens<S: ByteSource>(_ reader: consuming CSVRecordReader<S>) -> To
     var reader = reader
     var result = Tokens()
     do {
-        result.delimiter = HeaderLayout.delimiter(forHeaderLine: try reader.peekFirstLine())
+        result.delimiter = HeaderLayout.delimiter(forHeaderLine: try reader.peekFirstLine()).byte
         reader.delimiter = result.delimiter
         while try reader.nextRecord() {
             if reader.line <= (result.records.last?.line ?? 0) {
