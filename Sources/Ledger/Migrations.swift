@@ -253,6 +253,40 @@ enum Migrations {
             CREATE INDEX membership_by_segment ON membership (segment);
             """
         ),
+        Step(
+            "trace each member's changes and the requests that carried them",
+            """
+            -- For `lookup`: one row per change a file made to a member's wish in a segment. Keyed by
+            -- the file's generation first: planning appends at the end of the table, forgetting a
+            -- file deletes one range, and a member is found by one seek per file remembered. The
+            -- member is the first 8 bytes of its identifier (a hash): nothing plain, and 40% of
+            -- what the whole identifier would cost.
+            CREATE TABLE member_trail (
+                generation INTEGER NOT NULL,
+                id_type INTEGER NOT NULL,
+                member BLOB NOT NULL CHECK (length(member) = 8),
+                segment INTEGER NOT NULL,
+                desired INTEGER NOT NULL CHECK (desired IN (0, 1)),
+                -- For a removal TikTok confirmed (the member's row then goes): the request that carried it.
+                request INTEGER,
+                PRIMARY KEY (generation, id_type, member, segment)
+            ) STRICT, WITHOUT ROWID;
+            -- Each request's last try, with TikTok's answer: a few hundred rows per million members.
+            CREATE TABLE request (
+                id INTEGER PRIMARY KEY,
+                sent_at INTEGER NOT NULL,
+                action TEXT NOT NULL CHECK (action IN ('add', 'delete')),
+                id_type INTEGER NOT NULL,
+                users INTEGER NOT NULL,
+                code INTEGER,
+                http_status INTEGER,
+                message TEXT,
+                request_id TEXT
+            ) STRICT;
+            -- The last request that carried the member (confirmed, refused or unanswered).
+            ALTER TABLE membership ADD COLUMN request INTEGER;
+            """
+        ),
     ]
 
     /// Refuses a ledger this version cannot use as it is: one written by a newer version, or
