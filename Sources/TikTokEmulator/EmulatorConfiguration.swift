@@ -31,6 +31,10 @@ public struct EmulatorConfiguration: Sendable {
     public var randomFaults: [RandomFault] = []
     /// The seed of the random faults, so that a run can be repeated.
     public var randomSeed: UInt64 = 1
+    /// How long an audience made through `/segment/audience/` refuses `/segment/mapping/` (HTTP 400
+    /// with code 40002, "not ready"): TikTok may need a minute or two before a new audience takes
+    /// writes. Zero: at once.
+    public var newAudienceRefusal: Duration = .zero
 
     public init(
         host: String = "127.0.0.1",
