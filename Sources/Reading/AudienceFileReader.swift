@@ -60,6 +60,23 @@ public struct ReadSummary: Sendable {
     public var encoding: TextEncoding = .utf8
     /// The character that separates the columns, told from the header line.
     public var delimiter: Delimiter = .comma
+    /// MAIDs of 32 hex digits, and how many are laid out like UUIDs without hyphens (an MD5 is one
+    /// time in 64): whether `identifiers.maid_32_hex` fits what the partner sends.
+    public var hex32MAIDs = 0
+    public var hex32MAIDsLikeUUIDs = 0
+
+    /// What the 32-hex MAIDs suggest when it is not what `rules` take them for; nil otherwise.
+    public func maid32HexHint(_ rules: IdentifierRules) -> String? {
+        guard hex32MAIDs >= 10 else { return nil }
+        let share = Double(hex32MAIDsLikeUUIDs) / Double(hex32MAIDs)
+        if rules.maid32Hex != .uuid && share >= 0.9 {
+            return "\(hex32MAIDsLikeUUIDs) of the \(hex32MAIDs) MAIDs of 32 hex digits are laid out like UUIDs without hyphens (an MD5 is so one time in 64): if they are, set identifiers.maid_32_hex: uuid"
+        }
+        if rules.maid32Hex == .uuid && share < 0.5 {
+            return "only \(hex32MAIDsLikeUUIDs) of the \(hex32MAIDs) MAIDs of 32 hex digits are laid out like UUIDs: if they are MD5s, set identifiers.maid_32_hex: md5"
+        }
+        return nil
+    }
 }
 
 /// The column separators the header line may use.
@@ -205,6 +222,8 @@ public final class AudienceFileReader {
             }
             summary.membersRead += rows.members.count
         }
+        summary.hex32MAIDs = rows.hex32MAIDs
+        summary.hex32MAIDsLikeUUIDs = rows.hex32MAIDsLikeUUIDs
         return summary
     }
 

@@ -21,7 +21,7 @@ public enum PlainIdentifier {
                 return IdentifierNormalizer.phone(raw, rules: rules).map { Member(type: .phoneSHA256, digest: $0) }
             case .maid(let type):
                 guard let type = type ?? rules.maidType else { return .failure(.maidWithoutType) }
-                return IdentifierNormalizer.maid(raw).map {
+                return IdentifierNormalizer.maid(raw, hex32: rules.maid32Hex).map {
                     Member(type: $0.md5 ? type.md5Type : type.sha256Type, digest: $0.digest)
                 }
             }

@@ -42,6 +42,7 @@ extension AudienceSyncCommand {
                     report.rowsRejected = summary.rowsRejected
                     report.rejects = summary.rejections
                     report.ignoredColumns = summary.ignoredColumns
+                    report.maid32HexHint = summary.maid32HexHint(options.identifierRules)
                     report.encoding = summary.encoding
                     report.delimiter = summary.delimiter
                     report.segments = Dictionary(uniqueKeysWithValues: segments.map { (reader.segments[Int($0.key)].rawValue, $0.value) })
@@ -76,10 +77,12 @@ struct FileValidation: Encodable {
     var ignoredColumns: [String] = []
     var encoding: TextEncoding?
     var delimiter: Delimiter?
+    var maid32HexHint: String?
     var rejected: String?
 
     enum CodingKeys: String, CodingKey {
         case file, rules, kind, rows, members, segments, rejects, rejected, encoding, delimiter
+        case maid32HexHint = "maid_32_hex_hint"
         case rowsRejected = "rows_rejected"
         case ignoredColumns = "ignored_columns"
     }
@@ -91,6 +94,7 @@ struct FileValidation: Encodable {
             "  rules: \(rules.summary)",
         ]
         if let encoding, let delimiter { lines.append("  read as \(encoding.described), \(delimiter.described)") }
+        if let maid32HexHint { lines.append("  note: \(maid32HexHint)") }
         for segment in segments.keys.sorted() { lines.append("  segment \(segment): \(segments[segment] ?? 0) members") }
         if !ignoredColumns.isEmpty { lines.append("  ignored columns: \(ignoredColumns.joined(separator: ", "))") }
         for reject in rejects { lines.append("  line \(reject.line): \(reject.reason.rawValue): \(reject.reason.advice) (\(reject.detail))") }
