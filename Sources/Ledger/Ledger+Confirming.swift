@@ -171,10 +171,10 @@ extension LedgerConnection {
             statement.bind(2, row.member.digest)
             statement.bind(3, row.segmentRow)
         }
-        for statement in [confirmAdd, confirmRemove] {
-            if let request { statement.bind(4, request) } else { statement.bindNull(4) }
+        // Bindings go with each run (a run clears them): the request, where the statement names it.
+        func bindRequest(_ statement: Statement, _ index: Int32) {
+            if let request { statement.bind(index, request) } else { statement.bindNull(index) }
         }
-        if let request { insertHeld.bind(5, request) } else { insertHeld.bindNull(5) }
         var settled = 0
         // A row settled through an outbox row other than its live one (a newer file wished the
         // same again): that live row may be one the sender takes on trust, so trust is withdrawn.
@@ -189,6 +189,7 @@ extension LedgerConnection {
                 let generation = try nextGeneration()
                 bindKey(insertHeld, row)
                 insertHeld.bind(4, generation)
+                bindRequest(insertHeld, 5)
                 try insertHeld.run()
                 try appendToOutbox(row.member, segmentRow: row.segmentRow, generation: generation, desired: false)
                 continue
@@ -196,6 +197,7 @@ extension LedgerConnection {
             if found.desired == sent {
                 let statement = row.action == .add ? confirmAdd : forget
                 bindKey(statement, row)
+                if row.action == .add { bindRequest(statement, 4) }
                 try statement.run()
                 settled += 1
                 if found.generation != row.generation { settledAnother = true }
@@ -203,6 +205,7 @@ extension LedgerConnection {
             }
             let statement = row.action == .add ? confirmAdd : confirmRemove
             bindKey(statement, row)
+            bindRequest(statement, 4)
             try statement.run()
             try requeue(row.member, segmentRow: row.segmentRow, generation: found.generation, desired: found.desired == 1)
         }

@@ -169,12 +169,12 @@ extension LedgerConnection {
             ON CONFLICT DO UPDATE SET acked = NULL, request = coalesce(excluded.request, request)
             RETURNING desired, generation
             """)
-        if let request { upsert.bind(5, request) } else { upsert.bindNull(5) }
         for (digest, segmentRow) in members {
             upsert.bind(1, Int64(type.rawValue))
             upsert.bind(2, digest)
             upsert.bind(3, segmentRow)
             upsert.bind(4, generation)
+            if let request { upsert.bind(5, request) } else { upsert.bindNull(5) }
             guard try upsert.step() else { throw connection.error(0, "marking a member unknown returned nothing") }
             let desired = upsert.int(0) == 1
             let rowGeneration = upsert.int(1)

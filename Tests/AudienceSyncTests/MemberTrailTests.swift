@@ -50,16 +50,21 @@ struct MemberTrailTests {
     func lastRequest() async throws {
         let directory = try TemporaryDirectory()
         let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
-        try await apply("email_hash,segment_id,action\n\(alice),111,add\n", to: ledger, in: directory, name: "add.csv")
+        // Many members in each request: every one of them is named, not only the first.
+        let others = (0..<40).map { sha256Hex("other\($0)@example.com") }
+        func rows(_ action: String) -> String { ([alice] + others).map { "\($0),111,\(action)\n" }.joined() }
+        let last = Member(type: .emailSHA256, digest: Digest32(hex: try #require(others.last)))
+        try await apply("email_hash,segment_id,action\n" + rows("add"), to: ledger, in: directory, name: "add.csv")
         let adds = try await ledger.pendingRowsDroppingDead(after: nil, limit: 100).0
         try await ledger.markAcknowledged(adds, request: request(.add, code: 0, id: "req-add"))
         var trace = try #require(try await ledger.reader.trace(aliceMember).first)
         #expect(trace.held == .member)
         #expect(trace.lastRequest?.requestID == "req-add")
         #expect(trace.lastRequest?.code == 0)
+        #expect(try await ledger.reader.trace(last).first?.lastRequest?.requestID == "req-add")
 
         // A removal TikTok refuses (the send ends without a code 0): unknown, with that request.
-        try await apply("email_hash,segment_id,action\n\(alice),111,remove\n", to: ledger, in: directory, name: "remove.csv")
+        try await apply("email_hash,segment_id,action\n" + rows("remove"), to: ledger, in: directory, name: "remove.csv")
         let removes = try await ledger.pendingRowsDroppingDead(after: nil, limit: 100).0
         let ticket = try #require(try await ledger.recordInFlight(removes, type: .emailSHA256, now: 1))
         try await ledger.endInFlight(ticket, unconfirmed: removes, type: .emailSHA256, recheckAt: nil, request: request(.remove, code: 40002, id: "req-refused"))
@@ -67,6 +72,7 @@ struct MemberTrailTests {
         #expect(trace.held == .unknown)
         #expect(trace.lastRequest?.requestID == "req-refused")
         #expect(trace.lastRequest?.code == 40002)
+        #expect(try await ledger.reader.trace(last).first?.lastRequest?.requestID == "req-refused")
 
         // Then confirmed: the member's row goes; the trail keeps the request.
         let again = try await ledger.pendingRowsDroppingDead(after: nil, limit: 100).0
@@ -76,6 +82,7 @@ struct MemberTrailTests {
         #expect(trace.held == .notMember)
         #expect(trace.changes.map(\.file) == ["remove.csv", "add.csv"])
         #expect(trace.lastRequest?.requestID == "req-removed")
+        #expect(try await ledger.reader.trace(last).first?.lastRequest?.requestID == "req-removed")
     }
 
     @Test("a forgotten file takes its part of the trail with it")
