@@ -51,9 +51,7 @@ extension AudienceSyncCommand.Segments {
             let partners = context.configuration.partnersBySegment
             if json {
                 let listed = audiences.map { ListedAudience($0, partners: partners[$0.id] ?? []) }
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                say(String(decoding: try encoder.encode(listed), as: UTF8.self))
+                say(try PrettyJSON.encode(listed))
                 return
             }
             var rows = [["ID", "TYPE", "MATCHED", "VALID", "EXPIRES", "PARTNERS", "NAME"]]

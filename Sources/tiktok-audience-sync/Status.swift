@@ -43,9 +43,7 @@ extension AudienceSyncCommand {
                 confirmed: count ? try await reader.confirmedCounts() : nil, files: try await reader.recentFiles(limit: files),
                 tiktok: try await reader.tiktokHealth(), rechecks: try await reader.pendingRechecks(), ledgerBytes: await reader.sizeOnDisk())
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                say(String(decoding: try encoder.encode(document), as: UTF8.self))
+                say(try PrettyJSON.encode(document))
             } else {
                 say(document.text)
             }
