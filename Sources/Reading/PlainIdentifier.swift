@@ -27,4 +27,14 @@ public enum PlainIdentifier {
             }
         }
     }
+
+    /// A value that is already a SHA-256 (64 hex digits, any case), as a hash column holds it; nil
+    /// for anything else.
+    public static func hashed(_ value: String, as type: IdentifierType) -> Member? {
+        var bytes = Array(value.utf8)
+        return bytes.withUnsafeMutableBytes { mutable in
+            guard case .success(let digest) = IdentifierNormalizer.sha256Hex(UnsafeRawBufferPointer(mutable)) else { return nil }
+            return Member(type: type, digest: digest)
+        }
+    }
 }

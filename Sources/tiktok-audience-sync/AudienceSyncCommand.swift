@@ -15,7 +15,7 @@ struct AudienceSyncCommand: AsyncParsableCommand {
             token, a parked segment or a held snapshot).
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Once.self, Validate.self, Plan.self, Status.self, Check.self, Segments.self, Hash.self, Retry.self, Approve.self, Backup.self, Auth.self]
+        subcommands: [Run.self, Once.self, Validate.self, Plan.self, Status.self, Check.self, Segments.self, Hash.self, Lookup.self, Retry.self, Approve.self, Backup.self, Auth.self]
     )
 
     static func main() async {

@@ -3,6 +3,7 @@ import Foundation
 import AudienceConfig
 import AudienceModel
 import AudienceReading
+import AudienceSupport
 
 extension AudienceSyncCommand {
     struct Validate: AsyncParsableCommand {
@@ -10,9 +11,11 @@ extension AudienceSyncCommand {
             abstract: "Check audience files without touching the ledger or TikTok.",
             discussion: """
                 Reports the identifier rules in effect, then, per file, its kind (delta or snapshot), rows,
-                members and segments, and every rejected row with its line number and reason. The rules are
-                TikTok's defaults, or those of --config (and of the partner whose inbox folder holds the file,
-                or --partner); --maid-type and --phone-format override them. Exits 65 when anything is rejected.
+                members and segments, how it was read (UTF-8, or UTF-16 as Excel's "Unicode Text" writes it;
+                comma, tab, | or ; between columns), and every rejected row with its line number and reason.
+                The rules are TikTok's defaults, or those of --config (and of the partner whose inbox folder
+                holds the file, or --partner); --maid-type, --phone-format and --maid-32-hex override them.
+                Exits 65 when anything is rejected.
                 Example: tiktok-audience-sync validate --config /etc/tiktok-audience-sync/config.yaml acme/2026-11-25.csv
                 """)
 
@@ -54,9 +57,7 @@ extension AudienceSyncCommand {
                 reports.append(report)
             }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                say(String(decoding: try encoder.encode(reports), as: UTF8.self))
+                say(try PrettyJSON.encode(reports))
             } else {
                 for report in reports { say(report.text) }
             }
