@@ -34,6 +34,6 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The configuration file.", valueName: "file"))
     var config: String = "/etc/tiktok-audience-sync/config.yaml"
 
-    @Option(name: .long, help: "Log level: debug, info, notice, warning, error.")
-    var logLevel: String = "info"
+    @Option(name: .long, help: "Log level: debug, info, notice, warning, error (default: info; warning for once on a terminal, where its summary says the rest).")
+    var logLevel: String?
 }
