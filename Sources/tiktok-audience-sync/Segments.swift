@@ -104,7 +104,7 @@ extension AudienceSyncCommand.Segments {
             case .answered(let id):
                 say(id)
                 FileHandleOutput.standardError(
-                    "tiktok-audience-sync: created Partner audience \(id) \"\(shown)\"; name it under partners: (segments: [\"\(id)\"])\n")
+                    "tiktok-audience-sync: created Partner audience \(id) \"\(shown)\"; name it under partners: (segments: [\"\(id)\"]). TikTok may take a minute or two before it takes members; until then the sender tries again\n")
             case .refused(let summary, let code):
                 throw refusal("TikTok did not create the audience: \(summary)", code: code, context: context)
             }
