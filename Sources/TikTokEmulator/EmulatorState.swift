@@ -144,6 +144,14 @@ public actor EmulatorState {
         self.newAudienceRefusal = duration
     }
 
+    /// Ends a new audience's refusal of writes now, whatever time was left of it.
+    public func makeAudienceReady(_ id: String) {
+        self.audiences[id]?.notReadyUntil = nil
+    }
+
+    /// `/segment/mapping/` requests refused so far (received, not applied).
+    public var refusedMappingRequestCount: Int { self.mappingRequestCount - self.appliedMappingRequestCount }
+
     // MARK: Internal bookkeeping
 
     /// The creation time of audiences that exist from the start (or are added as existing ones):

@@ -277,10 +277,10 @@ struct EmulatorTests {
         }
     }
 
-    @Test("an audience created through /segment/audience/ refuses writes (HTTP 400, code 40002) until its refusal time has passed; audiences that existed before take them")
+    @Test("an audience created through /segment/audience/ refuses writes (HTTP 400, code 40002) until it is ready; audiences that existed before take them")
     func newAudienceRefusesWrites() async throws {
         var configuration = EmulatorConfiguration()
-        configuration.newAudienceRefusal = .milliseconds(300)
+        configuration.newAudienceRefusal = .seconds(3_600)
         try await TikTokEmulator.withRunning(configuration) { emulator in
             let api = EmulatorAPI(emulator)
             let created = try await api.post(
@@ -293,11 +293,10 @@ struct EmulatorTests {
             #expect(refused.status == 400)
             #expect(refused.code == 40002)
             #expect(refused.message.contains("not ready"))
+            #expect(await emulator.state.members(of: id).isEmpty)
             #expect(try await api.post("/segment/mapping/", add("123456")).code == 0, "an audience that existed before is not new")
-            for _ in 0..<300 where await emulator.state.members(of: id).isEmpty {
-                try await Task.sleep(for: .milliseconds(100))
-                _ = try await api.post("/segment/mapping/", add(id))
-            }
+            await emulator.state.makeAudienceReady(id)
+            #expect(try await api.post("/segment/mapping/", add(id)).code == 0)
             #expect(await emulator.state.members(of: id).count == 1)
         }
     }

@@ -70,15 +70,21 @@ struct TikTokCodesEndToEndTests {
     @Test("a partner audience created with segments create takes members once TikTok lets it; nothing is parked")
     func newAudience() async throws {
         var configuration = EmulatorConfiguration()
-        configuration.newAudienceRefusal = .seconds(2)
+        configuration.newAudienceRefusal = .seconds(3_600)
         try await TikTokEmulator.withRunning(configuration) { emulator in
             let workspace = try Workspace(emulator: emulator)
-            let created = try await runCommand(["segments", "create", "--config", workspace.configPath, "Fresh"], environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"])
+            let token = ["TIKTOK_ACCESS_TOKEN": "emulator-token"]
+            let created = try await runCommand(["segments", "create", "--config", workspace.configPath, "Fresh"], environment: token)
             #expect(created.status == 0, "\(created.output)")
+            #expect(created.stderr.contains("may take a minute or two"))
             let id = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             let people = (0..<3).map { sha256Hex("fresh\($0)@example.com") }
             try workspace.drop("x.csv", "email_hash,segment_id\n" + people.map { "\($0),\(id)\n" }.joined())
-            let result = try await workspace.once()
+            let once = try RunningCommand(["once", "--config", workspace.configPath], environment: token)
+            // TikTok refuses the new audience a few times, then takes it.
+            for _ in 0..<3_000 where await emulator.state.refusedMappingRequestCount < 2 { try await Task.sleep(for: .milliseconds(20)) }
+            await emulator.state.makeAudienceReady(id)
+            let result = await once.wait()
             #expect(result.status == 0, "\(result.output)")
             #expect(result.stderr.contains("a new audience may take a minute or two"), "\(result.stderr)")
             #expect(await emulator.state.members(of: id).map(\.id).sorted() == people.sorted())
