@@ -11,8 +11,6 @@ public struct ChangeWriter: ChangeSink {
     private var delta: DeltaWriter
     private let snapshotUpsert: Statement
     private var outbox: OutboxAppender
-    /// Every change of a wish, for `lookup` (``TrailAppender``).
-    private var trail: TrailAppender
     /// A snapshot may remove at most this share of a segment's members; nil: no limit.
     var maximumRemovalPercent: Double?
     private var tally = SegmentTally()
@@ -38,7 +36,6 @@ public struct ChangeWriter: ChangeSink {
             RETURNING generation, desired IS NOT acked
             """)
         outbox = try OutboxAppender(connection: connection, generation: generation)
-        trail = try TrailAppender(connection: connection, generation: generation)
     }
 
     /// Applies changes, each (segment, member) at most once; the order only matters for speed:
@@ -68,7 +65,6 @@ public struct ChangeWriter: ChangeSink {
                 continue
             }
             tally.entries[index]?.change.adds += 1
-            try trail.append(change.member, segmentRow: segmentRow, desired: true)
             if pending {
                 try outbox.append(.init(member: change.member, segmentRow: segmentRow, desired: true, knownPending: true))
             }
@@ -85,7 +81,6 @@ public struct ChangeWriter: ChangeSink {
             } else {
                 tally.entries[index]?.change.removes += 1
             }
-            try trail.append(written.change.member, segmentRow: written.segmentRow, desired: written.change.action == .add)
             try outbox.append(
                 .init(member: written.change.member, segmentRow: written.segmentRow, desired: written.change.action == .add,
                       knownPending: written.created))
@@ -96,7 +91,6 @@ public struct ChangeWriter: ChangeSink {
     mutating func flush() throws {
         try recordDeltaWrites(flushing: true)
         try outbox.flush()
-        try trail.flush()
     }
 
     /// A snapshot is the whole membership of each segment it names with at least one valid row
@@ -117,8 +111,6 @@ public struct ChangeWriter: ChangeSink {
             """)
         queue.bind(1, generation)
         try queue.run()
-        try trail.flush()
-        try ledger.recordSweepInTrail(generation: generation, segmentRows: rows)
         let sweep = try ledger.connection.prepare(
             """
             UPDATE membership INDEXED BY membership_by_segment SET desired = 0, generation = ?1, outbox_seq = NULL

@@ -44,13 +44,13 @@ extension Ledger {
                 let groups = Dictionary(grouping: rows) { Int($0.action.rawValue) << 8 | Int($0.member.type.rawValue) }
                 for group in groups.values {
                     let sorted = group.sorted { ($0.member.digest, $0.segmentRow) < ($1.member.digest, $1.segmentRow) }
-                    // A confirmed removal's row goes: its trail keeps the request.
-                    if let requestRow, sorted.first?.action == .remove { try ledger.markTrail(sorted, request: requestRow) }
                     if try ledger.settleAsRange(sorted, request: requestRow) {
                         settled += sorted.count
                     } else {
                         settled += try ledger.settleEach(sorted, request: requestRow)
                     }
+                    // A confirmed removal's row went to the trail: the trail keeps the request.
+                    if let requestRow, sorted.first?.action == .remove { try ledger.markTrail(sorted, request: requestRow) }
                 }
                 return settled
             }

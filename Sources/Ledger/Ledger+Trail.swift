@@ -1,13 +1,13 @@
 import AudienceModel
 
 // A member traced end to end (`lookup`): which files changed its wish in each segment, and which
-// request last carried it. The trail keeps one row per change a file made (`member_trail`), keyed
-// by the file's generation first, so that planning only appends at the end of the table and
-// forgetting a file deletes one range; a member is found by one seek per file remembered. The
-// member is the first 8 bytes of its identifier (itself a hash): never a plain value, and two
-// members of one file sharing them is a one-in-10^13 chance. Requests are one row each
-// (`request`); the member's row keeps the last one that carried it, and the trail keeps it for a
-// confirmed removal, whose row goes.
+// request last carried it. The member's row holds its last wish with the generation of the file
+// that gave it, and the last request that carried it; the trail (`member_trail`, written by the
+// schema's triggers) holds the wishes newer files replaced, and the last wish of a member whose
+// row went (a removal TikTok confirmed). Files are found by generation, so a member's history is
+// as long as the file records are kept. The trail names a member by the first 8 bytes of its
+// identifier (itself a hash): never a plain value, and two members of one file sharing them is
+// a one-in-10^13 chance.
 
 /// A request as it is remembered: when, what, and what TikTok answered.
 public struct SentRequest: Sendable, Equatable {
@@ -55,6 +55,8 @@ public struct MemberTrace: Sendable, Equatable {
         public var kind: FileKind?
         /// The wish the file gave: true add, false remove (or left out of a snapshot).
         public var desired: Bool
+        /// The file's place in the order files were applied.
+        public var generation: Int64
     }
 
     public var type: IdentifierType
@@ -94,7 +96,8 @@ extension LedgerConnection {
     }
 
     /// Marks the trail rows of these changes (each row's generation is the file's that asked for
-    /// it) as carried by `request`: for confirmed removals, whose membership row goes.
+    /// it) as carried by `request`: for confirmed removals, once their rows went to the trail (or
+    /// a newer file's wish moved the removal there).
     func markTrail(_ rows: [PendingRow], request: Int64) throws {
         guard !rows.isEmpty else { return }
         let update = try connection.prepare(
@@ -118,60 +121,12 @@ extension LedgerConnection {
             try delete.run()
         }
     }
-
-    /// The trail rows of a snapshot's sweep: the members it left out, before they are made
-    /// wished out (same condition as the sweep), in the trail's key order.
-    func recordSweepInTrail(generation: Int64, segmentRows: String) throws {
-        let insert = try connection.prepare(
-            """
-            INSERT INTO member_trail (generation, id_type, member, segment, desired)
-            SELECT ?1, id_type, substr(identifier, 1, 8), segment, 0 FROM membership INDEXED BY membership_by_segment
-            WHERE desired = 1 AND seen <> ?1 AND segment IN (\(segmentRows))
-            ORDER BY id_type, identifier, segment
-            ON CONFLICT DO NOTHING
-            """)
-        insert.bind(1, generation)
-        try insert.run()
-    }
 }
 
 /// How the trail names a member: the first 8 bytes of its identifier.
 enum TrailKey {
     static func member(_ digest: Digest32) -> [UInt8] {
         withUnsafeBytes(of: digest.w0.bigEndian) { Array($0) }
-    }
-}
-
-/// Appends a file's changes to the trail, many rows to a statement, in the order planning writes
-/// them (identifier type, identifier, segment): within the file's generation, at the end.
-struct TrailAppender {
-    private let insert: MultiRowInsert
-    private var buffered: [(member: Member, segmentRow: Int64, desired: Bool)] = []
-
-    init(connection: SQLiteConnection, generation: Int64) throws {
-        // A file changes each (member, segment) once; should it name one twice, the last wins.
-        insert = try MultiRowInsert(
-            connection: connection, head: "INSERT INTO member_trail (generation, id_type, member, segment, desired)",
-            row: "(\(generation), ?, ?, ?, ?)", parametersPerRow: 4,
-            tail: "ON CONFLICT DO UPDATE SET desired = excluded.desired")
-        buffered.reserveCapacity(MultiRowInsert.rowsPerStatement)
-    }
-
-    mutating func append(_ member: Member, segmentRow: Int64, desired: Bool) throws {
-        buffered.append((member, segmentRow, desired))
-        if buffered.count == MultiRowInsert.rowsPerStatement { try flush() }
-    }
-
-    mutating func flush() throws {
-        guard !buffered.isEmpty else { return }
-        defer { buffered.removeAll(keepingCapacity: true) }
-        _ = try insert.insert(count: buffered.count) { statement, first, index in
-            let entry = buffered[index]
-            statement.bind(first, Int64(entry.member.type.rawValue))
-            statement.bind(first + 1, bytes: TrailKey.member(entry.member.digest))
-            statement.bind(first + 2, entry.segmentRow)
-            statement.bind(first + 3, entry.desired ? 1 : 0)
-        }
     }
 }
 
@@ -208,8 +163,14 @@ extension LedgerReader {
                 return MemberTrace(type: member.type, segment: audience)
             }
             var requests: [Int64: Int64] = [:]
+            // The last wish of each row, with its file (when the ledger remembers it).
             let rows = try ledger.connection.prepare(
-                "SELECT segment, desired, acked, request FROM membership WHERE id_type = ?1 AND identifier = ?2")
+                """
+                SELECT m.segment, m.desired, m.acked, m.request, f.name, CAST(coalesce(f.arrived, f.planned_at) AS INTEGER),
+                       f.planned_at, f.kind, m.generation
+                FROM membership m LEFT JOIN file f ON f.generation = m.generation
+                WHERE m.id_type = ?1 AND m.identifier = ?2
+                """)
             rows.bind(1, Int64(member.type.rawValue))
             rows.bind(2, member.digest)
             while try rows.step() {
@@ -219,13 +180,20 @@ extension LedgerReader {
                 entry.desired = rows.int(1) == 1
                 entry.held = rows.optionalInt(2).map { $0 == 1 ? .member : .notMember } ?? .unknown
                 if let request = rows.optionalInt(3) { requests[row] = request }
+                if let file = rows.optionalString(4) {
+                    entry.changes.append(
+                        MemberTrace.Change(
+                            file: file, arrivedAt: rows.int(5), plannedAt: rows.int(6), kind: rows.optionalString(7).flatMap(FileKind.init(rawValue:)),
+                            desired: rows.int(1) == 1, generation: rows.int(8)))
+                }
                 traces[row] = entry
             }
             rows.reset()
             // One seek per file remembered, newest first.
             let changes = try ledger.connection.prepare(
                 """
-                SELECT t.segment, t.desired, t.request, f.name, CAST(coalesce(f.arrived, f.planned_at) AS INTEGER), f.planned_at, f.kind
+                SELECT t.segment, t.desired, t.request, f.name, CAST(coalesce(f.arrived, f.planned_at) AS INTEGER), f.planned_at, f.kind,
+                       t.generation
                 FROM file f CROSS JOIN member_trail t
                 WHERE f.generation IS NOT NULL AND t.generation = f.generation AND t.id_type = ?1 AND t.member = ?2
                 ORDER BY f.generation DESC
@@ -239,7 +207,8 @@ extension LedgerReader {
                 entry.changes.append(
                     MemberTrace.Change(
                         file: changes.string(3), arrivedAt: changes.int(4), plannedAt: changes.int(5),
-                        kind: changes.optionalString(6).flatMap(FileKind.init(rawValue:)), desired: changes.int(1) == 1))
+                        kind: changes.optionalString(6).flatMap(FileKind.init(rawValue:)), desired: changes.int(1) == 1,
+                        generation: changes.int(7)))
                 // A member whose row is gone: the request the trail kept for its newest change.
                 if entry.desired == nil, requests[row] == nil, let request = changes.optionalInt(2) { requests[row] = request }
                 traces[row] = entry
@@ -249,6 +218,7 @@ extension LedgerReader {
             let request = try ledger.connection.prepare(
                 "SELECT sent_at, action, id_type, users, code, http_status, message, request_id FROM request WHERE id = ?1")
             for (row, var entry) in traces {
+                entry.changes.sort { $0.generation > $1.generation }
                 parked.bind(1, row)
                 entry.parked = try parked.step()
                 parked.reset()

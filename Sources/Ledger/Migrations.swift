@@ -256,18 +256,20 @@ enum Migrations {
         Step(
             "trace each member's changes and the requests that carried them",
             """
-            -- For `lookup`: one row per change a file made to a member's wish in a segment. Keyed by
-            -- the file's generation first: planning appends at the end of the table, forgetting a
-            -- file deletes one range, and a member is found by one seek per file remembered. The
-            -- member is the first 8 bytes of its identifier (a hash): nothing plain, and 40% of
-            -- what the whole identifier would cost.
+            -- For `lookup`: the wishes files gave a member in a segment before a newer file changed
+            -- them (the member's row holds the last one, with its file's generation), and the last
+            -- one of a member whose row went (a removal TikTok confirmed). Written by the triggers
+            -- below, so a member's first arrival, the bulk of a large file, costs nothing here.
+            -- Keyed by the file's generation first: forgetting a file deletes one range, and a
+            -- member is found by one seek per file remembered. The member is the first 8 bytes of
+            -- its identifier (a hash): nothing plain.
             CREATE TABLE member_trail (
                 generation INTEGER NOT NULL,
                 id_type INTEGER NOT NULL,
                 member BLOB NOT NULL CHECK (length(member) = 8),
                 segment INTEGER NOT NULL,
                 desired INTEGER NOT NULL CHECK (desired IN (0, 1)),
-                -- For a removal TikTok confirmed (the member's row then goes): the request that carried it.
+                -- The last request that carried this wish.
                 request INTEGER,
                 PRIMARY KEY (generation, id_type, member, segment)
             ) STRICT, WITHOUT ROWID;
@@ -285,6 +287,22 @@ enum Migrations {
             ) STRICT;
             -- The last request that carried the member (confirmed, refused or unanswered).
             ALTER TABLE membership ADD COLUMN request INTEGER;
+            -- A file changes a wish: the one it replaces goes to the trail. Only statements that set
+            -- desired are looked at (a confirmation, which sets acked, is not).
+            CREATE TRIGGER member_trail_on_change AFTER UPDATE OF desired ON membership
+            WHEN OLD.desired <> NEW.desired
+            BEGIN
+                INSERT INTO member_trail (generation, id_type, member, segment, desired, request)
+                VALUES (OLD.generation, OLD.id_type, substr(OLD.identifier, 1, 8), OLD.segment, OLD.desired, OLD.request)
+                ON CONFLICT DO NOTHING;
+            END;
+            -- A row goes (its removal confirmed): its last wish stays in the trail.
+            CREATE TRIGGER member_trail_on_delete AFTER DELETE ON membership
+            BEGIN
+                INSERT INTO member_trail (generation, id_type, member, segment, desired, request)
+                VALUES (OLD.generation, OLD.id_type, substr(OLD.identifier, 1, 8), OLD.segment, OLD.desired, OLD.request)
+                ON CONFLICT DO UPDATE SET request = coalesce(excluded.request, request);
+            END;
             """
         ),
     ]

@@ -74,7 +74,7 @@ struct ReadOnlyCommandsEndToEndTests {
             do {
                 let connection = try SQLiteConnection(path: path)
                 try connection.execute(
-                    "DROP TABLE member_trail; DROP TABLE request; ALTER TABLE membership DROP COLUMN request; PRAGMA user_version = \(previous)")
+                    "DROP TRIGGER member_trail_on_change; DROP TRIGGER member_trail_on_delete; DROP TABLE member_trail; DROP TABLE request; ALTER TABLE membership DROP COLUMN request; PRAGMA user_version = \(previous)")
             }
             // The daemon of that version holds the state directory.
             let daemon = try StateLock(stateDirectory: workspace.state)
