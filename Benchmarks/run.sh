@@ -11,7 +11,7 @@
 #   BENCH_LARGE       1 to run e (default 0)
 #   BENCH_LARGE_ROWS  rows for e (default 10000000)
 #   BENCH_ONLY        the benchmarks to run, e.g. "bc" (default "abcd", plus "e" with BENCH_LARGE=1);
-#                     "f" runs `once` with the shipped sending defaults (20 requests a second, the
+#                     "f" runs `once` with the shipped sending defaults (10 requests a second, the
 #                     requests in flight adapting), to compare with BENCH_LATENCY_MS 0, 200 and 500
 #                     "g" is the scale benchmark: a ledger of BENCH_SCALE_IDENTIFIERS x 5 large segments
 #                     (+ 1,000 in a small one; 20000000 by default: 100M members, ~13 GiB, built once by
@@ -311,7 +311,7 @@ if want f; then
   goal=$(awk -v p="$plan_wall" -v r="$requests_f" 'BEGIN { printf "%.1f", 1.3 * (p + r / 20) }')
   floor=$(awk -v p="$plan_wall" -v r="$requests_f" 'BEGIN { printf "%.1f", p + r / 20 }')
   stop_emulator
-  row "f. once, shipped sending defaults (20 requests/s${BENCH_MAX_IN_FLIGHT:+, max_in_flight $BENCH_MAX_IN_FLIGHT})" "$wall" "$cpu" "$rss_mib" "$requests_f" \
+  row "f. once, shipped sending defaults (10 requests/s${BENCH_MAX_IN_FLIGHT:+, max_in_flight $BENCH_MAX_IN_FLIGHT})" "$wall" "$cpu" "$rss_mib" "$requests_f" \
     "$check; first request after ${plan_wall} s (planning); at most $peak in flight; planning + requests/20 = ${floor} s, goal 1.3x = ${goal} s; emulator ${emulator_cpu} s CPU"
   [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$run/f"
 fi

@@ -8,7 +8,9 @@ public struct Configuration: Sendable {
         public var baseURL = "https://business-api.tiktok.com/open_api/v1.3"
         public var advertiserID: String
         public var accessTokenFile: String?
-        public var requestsPerSecond: Double = 20
+        /// TikTok's rate for an app of the Basic tier, where every app starts (Basic 10, Advanced 20,
+        /// Premium 30): raised by the operator once the app has a higher tier.
+        public var requestsPerSecond: Double = 10
         /// The most requests in flight; below it the number adapts to TikTok's answer times.
         public var maxInFlight = 12
         /// Identifiers per request: TikTok takes at most 10,000; fewer make smaller bodies (a slow

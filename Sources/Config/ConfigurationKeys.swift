@@ -17,7 +17,7 @@ enum ConfigurationKeys {
             // Refused with its own message (the token never goes in the file).
             "access_token",
         ],
-        "identifiers": ["email_remove_plus_tag", "email_remove_dots", "phone_format", "maid_type"],
+        "identifiers": ["email_remove_plus_tag", "email_remove_dots", "phone_format", "maid_type", "maid_32_hex"],
         "metrics": ["listen"],
         "retention": ["archive_days", "rejected_days", "held_days", "receipts_days", "file_history_days"],
     ]

@@ -153,6 +153,14 @@ private struct Keys {
             }
             rules.phoneForm = parsed
         }
+        if let hex32 = text("identifiers.maid_32_hex") {
+            guard let parsed = IdentifierRules.MAID32Hex(rawValue: hex32.lowercased()) else {
+                throw ConfigurationError(
+                    file: file, key: "identifiers.maid_32_hex",
+                    "must be md5 (a maid of 32 hex digits is the MAID's MD5), uuid (a UUID without its hyphens) or reject, not \(hex32)")
+            }
+            rules.maid32Hex = parsed
+        }
         let older = try maidType("tiktok.maid_type")
         let newer = try maidType("identifiers.maid_type")
         if let older, let newer, older != newer {

@@ -11,7 +11,6 @@ extension Configuration {
         options.maxAttempts = tiktok.maxAttempts
         options.initialBackoff = .milliseconds(tiktok.initialBackoffMilliseconds)
         options.resendUnansweredAfter = .seconds(tiktok.effectiveResendUnansweredAfterSeconds)
-        options.partnersBySegment = partnersBySegment
         return options
     }
 }

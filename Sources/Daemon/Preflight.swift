@@ -51,7 +51,7 @@ public struct Preflight: Sendable {
         var items = [
             PreflightItem(check: "configuration", passed: true, detail: configuration.source, advice: nil),
             folder("inbox", configuration.inbox),
-            folder("state directory", configuration.stateDirectory),
+            folder("state directory", configuration.stateDirectory, createdByRun: true),
         ]
         items += identifierRules()
         guard let client, let tokenOrigin else {
@@ -96,19 +96,44 @@ public struct Preflight: Sendable {
         return items
     }
 
-    private func folder(_ name: String, _ path: String) -> PreflightItem {
-        var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
-            return PreflightItem(check: name, passed: false, detail: "\(path) does not exist", advice: "create it (see docs/operations.md)")
-        }
+    /// `createdByRun`: `once` and `run` create the folder (and the folders above it) when it is
+    /// missing, so a missing one passes when the nearest folder above it that exists is writable.
+    private func folder(_ name: String, _ path: String, createdByRun: Bool = false) -> PreflightItem {
         // Checked as the user this runs as: a root run of `check` acts as the state directory's owner.
         let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(geteuid())"
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            guard createdByRun, let parent = Self.nearestExistingFolder(above: path) else {
+                return PreflightItem(check: name, passed: false, detail: "\(path) does not exist", advice: "create it (see docs/operations.md)")
+            }
+            guard access(parent, W_OK | X_OK) == 0 else {
+                return PreflightItem(
+                    check: name, passed: false, detail: "\(path) does not exist, and \(user) cannot create it in \(parent)",
+                    advice: "create it for the daemon's user: install -d -m 0750 -o USER -g USER \(path)")
+            }
+            return PreflightItem(
+                check: name, passed: true, detail: "\(path) does not exist yet; once and run create it (\(parent) is writable by \(user))",
+                advice: nil)
+        }
         guard access(path, W_OK | R_OK | X_OK) == 0 else {
             return PreflightItem(
                 check: name, passed: false, detail: "\(path) is not writable by \(user): \(String(cString: strerror(errno)))",
                 advice: "let the daemon's user read and write it")
         }
         return PreflightItem(check: name, passed: true, detail: "\(path) is writable by \(user)", advice: nil)
+    }
+
+    /// The closest folder above `path` that exists (nil: none, a relative path's `.` aside).
+    static func nearestExistingFolder(above path: String) -> String? {
+        var parts = path.split(separator: "/").map(String.init)
+        while !parts.isEmpty {
+            parts.removeLast()
+            let candidate = (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
+            let folder = candidate.isEmpty ? "." : candidate
+            var info = stat()
+            if stat(folder, &info) == 0 { return (info.st_mode & S_IFMT) == S_IFDIR ? folder : nil }
+        }
+        return path.hasPrefix("/") ? "/" : "."
     }
 
     private func token(_ client: TikTokClient, origin: String) async -> PreflightItem {

@@ -1,4 +1,5 @@
 import Glibc
+import AudienceReading
 
 /// Whether an inbox file is a finished upload. OpenSSH's `sftp put` writes under the final name and
 /// a killed upload still closes the file, so "closed" never means "complete". In order of strength:
@@ -38,13 +39,8 @@ public enum FileReadiness: Equatable, Sendable {
         return lstat(file.path + UploadNames.completionMarkerSuffix, &info) == 0
     }
 
+    /// In the file's own encoding: a UTF-16 file (Excel's "Unicode Text") ends with `\n` as two bytes.
     static func endsWithNewline(_ path: String) -> Bool {
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 else { return false }
-        var byte: UInt8 = 0
-        return pread(descriptor, &byte, 1, off_t(info.st_size - 1)) == 1 && byte == UInt8(ascii: "\n")
+        TextEncoding.endsWithNewline(path: path)
     }
 }

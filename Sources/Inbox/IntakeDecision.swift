@@ -1,5 +1,6 @@
 import AudienceConfig
 import AudienceLedger
+import AudienceSupport
 
 /// What the intake does with an inbox file, decided from facts alone (no I/O), in two steps:
 /// first from the file as the scan saw it and how ready it is (``arrival(_:readiness:now:rules:)``);
@@ -158,10 +159,13 @@ public enum IntakeDecision {
             // Another partner's file is never named to this one.
             let sameFolder = known.name.split(separator: "/", maxSplits: 1).count > 1
                 ? known.name.hasPrefix(file.orderingKey + "/") : file.partner == nil
+            let applied = ISO8601Time.string(Int(known.plannedAt))
+            guard sameFolder else { return .duplicate(reason: "same bytes as a file applied before; nothing changed") }
+            // Uploaded again under its own name: the file is not its own duplicate, its earlier upload is.
             return .duplicate(
-                reason: sameFolder
-                    ? "same bytes as \(known.name), already applied; nothing changed"
-                    : "same bytes as a file applied before; nothing changed")
+                reason: known.name == file.relativePath
+                    ? "same bytes as this file's earlier upload, applied \(applied); nothing changed"
+                    : "same bytes as \(known.name), applied \(applied); nothing changed")
         }
     }
 

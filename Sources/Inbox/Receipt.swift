@@ -85,9 +85,7 @@ public struct Receipt: Codable, Sendable {
     }
 
     public func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return Array((try? encoder.encode(self)) ?? Data("{}".utf8)) + [UInt8(ascii: "\n")]
+        Array(((try? PrettyJSON.encode(self)) ?? "{}").utf8) + [UInt8(ascii: "\n")]
     }
 
     static func timestamp(_ date: Date) -> String { ISO8601Time.string(Int(date.timeIntervalSince1970)) }

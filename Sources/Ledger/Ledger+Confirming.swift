@@ -28,12 +28,14 @@ extension Ledger {
     /// sent); the others keep the newer wish a file gave them, pending.
     /// `closing`: the batch's in-flight record, when these rows are all of it: it goes in the same
     /// transaction, as TikTok's answer settles every one of its members.
+    /// `request`: the request TikTok answered, remembered as the last that carried these members.
     @discardableResult
-    public func markAcknowledged(_ rows: [PendingRow], closing ticket: InFlightTicket? = nil) throws -> Int {
+    public func markAcknowledged(_ rows: [PendingRow], closing ticket: InFlightTicket? = nil, request: SentRequest? = nil) throws -> Int {
         guard !rows.isEmpty else { return 0 }
         return try withConnection { ledger in
             try ledger.connection.transaction {
                 if let ticket { try ledger.closeInFlight(ticket.id, recheckAt: nil) }
+                let requestRow = try request.map { try ledger.insertRequest($0) }
                 // Off the outbox first: a row ``settleEach(_:)`` queues again may be given one of
                 // these numbers again (SQLite reuses the highest free one).
                 try ledger.dropFromOutbox(rows.map(\.seq))
@@ -42,11 +44,13 @@ extension Ledger {
                 let groups = Dictionary(grouping: rows) { Int($0.action.rawValue) << 8 | Int($0.member.type.rawValue) }
                 for group in groups.values {
                     let sorted = group.sorted { ($0.member.digest, $0.segmentRow) < ($1.member.digest, $1.segmentRow) }
-                    if try ledger.settleAsRange(sorted) {
+                    if try ledger.settleAsRange(sorted, request: requestRow) {
                         settled += sorted.count
                     } else {
-                        settled += try ledger.settleEach(sorted)
+                        settled += try ledger.settleEach(sorted, request: requestRow)
                     }
+                    // A confirmed removal's row went to the trail: the trail keeps the request.
+                    if let requestRow, sorted.first?.action == .remove { try ledger.markTrail(sorted, request: requestRow) }
                 }
                 return settled
             }
@@ -101,7 +105,7 @@ extension LedgerConnection {
     /// same set, in the same transaction. False (nothing written) otherwise, for
     /// ``settleEach(_:)``; so too when the range holds far more rows than the batch
     /// (``rangeIsDense(low:high:rows:)``).
-    func settleAsRange(_ sorted: [PendingRow]) throws -> Bool {
+    func settleAsRange(_ sorted: [PendingRow], request: Int64? = nil) throws -> Bool {
         guard sorted.count > 1, let first = sorted.first, let last = sorted.last,
             try rangeIsDense(low: first.member.digest.w0, high: last.member.digest.w0, rows: sorted.count)
         else { return false }
@@ -136,8 +140,9 @@ extension LedgerConnection {
         guard exact, next == sorted.count else { return false }
         // A confirmed removal leaves nothing worth keeping: the row goes.
         let write = try connection.prepare(
-            "\(isAdd ? "UPDATE membership SET acked = 1" : "DELETE FROM membership") \(range)")
+            "\(isAdd ? "UPDATE membership SET acked = 1, request = coalesce(?7, request)" : "DELETE FROM membership") \(range)")
         bindRange(write)
+        if isAdd, let request { write.bind(7, request) }
         try write.run()
         return true
     }
@@ -147,24 +152,28 @@ extension LedgerConnection {
     /// opposite wish stays pending with it, and goes back on the outbox; one the ledger had let
     /// go (its removal confirmed since) comes back as a wish to be out when an add was sent.
     /// Returns how many rows it settled.
-    func settleEach(_ rows: [PendingRow]) throws -> Int {
+    func settleEach(_ rows: [PendingRow], request: Int64? = nil) throws -> Int {
         let read = try connection.prepare(
             "SELECT desired, generation FROM membership WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3")
         let confirmAdd = try connection.prepare(
-            "UPDATE membership SET acked = 1 WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3")
+            "UPDATE membership SET acked = 1, request = coalesce(?4, request) WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3")
         let confirmRemove = try connection.prepare(
-            "UPDATE membership SET acked = 0 WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3")
+            "UPDATE membership SET acked = 0, request = coalesce(?4, request) WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3")
         let forget = try connection.prepare(
             "DELETE FROM membership WHERE id_type = ?1 AND identifier = ?2 AND segment = ?3")
         let insertHeld = try connection.prepare(
             """
-            INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen)
-            VALUES (?1, ?2, ?3, 0, 1, ?4, 0)
+            INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen, request)
+            VALUES (?1, ?2, ?3, 0, 1, ?4, 0, ?5)
             """)
         func bindKey(_ statement: Statement, _ row: PendingRow) {
             statement.bind(1, Int64(row.member.type.rawValue))
             statement.bind(2, row.member.digest)
             statement.bind(3, row.segmentRow)
+        }
+        // Bindings go with each run (a run clears them): the request, where the statement names it.
+        func bindRequest(_ statement: Statement, _ index: Int32) {
+            if let request { statement.bind(index, request) } else { statement.bindNull(index) }
         }
         var settled = 0
         // A row settled through an outbox row other than its live one (a newer file wished the
@@ -180,6 +189,7 @@ extension LedgerConnection {
                 let generation = try nextGeneration()
                 bindKey(insertHeld, row)
                 insertHeld.bind(4, generation)
+                bindRequest(insertHeld, 5)
                 try insertHeld.run()
                 try appendToOutbox(row.member, segmentRow: row.segmentRow, generation: generation, desired: false)
                 continue
@@ -187,6 +197,7 @@ extension LedgerConnection {
             if found.desired == sent {
                 let statement = row.action == .add ? confirmAdd : forget
                 bindKey(statement, row)
+                if row.action == .add { bindRequest(statement, 4) }
                 try statement.run()
                 settled += 1
                 if found.generation != row.generation { settledAnother = true }
@@ -194,6 +205,7 @@ extension LedgerConnection {
             }
             let statement = row.action == .add ? confirmAdd : confirmRemove
             bindKey(statement, row)
+            bindRequest(statement, 4)
             try statement.run()
             try requeue(row.member, segmentRow: row.segmentRow, generation: found.generation, desired: found.desired == 1)
         }

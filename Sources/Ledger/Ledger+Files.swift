@@ -70,9 +70,13 @@ extension Ledger {
             }
             let result = FileApplyResult(summary: changes.summary, changes: writer.changes, generation: generation)
             if reapplying {
-                let forget = try connection.connection.prepare("DELETE FROM file WHERE fingerprint = ?1")
+                let forget = try connection.connection.prepare("DELETE FROM file WHERE fingerprint = ?1 RETURNING generation")
                 forget.bind(1, fingerprint)
-                try forget.run()
+                var earlier: [Int64] = []
+                while try forget.step() { if let generation = forget.optionalInt(0) { earlier.append(generation) } }
+                forget.reset()
+                // The earlier arrival's trail goes with its record, as retention would take it.
+                try connection.forgetTrail(generations: earlier)
             }
             try connection.insertFile(
                 fingerprint: fingerprint, generation: generation, name: name, size: size, result: result)

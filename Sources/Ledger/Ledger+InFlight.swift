@@ -69,10 +69,14 @@ extension Ledger {
     /// The send of `ticket` is over without a code 0 for every row. `unconfirmed` (rows with no
     /// confirmation recorded) become unknown now. `recheckAt`: when some try got no sure answer
     /// (it may still land), the time at which every member of the batch is made unknown again.
-    public func endInFlight(_ ticket: InFlightTicket, unconfirmed: [PendingRow], type: IdentifierType, recheckAt: Int64?) throws {
+    /// `request`: the last request of the send, remembered as the last that carried these members.
+    public func endInFlight(
+        _ ticket: InFlightTicket, unconfirmed: [PendingRow], type: IdentifierType, recheckAt: Int64?, request: SentRequest? = nil
+    ) throws {
         try withConnection { ledger in
             try ledger.connection.transaction {
-                try ledger.makeUnknown(unconfirmed.map { ($0.member.digest, $0.segmentRow) }, type: type)
+                let requestRow = try request.map { try ledger.insertRequest($0) }
+                try ledger.makeUnknown(unconfirmed.map { ($0.member.digest, $0.segmentRow) }, type: type, request: requestRow)
                 try ledger.closeInFlight(ticket.id, recheckAt: recheckAt)
             }
         }
@@ -154,14 +158,15 @@ extension LedgerConnection {
     /// outbox with their current wish. A member the ledger had let go (a confirmed removal) comes
     /// back as a wish to be out. Moves the generation counter on, so the sender takes none of
     /// their older outbox rows on trust.
-    func makeUnknown(_ members: [(digest: Digest32, segmentRow: Int64)], type: IdentifierType) throws {
+    /// `request`: the request that last carried them, when there was one (nil keeps the last known).
+    func makeUnknown(_ members: [(digest: Digest32, segmentRow: Int64)], type: IdentifierType, request: Int64? = nil) throws {
         guard !members.isEmpty else { return }
         let generation = try nextGeneration()
         let upsert = try connection.prepare(
             """
-            INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen)
-            VALUES (?1, ?2, ?3, 0, NULL, ?4, 0)
-            ON CONFLICT DO UPDATE SET acked = NULL
+            INSERT INTO membership (id_type, identifier, segment, desired, acked, generation, seen, request)
+            VALUES (?1, ?2, ?3, 0, NULL, ?4, 0, ?5)
+            ON CONFLICT DO UPDATE SET acked = NULL, request = coalesce(excluded.request, request)
             RETURNING desired, generation
             """)
         for (digest, segmentRow) in members {
@@ -169,6 +174,7 @@ extension LedgerConnection {
             upsert.bind(2, digest)
             upsert.bind(3, segmentRow)
             upsert.bind(4, generation)
+            if let request { upsert.bind(5, request) } else { upsert.bindNull(5) }
             guard try upsert.step() else { throw connection.error(0, "marking a member unknown returned nothing") }
             let desired = upsert.int(0) == 1
             let rowGeneration = upsert.int(1)

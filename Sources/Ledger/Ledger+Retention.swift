@@ -14,10 +14,21 @@ extension Ledger {
                     WHERE planned_at < ?1
                       AND (outcome = 'rejected' OR (outcome = 'applied' AND confirmed_at IS NOT NULL AND archived_as IS NOT NULL))
                       AND coalesce(generation, -1) <> (SELECT coalesce(max(generation), 0) FROM file WHERE outcome = 'applied')
+                    RETURNING generation
                     """)
                 files.bind(1, cutoff)
-                try files.run()
-                let forgotten = ledger.connection.changes
+                var forgotten = 0
+                var generations: [Int64] = []
+                while try files.step() {
+                    forgotten += 1
+                    if let generation = files.optionalInt(0) { generations.append(generation) }
+                }
+                files.reset()
+                // What `lookup` shows goes as far back as the files remembered.
+                try ledger.forgetTrail(generations: generations)
+                let requests = try ledger.connection.prepare("DELETE FROM request WHERE sent_at < ?1")
+                requests.bind(1, cutoff)
+                try requests.run()
                 let approvals = try ledger.connection.prepare(
                     "DELETE FROM approved_file WHERE approved_at < ?1 AND fingerprint NOT IN (SELECT fingerprint FROM file)")
                 approvals.bind(1, cutoff)

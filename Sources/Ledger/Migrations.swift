@@ -253,6 +253,58 @@ enum Migrations {
             CREATE INDEX membership_by_segment ON membership (segment);
             """
         ),
+        Step(
+            "trace each member's changes and the requests that carried them",
+            """
+            -- For `lookup`: the wishes files gave a member in a segment before a newer file changed
+            -- them (the member's row holds the last one, with its file's generation), and the last
+            -- one of a member whose row went (a removal TikTok confirmed). Written by the triggers
+            -- below, so a member's first arrival, the bulk of a large file, costs nothing here.
+            -- Keyed by the file's generation first: forgetting a file deletes one range, and a
+            -- member is found by one seek per file remembered. The member is the first 8 bytes of
+            -- its identifier (a hash): nothing plain.
+            CREATE TABLE member_trail (
+                generation INTEGER NOT NULL,
+                id_type INTEGER NOT NULL,
+                member BLOB NOT NULL CHECK (length(member) = 8),
+                segment INTEGER NOT NULL,
+                desired INTEGER NOT NULL CHECK (desired IN (0, 1)),
+                -- The last request that carried this wish.
+                request INTEGER,
+                PRIMARY KEY (generation, id_type, member, segment)
+            ) STRICT, WITHOUT ROWID;
+            -- Each request's last try, with TikTok's answer: a few hundred rows per million members.
+            CREATE TABLE request (
+                id INTEGER PRIMARY KEY,
+                sent_at INTEGER NOT NULL,
+                action TEXT NOT NULL CHECK (action IN ('add', 'delete')),
+                id_type INTEGER NOT NULL,
+                users INTEGER NOT NULL,
+                code INTEGER,
+                http_status INTEGER,
+                message TEXT,
+                request_id TEXT
+            ) STRICT;
+            -- The last request that carried the member (confirmed, refused or unanswered).
+            ALTER TABLE membership ADD COLUMN request INTEGER;
+            -- A file changes a wish: the one it replaces goes to the trail. Only statements that set
+            -- desired are looked at (a confirmation, which sets acked, is not).
+            CREATE TRIGGER member_trail_on_change AFTER UPDATE OF desired ON membership
+            WHEN OLD.desired <> NEW.desired
+            BEGIN
+                INSERT INTO member_trail (generation, id_type, member, segment, desired, request)
+                VALUES (OLD.generation, OLD.id_type, substr(OLD.identifier, 1, 8), OLD.segment, OLD.desired, OLD.request)
+                ON CONFLICT DO NOTHING;
+            END;
+            -- A row goes (its removal confirmed): its last wish stays in the trail.
+            CREATE TRIGGER member_trail_on_delete AFTER DELETE ON membership
+            BEGIN
+                INSERT INTO member_trail (generation, id_type, member, segment, desired, request)
+                VALUES (OLD.generation, OLD.id_type, substr(OLD.identifier, 1, 8), OLD.segment, OLD.desired, OLD.request)
+                ON CONFLICT DO UPDATE SET request = coalesce(excluded.request, request);
+            END;
+            """
+        ),
     ]
 
     /// Refuses a ledger this version cannot use as it is: one written by a newer version, or

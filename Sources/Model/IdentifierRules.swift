@@ -10,6 +10,18 @@ public struct IdentifierRules: Sendable, Equatable, Codable {
         case e164
     }
 
+    /// What a `maid` of 32 hex digits is: an MD5 of the MAID (TikTok takes `*_MD5` for MAIDs; some
+    /// sources, mParticle, have nothing else) or a UUID written without its hyphens. The two look
+    /// alike, so it is a setting, never a guess.
+    public enum MAID32Hex: String, Sendable, Codable, CaseIterable {
+        /// Sent as it is, as `IDFA_MD5` / `AAID_MD5`: what earlier versions did, and the default.
+        case md5
+        /// Hyphens put back (8-4-4-4-12), lowercased and hashed as any UUID: `*_SHA256`.
+        case uuid
+        /// The row is rejected, saying why: for partners who should say which they send.
+        case reject
+    }
+
     /// Drop a `+tag` from an email's local part (`jane+news@x.com` → `jane@x.com`), as TikTok's
     /// customer-file help page says.
     public var emailRemovesPlusTag = true
@@ -19,6 +31,8 @@ public struct IdentifierRules: Sendable, Equatable, Codable {
     public var phoneForm: PhoneForm = .digits
     /// The type of a `maid` value without a `maid_type`; nil: such rows are rejected.
     public var maidType: MAIDType?
+    /// How a MAID of 32 hex digits is taken.
+    public var maid32Hex: MAID32Hex = .md5
 
     public init() {}
 
@@ -27,6 +41,7 @@ public struct IdentifierRules: Sendable, Equatable, Codable {
         case emailRemovesDots = "email_remove_dots"
         case phoneForm = "phone_format"
         case maidType = "maid_type"
+        case maid32Hex = "maid_32_hex"
     }
 
     /// One line for `validate`, `check` and `hash`: the rules in effect.
@@ -36,13 +51,22 @@ public struct IdentifierRules: Sendable, Equatable, Codable {
         if emailRemovesDots { email.append("dots removed before @") }
         let phone = phoneForm == .digits ? "digits only, country code first, no +" : "E.164 with +"
         let maid = maidType.map { "untyped maid is \($0.rawValue)" } ?? "untyped maid rejected (set identifiers.maid_type)"
-        return "email: \(email.joined(separator: ", ")); phone: \(phone); \(maid)"
+        let hex32: String
+        switch maid32Hex {
+        case .md5: hex32 = "32-hex maid is an MD5"
+        case .uuid: hex32 = "32-hex maid is a UUID without hyphens"
+        case .reject: hex32 = "32-hex maid rejected (MD5 or UUID?)"
+        }
+        return "email: \(email.joined(separator: ", ")); phone: \(phone); \(maid); \(hex32)"
     }
 
     /// The rules that decide a plain identifier's hash, as the ledger records them: a change of
     /// these changes the hash of people already sent (the MAID type does not hash anything).
+    /// The 32-hex MAID rule is named only when it is not the default, so that a ledger that recorded
+    /// the rules before the setting existed finds them unchanged.
     public var hashingKey: String {
         "email_remove_plus_tag=\(emailRemovesPlusTag);email_remove_dots=\(emailRemovesDots);phone_format=\(phoneForm.rawValue)"
+            + (maid32Hex == .md5 ? "" : ";maid_32_hex=\(maid32Hex.rawValue)")
     }
 
     /// What differs between the rules of `key` (recorded earlier) and these, in words; empty when
@@ -63,6 +87,10 @@ public struct IdentifierRules: Sendable, Equatable, Codable {
         }
         if let phone = earlier["phone_format"], phone != phoneForm.rawValue {
             changes.append("phone_format \(phone) → \(phoneForm.rawValue)")
+        }
+        let hex32 = earlier["maid_32_hex"] ?? MAID32Hex.md5.rawValue
+        if !earlier.isEmpty, hex32 != maid32Hex.rawValue {
+            changes.append("maid_32_hex \(hex32) → \(maid32Hex.rawValue)")
         }
         return changes
     }

@@ -74,6 +74,20 @@ public struct ActionCounts: Sendable, Equatable, Codable {
     }
 }
 
+/// Where confirmed changes came from: a segment, and the partner whose files asked for them (nil:
+/// a file at the inbox's top level, or one the ledger no longer remembers).
+public struct ChangeSource: Sendable, Hashable, Comparable {
+    public var segment: String
+    public var partner: String?
+
+    public init(segment: String, partner: String?) {
+        self.segment = segment
+        self.partner = partner
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.segment, a.partner ?? "") < (b.segment, b.partner ?? "") }
+}
+
 /// What one pass over the pending rows did.
 public struct SendReport: Sendable {
     /// Requests TikTok answered (whatever the answer).
@@ -83,6 +97,8 @@ public struct SendReport: Sendable {
     public var acknowledged = 0
     /// What TikTok answered code 0 for, by segment: the audit trail of what reached TikTok.
     public var confirmed: [String: ActionCounts] = [:]
+    /// The same, by segment and the partner whose files asked for the changes: the audit lines.
+    public var confirmedBySource: [ChangeSource: ActionCounts] = [:]
     public var failures: [SendFailure] = []
     /// Set when sending stopped for everything (token refused, permission, a body TikTok could not
     /// read, no answer at all).
@@ -96,6 +112,7 @@ public struct SendReport: Sendable {
         unanswered += other.unanswered
         acknowledged += other.acknowledged
         for (segment, counts) in other.confirmed { confirmed[segment, default: ActionCounts()].add(counts) }
+        for (source, counts) in other.confirmedBySource { confirmedBySource[source, default: ActionCounts()].add(counts) }
         failures += other.failures
         pause = pause ?? other.pause
     }

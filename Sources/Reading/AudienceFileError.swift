@@ -7,6 +7,7 @@ public struct AudienceFileError: OperatorError, Equatable {
         case unreadable
         case empty
         case notUTF8 = "not_utf8"
+        case badUTF16 = "bad_utf16"
         case binary
         case noHeader = "no_header"
         case noIdentifierColumn = "no_identifier_column"

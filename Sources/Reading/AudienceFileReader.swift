@@ -56,6 +56,55 @@ public struct ReadSummary: Sendable {
     public var rejections: [RowRejection] = []
     public var rejectionCounts: [RejectReason: Int] = [:]
     public var ignoredColumns: [String] = []
+    /// How the file's text was encoded (UTF-16 is decoded while it is read).
+    public var encoding: TextEncoding = .utf8
+    /// The character that separates the columns, told from the header line.
+    public var delimiter: Delimiter = .comma
+    /// MAIDs of 32 hex digits, and how many are laid out like UUIDs without hyphens (an MD5 is one
+    /// time in 64): whether `identifiers.maid_32_hex` fits what the partner sends.
+    public var hex32MAIDs = 0
+    public var hex32MAIDsLikeUUIDs = 0
+
+    /// What the 32-hex MAIDs suggest when it is not what `rules` take them for; nil otherwise.
+    public func maid32HexHint(_ rules: IdentifierRules) -> String? {
+        guard hex32MAIDs >= 10 else { return nil }
+        let share = Double(hex32MAIDsLikeUUIDs) / Double(hex32MAIDs)
+        if rules.maid32Hex != .uuid && share >= 0.9 {
+            return "\(hex32MAIDsLikeUUIDs) of the \(hex32MAIDs) MAIDs of 32 hex digits are laid out like UUIDs without hyphens (an MD5 is so one time in 64): if they are, set identifiers.maid_32_hex: uuid"
+        }
+        if rules.maid32Hex == .uuid && share < 0.5 {
+            return "only \(hex32MAIDsLikeUUIDs) of the \(hex32MAIDs) MAIDs of 32 hex digits are laid out like UUIDs: if they are MD5s, set identifiers.maid_32_hex: md5"
+        }
+        return nil
+    }
+}
+
+/// The column separators the header line may use.
+public enum Delimiter: String, Sendable, Codable, CaseIterable {
+    case comma = ","
+    case tab = "\t"
+    case pipe = "|"
+    /// Excel's CSV where the list separator is `;` (much of Europe).
+    case semicolon = ";"
+
+    var byte: UInt8 {
+        switch self {
+        case .comma: UInt8(ascii: ",")
+        case .tab: UInt8(ascii: "\t")
+        case .pipe: UInt8(ascii: "|")
+        case .semicolon: UInt8(ascii: ";")
+        }
+    }
+
+    /// For messages: "tab-separated".
+    public var described: String {
+        switch self {
+        case .comma: "comma-separated"
+        case .tab: "tab-separated"
+        case .pipe: "|-separated"
+        case .semicolon: "semicolon-separated"
+        }
+    }
 }
 
 /// Reads an audience file (CSV, optionally gzip) as a stream of member changes, validating and
@@ -112,11 +161,12 @@ public final class AudienceFileReader {
         let summary: ReadSummary
         do {
             if compressed {
-                let source = try GzipByteSource(
-                    FileByteSource(file: file), maximumDecompressedBytes: options.maximumDecompressedBytes)
-                summary = try readRecords(CSVRecordReader(source: source), visit)
+                let source = try DecodingByteSource(
+                    GzipByteSource(FileByteSource(file: file), maximumDecompressedBytes: options.maximumDecompressedBytes))
+                summary = try readRecords(CSVRecordReader(source: source), encoding: source.encoding, visit)
             } else {
-                summary = try readRecords(CSVRecordReader(source: FileByteSource(file: file)), visit)
+                let source = try DecodingByteSource(FileByteSource(file: file))
+                summary = try readRecords(CSVRecordReader(source: source), encoding: source.encoding, visit)
             }
         } catch let error as AudienceFileError {
             // A file overwritten or cut while being read looks broken; say what really happened, so
@@ -129,10 +179,11 @@ public final class AudienceFileReader {
     }
 
     private func readRecords<S: ByteSource>(
-        _ records: consuming CSVRecordReader<S>, _ visit: (MemberChange) throws -> Void
+        _ records: consuming CSVRecordReader<S>, encoding: TextEncoding, _ visit: (MemberChange) throws -> Void
     ) throws -> ReadSummary {
         var records = records
-        records.delimiter = HeaderLayout.delimiter(forHeaderLine: try records.peekFirstLine())
+        let delimiter = HeaderLayout.delimiter(forHeaderLine: try records.peekFirstLine())
+        records.delimiter = delimiter.byte
         guard try records.nextRecord() else {
             throw AudienceFileError(.empty, "is empty: an audience file needs a header line and rows")
         }
@@ -142,6 +193,8 @@ public final class AudienceFileReader {
         let names = (0..<records.fields.count).map { records.fieldString($0) }
         let layout = try HeaderLayout(header: names)
         var summary = ReadSummary()
+        summary.encoding = encoding
+        summary.delimiter = delimiter
         summary.isDelta = layout.isDelta
         isDelta = layout.isDelta
         summary.ignoredColumns = layout.ignoredColumns
@@ -169,6 +222,8 @@ public final class AudienceFileReader {
             }
             summary.membersRead += rows.members.count
         }
+        summary.hex32MAIDs = rows.hex32MAIDs
+        summary.hex32MAIDsLikeUUIDs = rows.hex32MAIDsLikeUUIDs
         return summary
     }
 

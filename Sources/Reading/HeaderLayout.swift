@@ -57,16 +57,17 @@ struct HeaderLayout: Sendable {
         self.ignoredColumns = ignored
     }
 
-    /// Picks the delimiter that splits the header line into the most columns: comma, tab or `|`.
-    static func delimiter(forHeaderLine line: [UInt8]) -> UInt8 {
-        let candidates: [UInt8] = [UInt8(ascii: ","), UInt8(ascii: "\t"), UInt8(ascii: "|")]
+    /// Picks the delimiter that splits the header line into the most columns: comma, tab, `|` or
+    /// `;` (Excel's CSV where the list separator is a semicolon); a tie goes to the earlier one.
+    static func delimiter(forHeaderLine line: [UInt8]) -> Delimiter {
+        let candidates = Delimiter.allCases
         var best = candidates[0]
         var bestCount = 0
         for candidate in candidates {
             var count = 0
             var quoted = false
             for byte in line {
-                if byte == UInt8(ascii: "\"") { quoted.toggle() } else if byte == candidate && !quoted { count += 1 }
+                if byte == UInt8(ascii: "\"") { quoted.toggle() } else if byte == candidate.byte && !quoted { count += 1 }
             }
             if count > bestCount {
                 best = candidate

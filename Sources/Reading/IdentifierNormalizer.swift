@@ -75,10 +75,10 @@ enum IdentifierNormalizer {
     }
 
     /// A mobile advertising id (IDFA or AAID): a UUID, trimmed and lowercased with its hyphens, then
-    /// hashed with SHA-256; or a value already hashed: 64 hex digits (SHA-256) or 32 (MD5, which
-    /// TikTok takes for MAIDs). A UUID written without hyphens is 32 hex digits too, and is taken
-    /// for an MD5, as TikTok would.
-    static func maid(_ raw: UnsafeRawBufferPointer) -> Result<(digest: Digest32, md5: Bool), RejectReason> {
+    /// hashed with SHA-256; or a value already hashed: 64 hex digits (SHA-256). 32 hex digits are an
+    /// MD5 (which TikTok takes for MAIDs) or a UUID written without hyphens; `hex32` says which
+    /// (``IdentifierRules/MAID32Hex``), or that the row is rejected.
+    static func maid(_ raw: UnsafeRawBufferPointer, hex32: IdentifierRules.MAID32Hex = .md5) -> Result<(digest: Digest32, md5: Bool), RejectReason> {
         let cell = trimmed(raw)
         switch cell.count {
         case 64:
@@ -86,12 +86,35 @@ enum IdentifierNormalizer {
             return .success((digest, false))
         case 32:
             guard let digest = decodeHex32(cell), digest != Digest32(w0: 0, w1: 0, w2: 0, w3: 0) else { return .failure(.badMAID) }
-            return .success((digest, true))
+            switch hex32 {
+            case .md5: return .success((digest, true))
+            case .reject: return .failure(.ambiguousMAID)
+            case .uuid:
+                var hyphenated: [UInt8] = []
+                hyphenated.reserveCapacity(36)
+                for (offset, byte) in cell.enumerated() {
+                    if offset == 8 || offset == 12 || offset == 16 || offset == 20 { hyphenated.append(UInt8(ascii: "-")) }
+                    hyphenated.append(byte)
+                }
+                return hyphenated.withUnsafeBytes { maidUUID($0[...]) }.map { (sha256($0), false) }
+            }
         case 36:
             return maidUUID(cell).map { (sha256($0), false) }
         default:
             return .failure(.badMAID)
         }
+    }
+
+    /// Whether 32 hex digits are laid out as a random (version 4) UUID without its hyphens, as IDFAs
+    /// and AAIDs are: a '4' at digit 13 and 8, 9, a or b at digit 17. An MD5 is so one time in 64.
+    static func looksLikeUUID(_ raw: UnsafeRawBufferPointer) -> Bool {
+        let cell = trimmed(raw)
+        guard cell.count == 32 else { return false }
+        let base = cell.startIndex
+        let variant = cell[base + 16] | 0x20
+        return cell[base + 12] == UInt8(ascii: "4")
+            && (variant == UInt8(ascii: "8") | 0x20 || variant == UInt8(ascii: "9") | 0x20 || variant == UInt8(ascii: "a")
+                || variant == UInt8(ascii: "b"))
     }
 
     /// A UUID lowercased with its hyphens, the form TikTok hashes; the all-zero id (what a device

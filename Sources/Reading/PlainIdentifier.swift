@@ -21,10 +21,20 @@ public enum PlainIdentifier {
                 return IdentifierNormalizer.phone(raw, rules: rules).map { Member(type: .phoneSHA256, digest: $0) }
             case .maid(let type):
                 guard let type = type ?? rules.maidType else { return .failure(.maidWithoutType) }
-                return IdentifierNormalizer.maid(raw).map {
+                return IdentifierNormalizer.maid(raw, hex32: rules.maid32Hex).map {
                     Member(type: $0.md5 ? type.md5Type : type.sha256Type, digest: $0.digest)
                 }
             }
+        }
+    }
+
+    /// A value that is already a SHA-256 (64 hex digits, any case), as a hash column holds it; nil
+    /// for anything else.
+    public static func hashed(_ value: String, as type: IdentifierType) -> Member? {
+        var bytes = Array(value.utf8)
+        return bytes.withUnsafeMutableBytes { mutable in
+            guard case .success(let digest) = IdentifierNormalizer.sha256Hex(UnsafeRawBufferPointer(mutable)) else { return nil }
+            return Member(type: type, digest: digest)
         }
     }
 }

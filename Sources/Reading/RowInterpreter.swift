@@ -6,6 +6,10 @@ struct RowInterpreter {
     private(set) var members: [Member] = []
     private(set) var segment: UInt32 = 0
     private(set) var action: MembershipAction = .add
+    /// MAIDs of 32 hex digits met so far, and how many of them are laid out like a UUID without
+    /// hyphens (``IdentifierNormalizer/looksLikeUUID(_:)``): what `validate` tells the operator.
+    private(set) var hex32MAIDs = 0
+    private(set) var hex32MAIDsLikeUUIDs = 0
 
     private let fieldCount: Int
     private let segmentColumn: Int
@@ -65,7 +69,12 @@ struct RowInterpreter {
         }
         for (column, index) in identifierColumns {
             let outcome: Result<Member, RejectReason>? = record.withField(index) { cell in
-                if IdentifierNormalizer.trimmed(cell).isEmpty { return nil }
+                let length = IdentifierNormalizer.trimmed(cell).count
+                if length == 0 { return nil }
+                if length == 32, column == .maid || column == .idfa || column == .aaid {
+                    hex32MAIDs += 1
+                    if IdentifierNormalizer.looksLikeUUID(cell) { hex32MAIDsLikeUUIDs += 1 }
+                }
                 switch column {
                 case .emailHash: return IdentifierNormalizer.sha256Hex(cell).map { Member(type: .emailSHA256, digest: $0) }
                 case .phoneHash: return IdentifierNormalizer.sha256Hex(cell).map { Member(type: .phoneSHA256, digest: $0) }
@@ -73,10 +82,12 @@ struct RowInterpreter {
                 case .phone: return IdentifierNormalizer.phone(cell, rules: rules).map { Member(type: .phoneSHA256, digest: $0) }
                 case .maid:
                     // A bad value is reported as such before a missing type.
-                    guard let maidType else { return IdentifierNormalizer.maid(cell).flatMap { _ in .failure(.maidWithoutType) } }
-                    return Self.maidMember(cell, maidType)
-                case .idfa: return Self.maidMember(cell, .idfa)
-                case .aaid: return Self.maidMember(cell, .aaid)
+                    guard let maidType else {
+                        return IdentifierNormalizer.maid(cell, hex32: rules.maid32Hex).flatMap { _ in .failure(.maidWithoutType) }
+                    }
+                    return Self.maidMember(cell, maidType, rules)
+                case .idfa: return Self.maidMember(cell, .idfa, rules)
+                case .aaid: return Self.maidMember(cell, .aaid, rules)
                 case .maidType, .segmentID, .action: return nil
                 }
             }
@@ -110,8 +121,8 @@ struct RowInterpreter {
         return result
     }
 
-    private static func maidMember(_ cell: UnsafeRawBufferPointer, _ type: MAIDType) -> Result<Member, RejectReason> {
-        IdentifierNormalizer.maid(cell).map { Member(type: $0.md5 ? type.md5Type : type.sha256Type, digest: $0.digest) }
+    private static func maidMember(_ cell: UnsafeRawBufferPointer, _ type: MAIDType, _ rules: IdentifierRules) -> Result<Member, RejectReason> {
+        IdentifierNormalizer.maid(cell, hex32: rules.maid32Hex).map { Member(type: $0.md5 ? type.md5Type : type.sha256Type, digest: $0.digest) }
     }
 
     private static func parseAction(_ cell: Slice<UnsafeRawBufferPointer>) -> Result<MembershipAction, RejectReason> {

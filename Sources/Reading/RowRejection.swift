@@ -7,6 +7,7 @@ public enum RejectReason: String, Error, Sendable, Codable, CaseIterable {
     case badPhone = "bad_phone"
     case badMAID = "bad_maid"
     case badMAIDType = "bad_maid_type"
+    case ambiguousMAID = "ambiguous_maid"
     case maidWithoutType = "maid_without_type"
     case noIdentifier = "no_identifier"
     case missingSegment = "missing_segment"
@@ -29,6 +30,8 @@ public enum RejectReason: String, Error, Sendable, Codable, CaseIterable {
         case .badMAID:
             "a MAID must be a UUID like 5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25, or its SHA-256 (64 hex characters) or MD5 (32)"
         case .badMAIDType: "maid_type must be idfa or aaid"
+        case .ambiguousMAID:
+            "32 hex digits may be the MAID's MD5 or the MAID (a UUID) without its hyphens, which TikTok hashes differently: set identifiers.maid_32_hex to md5 or uuid to say which your partners send"
         case .maidWithoutType:
             "IDFA and AAID look alike, and this maid has no type: add a maid_type column (idfa or aaid), use an idfa or aaid column, or set identifiers.maid_type or partners.NAME.maid_type"
         case .noIdentifier: "the row has no identifier (email_hash, phone_hash, email, phone or maid)"

@@ -6,7 +6,9 @@ import AudienceSupport
 import AudienceTikTok
 
 public struct SenderOptions: Sendable {
-    public var requestsPerSecond: Double = 20
+    /// TikTok's rate for an app of the Basic tier, where every app starts (Airbyte's connector
+    /// quotes TikTok's docs: Basic 10, Advanced 20, Premium 30): `tiktok.requests_per_second`.
+    public var requestsPerSecond: Double = 10
     /// The most requests in flight at once; below it the number adapts to TikTok's answer times
     /// (``InFlightWindow``).
     public var maxInFlight = 12
@@ -20,9 +22,9 @@ public struct SenderOptions: Sendable {
     /// After a send that got no sure answer (its request may still land at TikTok), how long
     /// before its members are sent their current wish again, so that a late landing cannot stick.
     public var resendUnansweredAfter: Duration = .seconds(120)
-    /// Segment → the partners whose files feed it: a field of the audit lines, so that the journal
-    /// can be filtered by partner.
-    public var partnersBySegment: [String: [String]] = [:]
+    /// How long after its creation an audience's refusals are tried again (with back-off) before
+    /// its segment is parked: TikTok may need a minute or two before a new audience takes writes.
+    public var newAudienceGrace: Duration = .seconds(300)
 
     public init() {}
 }
@@ -36,6 +38,8 @@ public struct Sender: Sendable {
     let logger: Logger
     private let limiter: RateLimiter
     private let window: InFlightWindow
+    private let ages = AudienceAges()
+    private let sources: ChangeSources
 
     /// `limiter` and `window`: shared by every pass of a process, so that what TikTok's rate
     /// limits and answer times taught one pass holds for the next.
@@ -49,6 +53,7 @@ public struct Sender: Sendable {
         self.logger = logger
         self.limiter = limiter ?? RateLimiter(requestsPerSecond: options.requestsPerSecond)
         self.window = window ?? InFlightWindow(ceiling: options.maxInFlight)
+        sources = ChangeSources(ledger: ledger.reader)
     }
 
     /// One pass over everything pending. Returns when every batch was confirmed, given up on, or
@@ -121,11 +126,15 @@ public struct Sender: Sendable {
                 "requests": "\(report.requests)", "unanswered": "\(report.unanswered)", "failures": "\(report.failures.count)",
                 "segments": "\(report.confirmed.count)",
             ])
-        for segment in report.confirmed.keys.sorted() {
-            guard let counts = report.confirmed[segment] else { continue }
-            var metadata: Logger.Metadata = ["segment": "\(segment)", "adds": "\(counts.adds)", "removes": "\(counts.removes)"]
-            if let partners = options.partnersBySegment[segment] { metadata["partner"] = "\(partners.joined(separator: ","))" }
-            logger.info("TikTok confirmed +\(counts.adds) -\(counts.removes) for segment \(segment)", metadata: metadata)
+        // One line per segment and partner: the partner whose files asked for the changes, so
+        // that `journalctl PARTNER=acme` finds exactly acme's.
+        for source in report.confirmedBySource.keys.sorted() {
+            guard let counts = report.confirmedBySource[source] else { continue }
+            var metadata: Logger.Metadata = [
+                "segment": "\(source.segment)", "adds": "\(counts.adds)", "removes": "\(counts.removes)",
+            ]
+            if let partner = source.partner { metadata["partner"] = "\(partner)" }
+            logger.info("TikTok confirmed +\(counts.adds) -\(counts.removes) for segment \(source.segment)", metadata: metadata)
         }
     }
 
@@ -154,6 +163,9 @@ public struct Sender: Sendable {
         var mayLandLate = false
         /// The record went with the confirmation of the whole batch.
         var closed = false
+        /// The last try and TikTok's answer to it: what `lookup` shows as the last request that
+        /// carried the batch's unconfirmed members.
+        var lastRequest: SentRequest?
     }
 
     /// Records the batch as possibly at TikTok, sends it, then settles the record: members
@@ -191,7 +203,8 @@ public struct Sender: Sendable {
         let recheckAt = delivery.mayLandLate
             ? Int64(clockSeconds().rounded(.up)) + options.resendUnansweredAfter.components.seconds : nil
         do {
-            try await ledger.endInFlight(ticket, unconfirmed: unconfirmed, type: batch.type, recheckAt: recheckAt)
+            try await ledger.endInFlight(
+                ticket, unconfirmed: unconfirmed, type: batch.type, recheckAt: recheckAt, request: delivery.lastRequest)
         } catch {
             logger.error("could not record how a send ended; its members count as unknown from the next pass on",
                          metadata: batchMetadata(batch).merging(["error": "\(error)"]) { $1 })
@@ -206,6 +219,7 @@ public struct Sender: Sendable {
     ) async -> SendReport {
         var report = SendReport()
         var attempt = 0
+        var youngTries = 0
         var transportError: String?
         while true {
             if pause.stopsSending || Task.isCancelled { return report }
@@ -214,6 +228,7 @@ public struct Sender: Sendable {
             let handling: AnswerHandling
             let answer: TikTokAnswer?
             let started = ContinuousClock.now
+            let sentAt = Int64(clockSeconds())
             do {
                 answer = try await client.mapping(body)
                 KillPoint.afterAnswer.pass()
@@ -256,6 +271,10 @@ public struct Sender: Sendable {
             } else {
                 report.unanswered += 1
             }
+            delivery.lastRequest = SentRequest(
+                sentAt: sentAt, action: batch.action, type: batch.type, users: batch.userCount,
+                code: answer?.envelope?.code, httpStatus: answer?.httpStatus,
+                message: answer.map { $0.envelope?.message ?? $0.bodySnippet } ?? transportError, requestID: answer?.envelope?.requestID)
             switch handling {
             case .success, .successWithNote:
                 if case .successWithNote(let note) = handling {
@@ -268,11 +287,15 @@ public struct Sender: Sendable {
                     report.confirmed[segment, default: ActionCounts()].count(batch.action, rows)
                     SendingMetrics.confirmed(segment: segment, action: batch.action == .add ? "add" : "remove", count: rows)
                 }
+                for (source, rows) in await sources.count(batch.rows) {
+                    report.confirmedBySource[source, default: ActionCounts()].count(batch.action, rows)
+                }
                 // The whole batch in one sure answer: its in-flight record goes in the same transaction.
                 let closing = !delivery.mayLandLate && delivery.confirmed.isEmpty && batch.rows.count == delivery.ticket.rows.count
                     ? delivery.ticket : nil
                 do {
-                    report.acknowledged += try await ledger.markAcknowledged(batch.rows, closing: closing)
+                    report.acknowledged += try await ledger.markAcknowledged(
+                        batch.rows, closing: closing, request: delivery.lastRequest)
                     KillPoint.afterConfirmation.pass()
                     delivery.confirmed.formUnion(batch.rows.map(\.seq))
                     delivery.closed = closing != nil
@@ -335,6 +358,14 @@ public struct Sender: Sendable {
                     report.merge(await deliver(part: second, pause: pause, delivery: &delivery))
                     return report
                 }
+                let segment = segments.first ?? ""
+                if let wait = await newAudienceWait(segment, tries: &youngTries) {
+                    logger.notice(
+                        "TikTok refused segment \(segment), an audience created \(wait.age) s ago; a new audience may take a minute or two to take members, so the batch is tried again before the segment is parked",
+                        metadata: batchMetadata(batch, answer).merging(["wait_ms": "\(wait.delay.components.seconds * 1000 + wait.delay.components.attoseconds / 1_000_000_000_000_000)"]) { $1 })
+                    guard await sleep(wait.delay, unless: pause) else { return report }
+                    continue
+                }
                 let refused = failure(batch, answer, reason: "TikTok refused the segment")
                 do {
                     try await ledger.park(
@@ -356,6 +387,20 @@ public struct Sender: Sendable {
     private func deliver(part: MappingBatch, pause: PauseSignal, delivery: inout Delivery) async -> SendReport {
         let body = client.mappingBody(action: part.action, type: part.type, users: part.users)
         return await deliver(part.withoutUsers(), body: body, pause: pause, delivery: &delivery)
+    }
+
+    /// How long to wait before trying a refused batch again because its segment's audience is new
+    /// (created less than ``SenderOptions/newAudienceGrace`` ago), and its age; nil when it is not
+    /// new (or TikTok does not say when it was created): then the segment is parked.
+    private func newAudienceWait(_ segment: String, tries: inout Int) async -> (delay: Duration, age: Int)? {
+        guard let created = await ages.createdAt(segment, client: client) else { return nil }
+        let now = clockSeconds()
+        let age = now - Double(created)
+        let left = Double(options.newAudienceGrace.components.seconds) - age
+        guard age >= -60, left > 0 else { return nil }
+        tries += 1
+        let delay = min(backoff(attempt: tries, pace: .normal), .milliseconds(Int64(left * 1000) + 1))
+        return (delay, Int(age.rounded()))
     }
 
     private func backoff(attempt: Int, pace: AnswerHandling.RetryPace) -> Duration {
@@ -382,9 +427,10 @@ public struct Sender: Sendable {
         let said = answer?.summary ?? "no answer"
         switch handling {
         case .tokenRefused:
+            let advice = ReturnCodeAdvice.forCode(answer?.envelope?.code) ?? "renew it (tiktok-audience-sync auth)"
             return SendPause(
                 kind: .tokenRefused,
-                message: "TikTok refused the access token (\(said)); renew it (tiktok-audience-sync auth) and everything pending will be sent")
+                message: "TikTok refused the access token (\(said)); \(advice), and everything pending will be sent")
         case .configurationRefused:
             let advice = ReturnCodeAdvice.forCode(answer?.envelope?.code) ?? "check tiktok.advertiser_id and the app's permissions"
             return SendPause(

@@ -24,10 +24,30 @@ public enum Authorization {
 
     public struct Failure: OperatorError {
         public let summary: String
-        /// The auth code given: a new one is needed.
-        public var ending: FailureEnding { .inputRejected }
+        /// TikTok's code, when it answered with one.
+        public var code: Int? = nil
+
+        /// A wrong app id or secret (40101 INVALID_PARTNER): the configuration, and the code was
+        /// not used; otherwise the auth code itself was refused: a new one is needed.
+        public var ending: FailureEnding {
+            switch code {
+            case 40101?: .configuration
+            case let code? where AnswerHandling.forCode(code) == .retry(.normal) || AnswerHandling.forCode(code) == .retry(.rateLimited)
+                || AnswerHandling.forCode(code) == .retry(.long):
+                .retryLater
+            default: .inputRejected
+            }
+        }
+
         public var description: String {
-            "TikTok did not exchange the auth code (\(summary)). Auth codes are valid for one hour and only once: open the authorization URL again and use the new code."
+            switch ending {
+            case .configuration:
+                "TikTok did not take the app id or secret (\(summary)). Check --app-id and TIKTOK_APP_SECRET (or --app-secret-file): they are the App ID and Secret of your app in TikTok for Business' developer portal (My Apps). The auth code was not used: run the command again with the right ones within its hour; if TikTok then says the code expired, open the authorization URL again."
+            case .retryLater:
+                "TikTok could not exchange the auth code now (\(summary)). Run the same command again in a minute; the code stays valid for an hour from when it was issued."
+            default:
+                "TikTok did not exchange the auth code (\(summary)). Auth codes are valid for one hour and only once: open the authorization URL again and use the new code."
+            }
         }
     }
 
@@ -41,7 +61,7 @@ public enum Authorization {
             var scope: [Int]?
         }
         guard answer.envelope?.code == 0, let data = answer.data(as: Data.self) else {
-            throw Failure(summary: answer.summary)
+            throw Failure(summary: answer.summary, code: answer.envelope?.code)
         }
         return Grant(
             accessToken: data.access_token, refreshToken: data.refresh_token, advertiserIDs: data.advertiser_ids ?? [],

@@ -29,11 +29,11 @@ public struct TikTokAnswer: Sendable {
         return envelope.code >= 50_000
     }
 
-    /// "code 40002 "message" request_id=X" or "HTTP 503 without a TikTok envelope (snippet)".
+    /// "code 40002 PARAM_ERROR "message" request_id=X" or "HTTP 503 without a TikTok envelope (snippet)".
     public var summary: String {
         if let envelope {
             let id = envelope.requestID.isEmpty ? "-" : envelope.requestID
-            return "code \(envelope.code) \"\(envelope.message)\" request_id=\(id)"
+            return "code \(ReturnCode.described(envelope.code)) \"\(envelope.message)\" request_id=\(id)"
         }
         return "HTTP \(httpStatus) without a TikTok envelope (\(bodySnippet))"
     }

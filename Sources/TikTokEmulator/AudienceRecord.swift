@@ -17,6 +17,9 @@ struct AudienceRecord: Sendable {
     /// say, and `is_valid` false after), as TikTok expires audiences left unused.
     var expiresAt: Int?
     var members: Set<EmulatorMember> = []
+    /// Until then `/segment/mapping/` refuses it, as TikTok refuses writes to an audience made
+    /// moments ago.
+    var notReadyUntil: ContinuousClock.Instant?
 
     init(id: String, name: String, createdAt secondsSince1970: Int = WallClock.secondsSince1970()) {
         self.id = id

@@ -34,6 +34,10 @@ public struct EmulatorConfiguration: Sendable {
     /// Keeps every change to every member (``EmulatorState/trace(of:)``); for tests of small
     /// audiences that must explain a wrong member, not for large runs.
     public var traceMembers = false
+    /// How long an audience made through `/segment/audience/` refuses `/segment/mapping/` (HTTP 400
+    /// with code 40002, "not ready"): TikTok may need a minute or two before a new audience takes
+    /// writes. Zero: at once.
+    public var newAudienceRefusal: Duration = .zero
 
     public init(
         host: String = "127.0.0.1",

@@ -15,7 +15,8 @@ extension EmulatorState {
             case "create":
                 let name = try WireRules.requiredString(body["custom_audience_name"], field: "custom_audience_name")
                 guard !name.trimmingSpaces().isEmpty else { throw .param("custom_audience_name must not be empty") }
-                let audience = AudienceRecord(id: self.newAudienceID(), name: name)
+                var audience = AudienceRecord(id: self.newAudienceID(), name: name)
+                if self.newAudienceRefusal > .zero { audience.notReadyUntil = ContinuousClock.now + self.newAudienceRefusal }
                 self.insertAudience(audience)
                 return .success(.object(["audience_id": .string(audience.id)]))
             case "delete":

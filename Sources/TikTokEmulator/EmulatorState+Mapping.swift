@@ -33,6 +33,9 @@ extension EmulatorState {
                 throw .tooManyRequests
             }
             let mapping = try parsed.get()
+            for id in Set(mapping.assignments.map(\.audienceID)) {
+                if let until = self.audiences[id]?.notReadyUntil, until > now { throw .audienceNotReady(id) }
+            }
             try mapping.checkAudiences(
                 audienceType: { self.audiences[$0]?.audienceType }, refusedAudiences: self.refusedAudiences)
             self.apply(mapping, at: now, request: request, landing: landing)

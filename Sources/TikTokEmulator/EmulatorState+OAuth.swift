@@ -12,12 +12,9 @@ extension EmulatorState {
             let appID = try WireRules.requiredString(body["app_id"], field: "app_id")
             let secret = try WireRules.requiredString(body["secret"], field: "secret")
             let code = try WireRules.requiredString(body["auth_code"], field: "auth_code")
-            guard appID == self.appID, secret == self.appSecret else {
-                throw .permission("app_id or secret is wrong")
-            }
-            guard !code.isEmpty, let token = self.authCodes.removeValue(forKey: code) else {
-                throw .param("auth_code is invalid, expired or already used")
-            }
+            // TikTok's codes: 40101 INVALID_PARTNER for the app, 40110 AUTH_CODE_ERROR for the code.
+            guard appID == self.appID, secret == self.appSecret else { throw .invalidPartner }
+            guard !code.isEmpty, let token = self.authCodes.removeValue(forKey: code) else { throw .authCodeError }
             self.accessTokens.insert(token)
             return .success(
                 .object([

@@ -16,6 +16,8 @@ public actor EmulatorState {
     /// Audience ids in creation order, for `/dmp/custom_audience/list/`.
     var audienceOrder: [String] = []
     var refusedAudiences: Set<String> = []
+    /// How long a newly created audience refuses writes (``EmulatorConfiguration/newAudienceRefusal``).
+    var newAudienceRefusal: Duration
     var faults: [EmulatorFault] = []
     let randomFaults: [RandomFault]
     var randomState: UInt64
@@ -53,12 +55,13 @@ public actor EmulatorState {
         self.randomFaults = configuration.randomFaults
         self.randomState = configuration.randomSeed
         self.memberTrace = configuration.traceMembers ? [:] : nil
+        self.newAudienceRefusal = configuration.newAudienceRefusal
         for id in configuration.audienceIDs where self.audiences[id] == nil {
-            self.audiences[id] = AudienceRecord(id: id, name: "Emulator audience \(id)")
+            self.audiences[id] = AudienceRecord(id: id, name: "Emulator audience \(id)", createdAt: Self.longAgo())
             self.audienceOrder.append(id)
         }
         for id in configuration.customerFileAudienceIDs where self.audiences[id] == nil {
-            var audience = AudienceRecord(id: id, name: "Emulator customer file \(id)")
+            var audience = AudienceRecord(id: id, name: "Emulator customer file \(id)", createdAt: Self.longAgo())
             audience.audienceType = Self.customerFileType
             self.audiences[id] = audience
             self.audienceOrder.append(id)
@@ -125,13 +128,13 @@ public actor EmulatorState {
 
     /// Creates an empty Partner audience with this id (no-op if it exists).
     public func addAudience(_ id: String) {
-        self.insertAudience(AudienceRecord(id: id, name: "Emulator audience \(id)"))
+        self.insertAudience(AudienceRecord(id: id, name: "Emulator audience \(id)", createdAt: Self.longAgo()))
     }
 
     /// Creates an audience of another type than Partner (as made in TikTok's UI: "Customer File
     /// Audience", say), which `/segment/mapping/` refuses; no-op if the id exists.
     public func addAudience(_ id: String, type: String) {
-        var audience = AudienceRecord(id: id, name: "Emulator \(type) \(id)")
+        var audience = AudienceRecord(id: id, name: "Emulator \(type) \(id)", createdAt: Self.longAgo())
         audience.audienceType = type
         self.insertAudience(audience)
     }
@@ -148,7 +151,25 @@ public actor EmulatorState {
         self.refusedAudiences = ids
     }
 
+    /// How long audiences created from now on refuse writes (see ``EmulatorConfiguration/newAudienceRefusal``).
+    public func setNewAudienceRefusal(_ duration: Duration) {
+        self.newAudienceRefusal = duration
+    }
+
+    /// Ends a new audience's refusal of writes now, whatever time was left of it.
+    public func makeAudienceReady(_ id: String) {
+        self.audiences[id]?.notReadyUntil = nil
+    }
+
+    /// `/segment/mapping/` requests refused so far (received, not applied).
+    public var refusedMappingRequestCount: Int { self.mappingRequestCount - self.appliedMappingRequestCount }
+
     // MARK: Internal bookkeeping
+
+    /// The creation time of audiences that exist from the start (or are added as existing ones):
+    /// 30 days ago, long past the minute or two a new audience may refuse writes. Only those made
+    /// through `/segment/audience/` are new.
+    static func longAgo() -> Int { WallClock.secondsSince1970() - 30 * 86_400 }
 
     func apiRequestBegan() {
         self.concurrentRequests += 1

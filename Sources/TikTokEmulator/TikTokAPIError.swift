@@ -48,6 +48,19 @@ struct TikTokAPIError: Error, Sendable {
         TikTokAPIError(code: 40400, message: message, httpStatus: 404)
     }
 
+    /// A mapping to an audience created moments ago: TikTok may refuse writes for a minute or two
+    /// (Segment's connector records errors right after creation). Its exact code is not
+    /// documented; TIKTOK_API.md has seen a not-ready segment answered with HTTP 400 and an envelope.
+    static func audienceNotReady(_ id: String) -> TikTokAPIError {
+        TikTokAPIError(code: 40002, message: "audience \(id) is not ready yet; try again later", httpStatus: 400)
+    }
+
+    /// 40101 INVALID_PARTNER: `/oauth2/access_token/` with a wrong app id or secret.
+    static let invalidPartner = TikTokAPIError(code: 40101, message: "Invalid App ID or secret")
+
+    /// 40110 AUTH_CODE_ERROR: an auth code that is wrong, expired (one hour) or used already.
+    static let authCodeError = TikTokAPIError(code: 40110, message: "auth_code is invalid, expired or already used")
+
     /// A mapping to an audience that is not a Partner audience. TikTok's exact code for it is not
     /// documented; PARAM_ERROR is what it answers for audiences the call cannot use.
     static func notPartnerAudience(_ id: String, type: String) -> TikTokAPIError {

@@ -15,7 +15,7 @@ struct AudienceSyncCommand: AsyncParsableCommand {
             token, a parked segment or a held snapshot).
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Once.self, Validate.self, Plan.self, Status.self, Check.self, Segments.self, Hash.self, Retry.self, Approve.self, Backup.self, Auth.self]
+        subcommands: [Run.self, Once.self, Validate.self, Plan.self, Status.self, Check.self, Segments.self, Hash.self, Lookup.self, Retry.self, Approve.self, Backup.self, Auth.self]
     )
 
     static func main() async {
@@ -34,6 +34,6 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The configuration file.", valueName: "file"))
     var config: String = "/etc/tiktok-audience-sync/config.yaml"
 
-    @Option(name: .long, help: "Log level: debug, info, notice, warning, error.")
-    var logLevel: String = "info"
+    @Option(name: .long, help: "Log level: debug, info, notice, warning, error (default: info; warning for once on a terminal, where its summary says the rest).")
+    var logLevel: String?
 }

@@ -3,6 +3,7 @@ import Foundation
 import AudienceDaemon
 import AudienceLedger
 import AudienceModel
+import AudienceSupport
 import AudienceTikTok
 
 extension AudienceSyncCommand {
@@ -43,9 +44,7 @@ extension AudienceSyncCommand {
             ).run()
             if let rootOwned { items.insert(rootOwned, at: 0) }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                say(context.redactor.redact(String(decoding: try encoder.encode(items), as: UTF8.self)))
+                say(context.redactor.redact(try PrettyJSON.encode(items)))
             } else {
                 let width = max(20, (items.map(\.check.count).max() ?? 0) + 2)
                 for item in items {

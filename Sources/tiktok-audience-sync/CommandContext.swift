@@ -24,11 +24,15 @@ struct CommandContext {
 
     static let sharedRedactor = Redactor()
 
-    static func load(_ options: ConfigOptions, resolveToken: Bool = true) async throws -> CommandContext {
+    /// `summarisesOnTerminal`: the command prints a summary of every event it logs at info
+    /// (`once`); when its output and its log go to the same terminal, only warnings and worse are
+    /// logged (unless `--log-level` says otherwise), so that nothing is printed twice.
+    static func load(_ options: ConfigOptions, resolveToken: Bool = true, summarisesOnTerminal: Bool = false) async throws -> CommandContext {
         let environment = ProcessInfo.processInfo.environment
         let redactor = sharedRedactor
         if let token = environment["TIKTOK_ACCESS_TOKEN"] { redactor.add(token.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        let level = Logger.Level(rawValue: options.logLevel.lowercased()) ?? .info
+        let interactive = summarisesOnTerminal && isatty(STDOUT_FILENO) != 0 && isatty(STDERR_FILENO) != 0
+        let level = options.logLevel.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? (interactive ? .warning : .info)
         bootstrapLogging(level: level, redactor: redactor)
         let logger = Logger(label: "tiktok-audience-sync")
         do {

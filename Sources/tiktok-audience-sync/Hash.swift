@@ -12,7 +12,7 @@ extension AudienceSyncCommand {
                 For partners who hash on their side: their hash of a value must equal the one printed here, or
                 TikTok matches nothing. Each value prints its id_schema type and hash, one line each; the rules
                 used go to stderr. The rules are TikTok's defaults, or those of --config (and --partner), with
-                --phone-format and --maid-type over them. Values are never logged.
+                --phone-format, --maid-type and --maid-32-hex over them. Values are never logged.
                 Example: tiktok-audience-sync hash --email Jane.Doe+news@Example.com --phone "+1 415 555 0123"
                 """)
 

@@ -18,11 +18,17 @@ struct IdentifierRuleOptions: ParsableArguments {
     @Option(help: "How phone numbers are hashed: digits (TikTok's help page; the default) or e164 (with +).")
     var phoneFormat: String?
 
+    @Option(name: .customLong("maid-32-hex"), help: "What a maid of 32 hex digits is: md5 (the default), uuid (without hyphens) or reject.")
+    var maid32Hex: String?
+
     func validate() throws {
         if let maidType, MAIDType(partnerValue: maidType) == nil { throw ValidationError("--maid-type must be idfa or aaid") }
         if partner != nil && config == nil { throw ValidationError("--partner needs --config (the partner's rules are there)") }
         if let phoneFormat, IdentifierRules.PhoneForm(rawValue: phoneFormat) == nil {
             throw ValidationError("--phone-format must be digits or e164")
+        }
+        if let maid32Hex, IdentifierRules.MAID32Hex(rawValue: maid32Hex) == nil {
+            throw ValidationError("--maid-32-hex must be md5, uuid or reject")
         }
     }
 
@@ -47,6 +53,7 @@ struct IdentifierRuleOptions: ParsableArguments {
         var rules = configuration?.identifierRules(forPartner: partner ?? folder) ?? IdentifierRules()
         if let maidType { rules.maidType = MAIDType(partnerValue: maidType) }
         if let phoneFormat, let form = IdentifierRules.PhoneForm(rawValue: phoneFormat) { rules.phoneForm = form }
+        if let maid32Hex, let hex32 = IdentifierRules.MAID32Hex(rawValue: maid32Hex) { rules.maid32Hex = hex32 }
         return rules
     }
 }

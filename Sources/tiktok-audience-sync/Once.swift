@@ -29,7 +29,7 @@ extension AudienceSyncCommand {
         }
 
         private func work(_ relay: StopSignals.Relay) async throws {
-            var context = try await CommandContext.load(options, resolveToken: false)
+            var context = try await CommandContext.load(options, resolveToken: false, summarisesOnTerminal: true)
             try context.useStateDirectory()
             let lock = try context.lockStateDirectory()
             defer { withExtendedLifetime(lock) {} }
@@ -76,6 +76,11 @@ extension AudienceSyncCommand {
             if record.senderStop != .noToken {
                 say("sent \(send.requests) request(s); TikTok confirmed \(send.acknowledged) change(s)"
                     + (send.unanswered > 0 ? "; \(send.unanswered) tries got no answer" : ""))
+            }
+            // What the audit lines say, for a terminal where they are not logged (see CommandContext).
+            for source in send.confirmedBySource.keys.sorted() {
+                guard let counts = send.confirmedBySource[source] else { continue }
+                say("  segment \(source.segment): TikTok confirmed +\(counts.adds) -\(counts.removes)" + (source.partner.map { " (\($0))" } ?? ""))
             }
             for failure in send.failures {
                 say("  refused: \(failure.action) \(failure.rows) \(failure.identifierType) row(s) for segment(s) \(failure.segments.joined(separator: ",")): \(failure.code.map { "code \($0) " } ?? "")\(failure.message) request_id=\(failure.requestID ?? "-")")

@@ -51,9 +51,7 @@ extension AudienceSyncCommand.Segments {
             let partners = context.configuration.partnersBySegment
             if json {
                 let listed = audiences.map { ListedAudience($0, partners: partners[$0.id] ?? []) }
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                say(String(decoding: try encoder.encode(listed), as: UTF8.self))
+                say(try PrettyJSON.encode(listed))
                 return
             }
             var rows = [["ID", "TYPE", "MATCHED", "VALID", "EXPIRES", "PARTNERS", "NAME"]]
@@ -106,7 +104,7 @@ extension AudienceSyncCommand.Segments {
             case .answered(let id):
                 say(id)
                 FileHandleOutput.standardError(
-                    "tiktok-audience-sync: created Partner audience \(id) \"\(shown)\"; name it under partners: (segments: [\"\(id)\"])\n")
+                    "tiktok-audience-sync: created Partner audience \(id) \"\(shown)\"; name it under partners: (segments: [\"\(id)\"]). TikTok may take a minute or two before it takes members; until then the sender tries again\n")
             case .refused(let summary, let code):
                 throw refusal("TikTok did not create the audience: \(summary)", code: code, context: context)
             }

@@ -12,9 +12,11 @@ extension AudienceSyncCommand {
             discussion: """
                 Reads the ledger, the inbox and what the daemon last saw, so it works while the daemon runs and
                 when it is stopped, and needs no token. Lists each file waiting in the inbox with why, held
-                snapshots, parked segments and why sending is paused. Exits 0 when all is done, 75 when work
-                is pending that will go on by itself, 78 when an operator must act (a refused token or
-                access, a parked segment, a held snapshot, a file that cannot be taken).
+                snapshots, parked segments and why sending is paused, and recent files with their rejected
+                rows (a warning in health for a week: the partner's to fix). Exits 0 when all is done
+                (warnings included), 75 when work is pending that will go on by itself, 78 when an operator
+                must act (a refused token or access, a parked segment, a held snapshot, a file that cannot
+                be taken).
                 Example: tiktok-audience-sync status --json --config /etc/tiktok-audience-sync/config.yaml
                 """)
 
@@ -43,14 +45,12 @@ extension AudienceSyncCommand {
                 confirmed: count ? try await reader.confirmedCounts() : nil, files: try await reader.recentFiles(limit: files),
                 tiktok: try await reader.tiktokHealth(), rechecks: try await reader.pendingRechecks(), ledgerBytes: await reader.sizeOnDisk())
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                say(String(decoding: try encoder.encode(document), as: UTF8.self))
+                say(try PrettyJSON.encode(document))
             } else {
                 say(document.text)
             }
             switch document.health {
-            case .ok: return
+            case .ok, .warning: return
             case .pending: throw Exit.workPending
             case .actionNeeded: throw Exit.badConfiguration
             }
@@ -82,8 +82,22 @@ struct StatusDocument: Encodable {
 
     enum Health: String, Encodable {
         case ok
+        /// All is done, but something is worth a look: recent files had rows rejected.
+        case warning
         case pending
         case actionNeeded = "action_needed"
+    }
+
+    /// How long a file's rejected rows keep a warning in `health` (if it is still among the files listed).
+    static let rejectedRowsWarningSeconds: Int64 = 7 * 86_400
+
+    /// What is worth a look although it needs no operator here: recent files with rejected rows
+    /// (the partner's to fix; the rest of each file applied).
+    var warnings: [String] {
+        let since = Int64(Date().timeIntervalSince1970) - Self.rejectedRowsWarningSeconds
+        return files.filter { $0.rowsRejected > 0 && $0.plannedAt >= since }.map {
+            "\($0.name): \($0.rowsRejected) of \($0.rowsRead) rows rejected (the rest applied; its receipt lists them by line and reason)"
+        }
     }
 
     /// What an operator must do something about, in words.
@@ -100,6 +114,7 @@ struct StatusDocument: Encodable {
     var health: Health {
         if !problems.isEmpty { return .actionNeeded }
         if pending.total > 0 || tiktok.pausedReason != nil || rechecks.members > 0 || !inbox.waiting.isEmpty { return .pending }
+        if !warnings.isEmpty { return .warning }
         return .ok
     }
 
@@ -111,10 +126,12 @@ struct StatusDocument: Encodable {
         var lines: [String] = []
         switch health {
         case .ok: lines.append("health: ok")
+        case .warning: lines.append("health: ok, with warnings (nothing to do here; tell the partner)")
         case .pending: lines.append("health: working (pending work goes on by itself)")
         case .actionNeeded: lines.append("health: ACTION NEEDED")
         }
         for problem in problems { lines.append("  - \(problem.escapingControlCharacters)") }
+        for warning in warnings { lines.append("  ! \(warning.escapingControlCharacters)") }
         if let pid = daemon.pid {
             var line = "daemon: running (pid \(pid))"
             if let intake = daemon.intake {
@@ -161,7 +178,8 @@ struct StatusDocument: Encodable {
         lines.append("recent files:")
         for file in files {
             let state = file.outcome == .applied ? (file.confirmedAt == nil ? "applied, waiting for TikTok" : "applied, confirmed") : file.outcome.rawValue
-            lines.append("  \(file.name.escapingControlCharacters): \(state), \(file.rowsRead) rows, +\(file.adds) -\(file.removes)\(file.reason.map { ": \($0)" } ?? "")")
+            let rejected = file.rowsRejected > 0 ? ", \(file.rowsRejected) rejected" : ""
+            lines.append("  \(file.name.escapingControlCharacters): \(state), \(file.rowsRead) rows\(rejected), +\(file.adds) -\(file.removes)\(file.reason.map { ": \($0)" } ?? "")")
         }
         if files.isEmpty { lines.append("  (none yet)") }
         lines.append("ledger: \(ledgerBytes / 1024) KiB")

@@ -80,6 +80,8 @@ struct StatusJSON: Encodable {
 
     var health: String
     var problems: [String]
+    /// Worth a look, nothing to do here: recent files with rejected rows.
+    var warnings: [String]
     var daemon: Daemon
     var inbox: Inbox
     var pending: Pending
@@ -95,6 +97,7 @@ struct StatusJSON: Encodable {
         let time = StatusDocument.time
         health = document.health.rawValue
         problems = document.problems
+        warnings = document.warnings
         let intake = document.daemon.intake ?? document.daemon.lastSeen
         daemon = Daemon(
             running: document.daemon.pid != nil, pid: document.daemon.pid, last_scan_at: intake?.lastScanAt,

@@ -62,9 +62,15 @@ struct TikTokEmulatorCommand: AsyncParsableCommand {
     @Option(help: "The secret /oauth2/access_token/ accepts.")
     var appSecret = EmulatorConfiguration().appSecret
 
+    @Option(help: "Seconds an audience created through /segment/audience/ refuses /segment/mapping/ (HTTP 400, code 40002), as TikTok may for a minute or two.")
+    var newAudienceRefusalSeconds: Double = 0
+
     func validate() throws {
         guard (0...65_535).contains(self.port) else {
             throw ValidationError("--port must be from 0 to 65535.")
+        }
+        guard self.newAudienceRefusalSeconds >= 0 else {
+            throw ValidationError("--new-audience-refusal-seconds must not be negative.")
         }
         guard self.latencyMs >= 0 else {
             throw ValidationError("--latency-ms must not be negative.")
@@ -99,6 +105,7 @@ struct TikTokEmulatorCommand: AsyncParsableCommand {
         )
         configuration.customerFileAudienceIDs = self.customerFileAudiences
         configuration.randomSeed = self.seed
+        configuration.newAudienceRefusal = .milliseconds(Int64(self.newAudienceRefusalSeconds * 1000))
         for text in self.randomFaults {
             do throws(EmulatorFault.AdminJSONError) {
                 configuration.randomFaults.append(try RandomFault(parsing: text))

@@ -277,7 +277,31 @@ struct EmulatorTests {
         }
     }
 
-    @Test("an auth code is exchanged for a token once; wrong app credentials are 40001")
+    @Test("an audience created through /segment/audience/ refuses writes (HTTP 400, code 40002) until it is ready; audiences that existed before take them")
+    func newAudienceRefusesWrites() async throws {
+        var configuration = EmulatorConfiguration()
+        configuration.newAudienceRefusal = .seconds(3_600)
+        try await TikTokEmulator.withRunning(configuration) { emulator in
+            let api = EmulatorAPI(emulator)
+            let created = try await api.post(
+                "/segment/audience/", #"{"advertiser_id":"\#(Self.advertiser)","action":"create","custom_audience_name":"Fresh"}"#)
+            let id = try #require((created.data as? [String: Any])?["audience_id"] as? String)
+            func add(_ audience: String) -> String {
+                #"{"advertiser_ids":["\#(Self.advertiser)"],"action":"add","id_schema":["EMAIL_SHA256"],"batch_data":[[{"id":"\#(String(repeating: "a", count: 64))","audience_ids":["\#(audience)"]}]]}"#
+            }
+            let refused = try await api.post("/segment/mapping/", add(id))
+            #expect(refused.status == 400)
+            #expect(refused.code == 40002)
+            #expect(refused.message.contains("not ready"))
+            #expect(await emulator.state.members(of: id).isEmpty)
+            #expect(try await api.post("/segment/mapping/", add("123456")).code == 0, "an audience that existed before is not new")
+            await emulator.state.makeAudienceReady(id)
+            #expect(try await api.post("/segment/mapping/", add(id)).code == 0)
+            #expect(await emulator.state.members(of: id).count == 1)
+        }
+    }
+
+    @Test("an auth code is exchanged for a token once; wrong app credentials are 40101, a used code 40110, as TikTok's list says")
     func authCodeExchange() async throws {
         let configuration = EmulatorConfiguration(authCodes: ["code-1": "granted-token"])
         try await TikTokEmulator.withRunning(configuration) { emulator in
@@ -287,7 +311,7 @@ struct EmulatorTests {
                 #"{"app_id":"emulator-app","secret":"nope","auth_code":"code-1"}"#,
                 token: nil
             )
-            #expect(wrongSecret.code == 40001)
+            #expect(wrongSecret.code == 40101, "INVALID_PARTNER: the app id or secret")
 
             let exchange = #"{"app_id":"emulator-app","secret":"emulator-secret","auth_code":"code-1"}"#
             let first = try await api.post("/oauth2/access_token/", exchange, token: nil)
@@ -298,7 +322,7 @@ struct EmulatorTests {
             #expect(data["scope"] as? [Int] == [4])
 
             let again = try await api.post("/oauth2/access_token/", exchange, token: nil)
-            #expect(again.code == 40002)
+            #expect(again.code == 40110, "AUTH_CODE_ERROR: a code works once")
 
             #expect(try await api.get("/user/info/", token: "granted-token").code == 0)
         }

@@ -532,9 +532,16 @@ enum HostileCorpus {
         add("bom", "bom-only.csv", [0xEF, 0xBB, 0xBF], .refused([.empty]))
         add("bom", "bom-newline.csv", [0xEF, 0xBB, 0xBF, 0x0A], .refused([.noHeader]))
         add("bom", "half-bom.csv", [0xEF, 0xBB] + body, .refused(refusedText))
-        add("bom", "utf16le.csv", [0xFF, 0xFE] + Array(String(decoding: body, as: UTF8.self).utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }, .refused(refusedText.union([.binary])))
-        add("bom", "utf16be.csv", [0xFE, 0xFF] + Array(String(decoding: body, as: UTF8.self).utf16).flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }, .refused(refusedText.union([.binary])))
-        add("bom", "utf16le-no-bom.csv", Array(String(decoding: body, as: UTF8.self).utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }, .refused([.binary]))
+        // UTF-16 (Excel's "Unicode Text", pandas' utf-16) is decoded: it reads exactly as the UTF-8 body.
+        let bodyReads = HostileEntry.Expectation.readsAs(rowsRead: 1, changes: [
+            HostileChange(
+                segment: "123456", member: Member(type: .emailSHA256, digest: digest(2).withUnsafeBytes { Digest32(bytes: $0) }),
+                action: .add, line: 2),
+        ])
+        add("bom", "utf16le.csv", [0xFF, 0xFE] + Array(String(decoding: body, as: UTF8.self).utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }, bodyReads)
+        add("bom", "utf16be.csv", [0xFE, 0xFF] + Array(String(decoding: body, as: UTF8.self).utf16).flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }, bodyReads)
+        add("bom", "utf16le-no-bom.csv", Array(String(decoding: body, as: UTF8.self).utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }, bodyReads)
+        add("bom", "utf16le-odd-byte.csv", [0xFF, 0xFE] + Array(String(decoding: body, as: UTF8.self).utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] } + [0x41], .refused([.badUTF16]))
         add("bom", "utf32le.csv", [0xFF, 0xFE, 0x00, 0x00] + body.flatMap { [$0, 0, 0, 0] }, .refused(refusedText.union([.binary])))
         add("bom", "bom-after-newline.csv", [0x0A, 0xEF, 0xBB, 0xBF] + body, .refused([.noHeader]))
 

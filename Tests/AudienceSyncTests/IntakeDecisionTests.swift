@@ -91,7 +91,11 @@ struct IntakeDecisionTests {
         KnownCase(
             name: "a delta applied before: duplicate, naming the file of the same folder",
             memory: .init(record: record("acme/a.csv", .applied)),
-            expected: .duplicate(reason: "same bytes as acme/a.csv, already applied; nothing changed")),
+            expected: .duplicate(reason: "same bytes as acme/a.csv, applied 1970-01-01T00:00:00Z; nothing changed")),
+        KnownCase(
+            name: "the same name uploaded again: its earlier upload is named, not the file itself",
+            memory: .init(record: record("acme/b.csv", .applied)),
+            expected: .duplicate(reason: "same bytes as this file's earlier upload, applied 1970-01-01T00:00:00Z; nothing changed")),
         KnownCase(
             name: "another partner's file: a duplicate that does not name it",
             memory: .init(record: record("globex/secret.csv", .applied)),
@@ -99,7 +103,7 @@ struct IntakeDecisionTests {
         KnownCase(
             name: "a snapshot applied before, nothing since: duplicate",
             memory: .init(record: record("acme/full.csv", .applied, kind: .snapshot)),
-            expected: .duplicate(reason: "same bytes as acme/full.csv, already applied; nothing changed")),
+            expected: .duplicate(reason: "same bytes as acme/full.csv, applied 1970-01-01T00:00:00Z; nothing changed")),
         KnownCase(
             name: "a snapshot applied before, newer files since: applied again",
             memory: .init(record: record("acme/full.csv", .applied, kind: .snapshot), appliedAfter: true),
@@ -107,7 +111,7 @@ struct IntakeDecisionTests {
         KnownCase(
             name: "a delta with newer files since: still a duplicate (a delta never applies twice)",
             memory: .init(record: record("acme/a.csv", .applied), appliedAfter: true),
-            expected: .duplicate(reason: "same bytes as acme/a.csv, already applied; nothing changed")),
+            expected: .duplicate(reason: "same bytes as acme/a.csv, applied 1970-01-01T00:00:00Z; nothing changed")),
         KnownCase(
             name: "planned, stopped before the move: finish the move",
             memory: .init(record: record("acme/b.csv", .applied, archived: false)), expected: .finishMove),

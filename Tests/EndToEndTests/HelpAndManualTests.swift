@@ -5,7 +5,7 @@ import Testing
 @Suite("Help, completions and the man page")
 struct HelpAndManualTests {
     static let subcommands = [
-        "run", "once", "validate", "plan", "status", "check", "segments list", "segments create", "hash", "retry", "approve", "backup", "auth",
+        "run", "once", "validate", "plan", "status", "check", "segments list", "segments create", "hash", "lookup", "retry", "approve", "backup", "auth",
     ]
     static let manPage = DeploymentFixture.repositoryRoot + "/docs/tiktok-audience-sync.1"
 

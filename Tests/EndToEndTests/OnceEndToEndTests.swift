@@ -29,7 +29,10 @@ struct OnceEndToEndTests {
             #expect(result.status == 65, "rows and a file were rejected: \(result.output)")
             // The audit trail: what reached TikTok, per segment, with the fields to filter on.
             #expect(result.stderr.contains("TikTok confirmed +20 -0 for segment 123456"), "\(result.stderr)")
-            #expect(result.stderr.contains("TikTok confirmed +2 -0 for segment 654321"))
+            // One line per segment and partner whose files asked for the changes.
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.contains { $0.contains("TikTok confirmed +1 -0 for segment 654321") && $0.contains("partner=acme") }, "\(result.stderr)")
+            #expect(lines.contains { $0.contains("TikTok confirmed +1 -0 for segment 654321") && $0.contains("partner=globex") }, "\(result.stderr)")
             #expect(result.stderr.contains("segment=123456"))
             let expected123 = Set(people[1..<20]).union([people[30]])
             #expect(Set(await emulator.state.members(of: "123456").map(\.id)) == expected123)

@@ -73,7 +73,8 @@ struct ReadOnlyCommandsEndToEndTests {
             let previous = Migrations.steps.count - 1
             do {
                 let connection = try SQLiteConnection(path: path)
-                try connection.execute("DROP INDEX membership_by_segment; PRAGMA user_version = \(previous)")
+                try connection.execute(
+                    "DROP TRIGGER member_trail_on_change; DROP TRIGGER member_trail_on_delete; DROP TABLE member_trail; DROP TABLE request; ALTER TABLE membership DROP COLUMN request; PRAGMA user_version = \(previous)")
             }
             // The daemon of that version holds the state directory.
             let daemon = try StateLock(stateDirectory: workspace.state)

@@ -15,6 +15,10 @@
 //    grow: the records must be the same as when the whole input arrives in one read. This is the
 //    only way to reach the code for records cut by a buffer's end with inputs under 1 MiB.
 // 4. Through the UTF-8 validator in pieces: it must agree with the standard library's validation.
+// 5. As UTF-16 (little-endian behind a byte-order mark, and big-endian) through the decoder the
+//    reader uses for Excel's "Unicode Text", in pieces of 1 to 7 bytes: it must yield exactly the
+//    standard library's UTF-8 for valid UTF-16, and refuse invalid UTF-16 (a lone surrogate, an
+//    odd byte) with an error.
 
 import CZlib
 import FuzzerDriver  // only for the entry point it links in
@@ -62,6 +66,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     }
     compareChunkedTokenizer(bytes)
     compareValidator(bytes)
+    compareUTF16Decoder(bytes)
     return 0
 }
 
@@ -239,7 +244,7 @@ private func tokens<S: ByteSource>(_ reader: consuming CSVRecordReader<S>) -> To
     var reader = reader
     var result = Tokens()
     do {
-        result.delimiter = HeaderLayout.delimiter(forHeaderLine: try reader.peekFirstLine())
+        result.delimiter = HeaderLayout.delimiter(forHeaderLine: try reader.peekFirstLine()).byte
         reader.delimiter = result.delimiter
         while try reader.nextRecord() {
             if reader.line <= (result.records.last?.line ?? 0) {
@@ -304,5 +309,33 @@ private func compareValidator(_ bytes: [UInt8]) {
     }
     if accepted != expected {
         fatalError("the UTF-8 validator says \(accepted ? "valid" : "invalid"), the standard library \(expected ? "valid" : "invalid")")
+    }
+}
+
+// MARK: - 5: the UTF-16 decoder in pieces
+
+private func compareUTF16Decoder(_ bytes: [UInt8]) {
+    for bigEndian in [false, true] {
+        let units: [UInt16] = stride(from: 0, to: bytes.count - 1, by: 2).map { index in
+            bigEndian ? UInt16(bytes[index]) << 8 | UInt16(bytes[index + 1]) : UInt16(bytes[index + 1]) << 8 | UInt16(bytes[index])
+        }
+        let expected: [UInt8]? = bytes.count % 2 == 0 ? String(validating: units, as: UTF16.self).map { Array($0.utf8) } : nil
+        let mark: [UInt8] = bigEndian ? [0xFE, 0xFF] : [0xFF, 0xFE]
+        var decoded: [UInt8] = []
+        do {
+            var source = try DecodingByteSource(PieceSource(mark + bytes, largest: 7))
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 5, alignment: 1)
+            defer { buffer.deallocate() }
+            while true {
+                let count = try source.read(into: buffer)
+                if count == 0 { break }
+                decoded += buffer[0..<count]
+            }
+        } catch {
+            if expected != nil { fatalError("the UTF-16 decoder refused valid UTF-16 (\(bigEndian ? "BE" : "LE")): \(error)") }
+            continue
+        }
+        guard let expected else { fatalError("the UTF-16 decoder read invalid UTF-16 (\(bigEndian ? "BE" : "LE"))") }
+        if decoded != expected { fatalError("the UTF-16 decoder's UTF-8 differs from the standard library's (\(bigEndian ? "BE" : "LE"))") }
     }
 }
