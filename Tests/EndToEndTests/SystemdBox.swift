@@ -27,17 +27,21 @@ final class SystemdBox: Sendable {
         self.exchange = exchange
     }
 
-    /// Boots a box, runs `body` with it, and always stops it (even when `body` throws).
-    static func with<T>(_ body: (SystemdBox) async throws -> T) async throws -> T {
+    /// Boots a box, runs `body` with it, and always stops it (even when `body` throws). `binds`
+    /// and `readOnlyBinds`: host folders the box sees at the same paths.
+    static func with<T>(
+        binds: [String] = [], readOnlyBinds: [String] = [], _ body: (SystemdBox) async throws -> T
+    ) async throws -> T {
         let packages = try await BoxPackages.shared.built()
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
         let name = "tas-" + String((0..<8).map { _ in alphabet.randomElement()! })
         let exchange = try DeploymentFixture.temporaryDirectory("box-exchange")
-        var readOnly = ["\(packages.folder):/packages"]
+        var readOnly = ["\(packages.folder):/packages"] + readOnlyBinds
         // A debug build links Swift's runtime from the toolchain: the box sees the same folder.
         if let runtime = packages.runtimeFolder { readOnly.append(runtime) }
         let booted = try await ToolProcess(
-            script, ["boot", name], environment: ["BOX_BIND": "\(exchange):/exchange", "BOX_BIND_RO": readOnly.joined(separator: " ")]
+            script, ["boot", name],
+            environment: ["BOX_BIND": (["\(exchange):/exchange"] + binds).joined(separator: " "), "BOX_BIND_RO": readOnly.joined(separator: " ")]
         ).wait(timeout: .seconds(120))
         let box = SystemdBox(name: name, exchange: exchange)
         guard booted.status == 0 else {
