@@ -50,7 +50,7 @@ struct SystemdBoxTests {
         try await withService { box, emulator in
             let started = try await box.properties(Self.unit)
             #expect(started["ActiveState"] == "active" && started["SubState"] == "running", "\(started)")
-            await box.expect(started["StatusText"] == "started: 0 file(s) in the inbox, 0 pending", "STATUS at READY: \(started)", journalOf: Self.unit)
+            await box.expect(started["StatusText"]?.hasSuffix(", 0 pending") == true, "STATUS at READY: \(started)", journalOf: Self.unit)
 
             // Six files, as a partner sends them over a day: snapshots and deltas, both segments.
             let first = hashes("first", 40), second = hashes("second", 25)
