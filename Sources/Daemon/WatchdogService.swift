@@ -1,3 +1,4 @@
+import AudienceSupport
 import ServiceLifecycle
 
 /// Pings systemd's watchdog at half of WATCHDOG_USEC, when systemd asked for it.
@@ -14,6 +15,7 @@ public struct WatchdogService: Service {
             return
         }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            HangPoint.watchdogPing.pass()
             notifier.watchdog()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }

@@ -1,15 +1,15 @@
 import Foundation
 import Testing
 
-/// scripts/package-deb: the .deb is built from the built executable, inspected, checked by
-/// lintian when it is installed, and installed and purged with dpkg when the test runs as root
-/// (and the package is not installed already).
-@Suite("Debian package: build, inspect, lintian, install and purge", .serialized)
+/// scripts/package-deb: the .deb is built from the built executable, inspected, and checked by
+/// lintian when it is installed. Installing, upgrading and purging it happen in a box under a real
+/// systemd (SystemdBoxTests), never on the machine that runs the tests.
+@Suite("Debian package: build, inspect, lintian", .serialized)
 struct PackageTests {
     static let name = "tiktok-audience-sync"
 
     @Test(
-        "the package holds the binary, both units, the conffile, man page, completions and sysusers/tmpfiles; lintian finds no error; dpkg installs and purges it",
+        "the package holds the binary, both units, the conffile, man page, completions and sysusers/tmpfiles; lintian finds no error",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/dpkg-deb"), "dpkg-deb is not installed"))
     func packageBuildsInstallsAndPurges() async throws {
         let work = try DeploymentFixture.temporaryDirectory("package")
@@ -59,38 +59,6 @@ struct PackageTests {
             let tags = lint.output.split(separator: "\n").filter { $0.hasPrefix("E:") || $0.hasPrefix("W:") }
             #expect(tags.isEmpty, "lintian:\n\(tags.joined(separator: "\n"))")
         }
-        try await installAndPurge(package)
-    }
-
-    /// As root, where the package is not installed yet: dpkg -i, look, dpkg --purge, look; then
-    /// what the test itself brought onto the machine (the user, groups and empty folders) goes.
-    func installAndPurge(_ package: String) async throws {
-        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/dpkg") else { return }
-        guard try await Self.run("/usr/bin/dpkg", ["-s", Self.name]).status != 0 else { return }
-        let manager = FileManager.default
-        let userExisted = getpwnam(Self.name) != nil
-        let groupExisted = getgrnam("sftp-partners") != nil
-        let folders = ["/srv/audience-inbox", "/var/lib/\(Self.name)", "/srv/sftp"].filter { !manager.fileExists(atPath: $0) }
-        defer {
-            for folder in folders { try? manager.removeItem(atPath: folder) }
-            if !userExisted { _ = try? DeploymentFixture.runBlocking("/usr/sbin/userdel", [Self.name]) }
-            if !groupExisted { _ = try? DeploymentFixture.runBlocking("/usr/sbin/groupdel", ["sftp-partners"]) }
-        }
-        let installed = try await Self.run("/usr/bin/dpkg", ["-i", package])
-        try #require(installed.status == 0, "\(installed.output)")
-        #expect(manager.isExecutableFile(atPath: "/usr/bin/\(Self.name)"))
-        #expect(manager.fileExists(atPath: "/lib/systemd/system/\(Self.name)@.service"))
-        let user = try #require(getpwnam(Self.name), "sysusers.d made the service's user")
-        var state = stat()
-        #expect(stat("/var/lib/\(Self.name)", &state) == 0 && state.st_uid == user.pointee.pw_uid, "tmpfiles.d made the state directory")
-        #expect(manager.fileExists(atPath: "/srv/audience-inbox"))
-
-        let purged = try await Self.run("/usr/bin/dpkg", ["--purge", Self.name])
-        #expect(purged.status == 0, "\(purged.output)")
-        #expect(!manager.fileExists(atPath: "/usr/bin/\(Self.name)"))
-        #expect(!manager.fileExists(atPath: "/etc/\(Self.name)/config.yaml"), "the conffile goes with a purge")
-        #expect(manager.fileExists(atPath: "/var/lib/\(Self.name)"), "the ledger's folder stays")
-        #expect(purged.output.contains("is kept"))
     }
 
     /// Runs a tool without holding one of Swift's cooperative threads while it works (lintian

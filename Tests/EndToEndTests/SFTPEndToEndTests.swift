@@ -13,10 +13,12 @@ import AudienceSupport
 //   chroot exist only in that private mount namespace and vanish with it; nothing is mounted on the
 //   host. The network namespace is shared, so sshd listens on 127.0.0.1:PORT for clients started
 //   from here.
-// * Users cannot be namespaced, and sshd needs real ones: the harness creates, with unique names,
-//   a partners group (the drop-in's `Match Group sftp-partners`, rewritten), the daemon's system
-//   user (as scripts/install would) and, through scripts/add-partner, the partner; it deletes them
-//   when its standard input closes, which also happens if this test process dies.
+// * Users cannot be namespaced, and sshd needs real ones: the harness runs in a box of its own
+//   (scripts/systemd-box, a Debian container that shares this machine's network), where it
+//   creates, with unique names, a partners group (the drop-in's `Match Group sftp-partners`,
+//   rewritten), the daemon's system user (as scripts/install would) and, through
+//   scripts/add-partner, the partner; they exist in the box only and go with it. The workspace and
+//   the work folder are bound into the box at the same paths.
 // * sshd demands that every component of a chroot path be root-owned and not group/other-writable,
 //   which rules out /tmp and /var/tmp (1777). The chroots, keys, sshd_config and sshd.log live in a
 //   root-owned 0755 folder under /run (/run/audience-sftp-e2e.XXXXXX), removed at the end. sshd also
@@ -32,8 +34,9 @@ import AudienceSupport
 //   every permission problem would be invisible. If that user cannot execute the built binary (a
 //   checkout under /root, say), the daemon runs as root instead and the mode checks are skipped.
 //
-// Skipped unless root with sshd, sftp, ssh, ssh-keygen, unshare, setpriv and useradd available;
-// scripts/install-dependencies installs openssh-server and openssh-client, and CI runs as root.
+// Skipped unless root with the box's tools (systemd-nspawn, debootstrap), sftp, ssh, ssh-keygen and
+// setpriv; scripts/install-dependencies installs them, and CI runs as root. The daemon runs here
+// as the box's user id, so the file modes and groups are checked as they are.
 import Foundation
 import Glibc
 import Testing
@@ -43,7 +46,7 @@ import TikTokEmulator
 @Suite(
     "sftp: partners upload through a real OpenSSH server into a chroot",
     .serialized,
-    .enabled(if: SFTPTestEnvironment.isUsable, "needs root, OpenSSH's sshd, sftp and ssh, unshare, setpriv and useradd")
+    .enabled(if: SFTPTestEnvironment.isUsable, "needs root, the systemd box (systemd-nspawn, debootstrap), sftp, ssh and setpriv")
 )
 struct SFTPEndToEndTests {
     static let segment = "123456"
@@ -250,11 +253,8 @@ enum SFTPTestEnvironment {
     }
 
     static var isUsable: Bool {
-        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: sshd),
-            FileManager.default.isExecutableFile(atPath: harness)
-        else { return false }
-        let tools = ["sftp", "ssh", "ssh-keygen", "unshare", "setpriv", "useradd", "userdel", "groupadd", "groupdel", "mountpoint"]
-        guard tools.allSatisfy({ tool($0) != nil }) else { return false }
+        guard SystemdBox.isUsable, FileManager.default.isExecutableFile(atPath: harness) else { return false }
+        guard ["sftp", "ssh", "ssh-keygen", "setpriv"].allSatisfy({ tool($0) != nil }) else { return false }
         var info = stat()
         return stat(parent, &info) == 0 && info.st_uid == 0 && info.st_mode & 0o022 == 0
     }
@@ -268,7 +268,10 @@ final class SFTPServer: @unchecked Sendable {
     let partner: String
     let workspace: Workspace
     private(set) var daemonUser = ""
+    /// The daemon's user and groups, as numbers: the user exists in the box, not here.
+    private(set) var daemonUserID: uid_t = 0
     private(set) var daemonGroupID: gid_t = 0
+    private(set) var daemonGroups: [gid_t] = []
     private let harness: ToolProcess
 
     var key: String { workDirectory + "/partner_key" }
@@ -279,46 +282,53 @@ final class SFTPServer: @unchecked Sendable {
         return "e2e" + String((0..<6).map { _ in alphabet.randomElement()! })
     }
 
-    /// Starts the harness (sshd, users, chroot) for `partner`, runs `body`, and always tears it down.
+    /// Starts the harness (sshd, users, chroot) for `partner` in a box of its own, runs `body`, and
+    /// always tears it down. The users and sshd exist in the box only; the workspace and the work
+    /// folder are bound into it at the same paths, so the daemon here watches the files sshd writes.
     static func with<T>(workspace: Workspace, partner: String, _ body: (SFTPServer) async throws -> T) async throws -> T {
-        var server: SFTPServer
-        var attempt = 1
-        while true {
-            do {
-                server = try await SFTPServer(workspace: workspace, partner: partner)
-                break
-            } catch let error as SFTPTestError where error.description.contains("Address already in use") && attempt < 3 {
-                attempt += 1  // Someone took the free port before sshd did: another one.
-            }
-        }
-        let result: T
-        do {
-            result = try await body(server)
-        } catch {
-            _ = await server.stop()
-            throw error
-        }
-        let stopped = await server.stop()
-        #expect(stopped.status == 0, "the harness failed to clean up: \(stopped.output)")
-        return result
-    }
-
-    private init(workspace: Workspace, partner: String) async throws {
-        self.workspace = workspace
-        self.partner = partner
         var template = Array((SFTPTestEnvironment.parent + "/audience-sftp-e2e.XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw SFTPTestError("mkdtemp under \(SFTPTestEnvironment.parent): \(String(cString: strerror(errno)))") }
-        workDirectory = String(cString: made)
-        chmod(workDirectory, 0o755)
-        port = try freeLoopbackPort()
+        let shared = String(cString: made)
+        chmod(shared, 0o755)
+        defer { try? FileManager.default.removeItem(atPath: shared) }
         // The daemon's user must reach the inbox, the state directory and the configuration.
         chmod(workspace.root, 0o755)
+        return try await SystemdBox.with(binds: [workspace.root, shared], readOnlyBinds: [DeploymentFixture.repositoryRoot]) { box in
+            var server: SFTPServer
+            var attempt = 1
+            while true {
+                do {
+                    server = try await SFTPServer(box: box, workDirectory: shared + "/\(attempt)", workspace: workspace, partner: partner)
+                    break
+                } catch let error as SFTPTestError where error.description.contains("Address already in use") && attempt < 3 {
+                    attempt += 1  // Someone took the free port before sshd did: another one.
+                }
+            }
+            let result: T
+            do {
+                result = try await body(server)
+            } catch {
+                _ = await server.stop()
+                throw error
+            }
+            let stopped = await server.stop()
+            #expect(stopped.status == 0, "the harness failed to clean up: \(stopped.output)")
+            return result
+        }
+    }
+
+    private init(box: SystemdBox, workDirectory: String, workspace: Workspace, partner: String) async throws {
+        self.workspace = workspace
+        self.partner = partner
+        self.workDirectory = workDirectory
+        try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        port = try freeLoopbackPort()
         do {
             harness = try ToolProcess(
-                "/bin/bash",
+                SystemdBox.script,
                 [
-                    SFTPTestEnvironment.harness, "--work-dir", workDirectory, "--port", "\(port)", "--partner", partner,
-                    "--inbox-root", workspace.inbox, "--state-directory", workspace.state,
+                    "exec", box.name, "/bin/bash", SFTPTestEnvironment.harness, "--work-dir", workDirectory, "--port", "\(port)",
+                    "--partner", partner, "--inbox-root", workspace.inbox, "--state-directory", workspace.state,
                     "--segments", SFTPEndToEndTests.segment,
                 ], keepInputOpen: true)
         } catch {
@@ -332,11 +342,15 @@ final class SFTPServer: @unchecked Sendable {
             throw SFTPTestError("the harness did not get sshd going (status \(result.status)):\n\(result.output)")
         }
         daemonUser = String(line.split(separator: "=").last ?? "")
-        guard let group = getgrnam(daemonUser) else {
+        let ids = try await box.shell("id -u \(daemonUser) && id -g \(daemonUser) && id -G \(daemonUser)")
+        let lines = ids.stdout.split(separator: "\n")
+        guard ids.status == 0, lines.count == 3, let user = uid_t(lines[0]), let group = gid_t(lines[1]) else {
             _ = await stop()
-            throw SFTPTestError("no group \(daemonUser)")
+            throw SFTPTestError("no user \(daemonUser) in the box: \(ids.output)")
         }
-        daemonGroupID = group.pointee.gr_gid
+        daemonUserID = user
+        daemonGroupID = group
+        daemonGroups = lines[2].split(separator: " ").compactMap { gid_t($0) }
         // As scripts/install leaves it: root:<daemon group> 0640.
         chown(workspace.configPath, 0, daemonGroupID)
         chmod(workspace.configPath, 0o640)
@@ -396,7 +410,8 @@ final class SFTPServer: @unchecked Sendable {
     /// stops it with SIGTERM afterwards (expecting exit 0), or with SIGKILL if the body threw.
     func withDaemon<T>(_ body: (DaemonProcess) async throws -> T) async throws -> T {
         let setpriv = SFTPTestEnvironment.tool("setpriv")!
-        let asUser = [setpriv, "--reuid=\(daemonUser)", "--regid=\(daemonUser)", "--init-groups", "--"]
+        let groups = daemonGroups.map(String.init).joined(separator: ",")
+        let asUser = [setpriv, "--reuid=\(daemonUserID)", "--regid=\(daemonGroupID)", "--groups=\(groups)", "--"]
         // UMask=0027 as in the unit. The probe goes through the same sh: setpriv keeps root's
         // capabilities until its own execve, so it can start a binary the user cannot reach.
         let shell = ["/bin/sh", "-c", "umask 0027 && exec \"$0\" \"$@\"", Binary.path]
