@@ -308,11 +308,11 @@ if want f; then
   [ "$status" = 0 ] || check="exit $status; $check"
   [ -z "$emulator_note" ] || check="$emulator_note; $check"
   peak=$(json_get "$s" peak_concurrent_requests)
-  goal=$(awk -v p="$plan_wall" -v r="$requests_f" 'BEGIN { printf "%.1f", 1.3 * (p + r / 20) }')
-  floor=$(awk -v p="$plan_wall" -v r="$requests_f" 'BEGIN { printf "%.1f", p + r / 20 }')
+  goal=$(awk -v p="$plan_wall" -v r="$requests_f" 'BEGIN { printf "%.1f", 1.3 * (p + r / 10) }')
+  floor=$(awk -v p="$plan_wall" -v r="$requests_f" 'BEGIN { printf "%.1f", p + r / 10 }')
   stop_emulator
   row "f. once, shipped sending defaults (10 requests/s${BENCH_MAX_IN_FLIGHT:+, max_in_flight $BENCH_MAX_IN_FLIGHT})" "$wall" "$cpu" "$rss_mib" "$requests_f" \
-    "$check; first request after ${plan_wall} s (planning); at most $peak in flight; planning + requests/20 = ${floor} s, goal 1.3x = ${goal} s; emulator ${emulator_cpu} s CPU"
+    "$check; first request after ${plan_wall} s (planning); at most $peak in flight; planning + requests/10 = ${floor} s, goal 1.3x = ${goal} s; emulator ${emulator_cpu} s CPU"
   [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$run/f"
 fi
 

@@ -28,10 +28,10 @@ public struct MappingBatch: Sendable {
         slot.reserveCapacity(rows.count)
         for row in rows {
             if let index = slot[row.member.digest] {
-                users[index].audienceIDs.append(row.audienceID)
+                users[index].add(audienceID: row.audienceID)
             } else {
                 slot[row.member.digest] = users.count
-                users.append(TikTokClient.User(digest: row.member.digest, audienceIDs: [row.audienceID]))
+                users.append(TikTokClient.User(digest: row.member.digest, audienceID: row.audienceID))
             }
         }
         userCount = users.count
@@ -124,14 +124,19 @@ public struct BatchPacker {
         var ready: [MappingBatch] = []
         var current = open.removeValue(forKey: kind) ?? Open(batch: MappingBatch(action: row.action, type: row.member.type), slots: nil)
         if let slot = current.slot(of: row.member.digest) {
-            current.batch.users[slot].audienceIDs.append(row.audienceID)
+            current.batch.users[slot].add(audienceID: row.audienceID)
         } else {
             if current.batch.users.count == maxUsers {
                 ready.append(current.batch)
                 current = Open(batch: MappingBatch(action: row.action, type: row.member.type), slots: nil)
             }
-            if current.batch.users.isEmpty { current.batch.users.reserveCapacity(maxUsers) }
-            current.appendUser(TikTokClient.User(digest: row.member.digest, audienceIDs: [row.audienceID]))
+            if current.batch.users.isEmpty {
+                // Room for a full batch at once: an array grown by doubling would keep up to
+                // 1.6 times that while the request is in flight.
+                current.batch.users.reserveCapacity(maxUsers)
+                current.batch.rows.reserveCapacity(maxUsers)
+            }
+            current.appendUser(TikTokClient.User(digest: row.member.digest, audienceID: row.audienceID))
         }
         current.batch.rows.append(row)
         open[kind] = current

@@ -7,12 +7,28 @@ import AudienceSupport
 
 /// The only code that knows TikTok's URLs, headers and JSON shapes (TIKTOK_API.md).
 public struct TikTokClient: Sendable {
+    /// One identifier and the audiences it goes to (or leaves). Most identifiers name one
+    /// audience, which is kept inline: 10,000 users in a batch being packed then take no
+    /// allocation each.
     public struct User: Sendable {
         public var digest: Digest32
-        public var audienceIDs: [String]
-        public init(digest: Digest32, audienceIDs: [String]) {
+        private var firstAudienceID: String
+        private var moreAudienceIDs: [String] = []
+
+        public init(digest: Digest32, audienceID: String) {
             self.digest = digest
-            self.audienceIDs = audienceIDs
+            self.firstAudienceID = audienceID
+        }
+
+        public var audienceIDs: [String] { [firstAudienceID] + moreAudienceIDs }
+
+        public mutating func add(audienceID: String) {
+            moreAudienceIDs.append(audienceID)
+        }
+
+        func forEachAudienceID(_ body: (String) -> Void) {
+            body(firstAudienceID)
+            for audience in moreAudienceIDs { body(audience) }
         }
     }
 
@@ -70,8 +86,10 @@ public struct TikTokClient: Sendable {
             }
             bytes.writeBytes(hex[..<(2 * count)])
             bytes.writeStaticString("\",\"audience_ids\":[")
-            for (position, audience) in user.audienceIDs.enumerated() {
-                if position > 0 { bytes.writeInteger(UInt8(ascii: ",")) }
+            var separator = false
+            user.forEachAudienceID { audience in
+                if separator { bytes.writeInteger(UInt8(ascii: ",")) }
+                separator = true
                 bytes.writeInteger(UInt8(ascii: "\""))
                 bytes.writeString(audience)
                 bytes.writeInteger(UInt8(ascii: "\""))

@@ -102,7 +102,7 @@ struct ErrorEndingTests {
             let slow = TikTokClient(
                 baseURL: emulator.baseURL, advertiserID: "7000000000000000001", token: AccessToken("emulator-token"),
                 http: TikTokClient.sharedHTTPClient, timeout: .seconds(1))
-            let user = TikTokClient.User(digest: Digest32(Array(repeating: UInt8(7), count: 32)), audienceIDs: ["123456"])
+            let user = TikTokClient.User(digest: Digest32(Array(repeating: UInt8(7), count: 32)), audienceID: "123456")
             let timedOut = await #expect(throws: TikTokTransportError.self) {
                 _ = try await slow.mapping(slow.mappingBody(action: .add, type: .emailSHA256, users: [user]))
             }
