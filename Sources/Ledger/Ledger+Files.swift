@@ -82,6 +82,11 @@ extension Ledger {
                 fingerprint: fingerprint, generation: generation, name: name, size: size, result: result)
             return result
         }
+        // A file is planned with a large page cache (its key-ordered writes reuse pages); between
+        // files, while the sender confirms, a small one: the pages planning filled are given back
+        // before the requests in flight need their memory.
+        try connection.connection.execute("PRAGMA cache_size = -\(Self.planningCacheKiB)")
+        defer { try? connection.connection.execute("PRAGMA cache_size = -\(Self.steadyCacheKiB)") }
         do {
             return try connection.connection.transaction(body)
         } catch {
@@ -89,6 +94,10 @@ extension Ledger {
             throw error
         }
     }
+
+    /// The writer's page cache while a file is planned, and otherwise (KiB).
+    static let planningCacheKiB = 16_384
+    static let steadyCacheKiB = 4_096
 }
 
 extension LedgerReader {

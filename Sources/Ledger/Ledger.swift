@@ -56,7 +56,7 @@ public actor Ledger {
             PRAGMA page_size = 16384;
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = FULL;
-            PRAGMA cache_size = -16384;
+            PRAGMA cache_size = -\(Self.steadyCacheKiB);
             PRAGMA journal_size_limit = \(Self.logLimitBytes);
             PRAGMA foreign_keys = ON;
             """)
