@@ -6,7 +6,7 @@ import AudienceModel
 // ends otherwise, or the process dies. Unknown differs from both wishes, so the next wish is sent
 // whatever it is. See DESIGN.md, "The one idea".
 
-/// A batch recorded as possibly at TikTok; returned by ``Ledger/recordInFlight(_:type:now:)``.
+/// A batch recorded as possibly at TikTok; returned by ``Ledger/recordInFlight(_:readIn:type:now:)``.
 public struct InFlightTicket: Sendable, Equatable {
     let id: Int64
     /// The rows recorded: those of the batch whose wish was still the ledger's. Only these may
@@ -35,20 +35,19 @@ extension Ledger {
     ///
     /// Rows are read ahead of sending, and a file planned meanwhile may have given a member a
     /// newer wish (or a segment been parked): nothing older than the ledger's wish may leave. On
-    /// the ledger's writer, no file can commit between this look and the record, so a row read
-    /// in the current sending epoch is taken as read; any other is looked up, and kept only if
-    /// it is still pending with the wish it was read with. The newer wish has an outbox row of
-    /// its own, which a later pass sends. Nil: no row is still wished as read; nothing recorded.
-    public func recordInFlight(_ rows: [PendingRow], type: IdentifierType, now: Int64) throws -> InFlightTicket? {
+    /// the ledger's writer, no file can commit between this look and the record, so rows read in
+    /// the current sending epoch (`readIn`: the oldest epoch they were read in) are taken as
+    /// read; otherwise (or with no `readIn`) each is looked up, and kept only if it is still
+    /// pending with the wish it was read with. The newer wish has an outbox row of its own,
+    /// which a later pass sends. Nil: no row is still wished as read; nothing recorded.
+    public func recordInFlight(_ rows: [PendingRow], readIn: SendingEpoch? = nil, type: IdentifierType, now: Int64) throws -> InFlightTicket? {
         try withConnection { ledger in
             let epoch = try ledger.sendingEpoch()
             var current = rows
-            if rows.contains(where: { $0.readIn != epoch }) {
+            if readIn != epoch {
                 let parked = try ledger.parkedSegmentRows()
                 let isStillWished = try ledger.stillWishedCheck()
-                current = try rows.filter { row in
-                    try row.readIn == epoch || (!parked.contains(row.segmentRow) && isStillWished(row))
-                }
+                current = try rows.filter { row in try !parked.contains(row.segmentRow) && isStillWished(row) }
             }
             guard !current.isEmpty else { return nil }
             var members: [UInt8] = []

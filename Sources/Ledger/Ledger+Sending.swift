@@ -10,9 +10,6 @@ public struct PendingRow: Sendable, Equatable {
     public var generation: Int64
     /// The row's place on the outbox.
     public var seq: Int64
-    /// What decided the pending rows when this one was read: while it holds, the row's wish is
-    /// still the ledger's; once it moved on, ``Ledger/recordInFlight(_:type:now:)`` looks again.
-    public var readIn = SendingEpoch(generation: 0, parking: 0)
 }
 
 /// Where a walk over the outbox has got to.
@@ -23,6 +20,9 @@ public struct PendingCursor: Sendable, Equatable {
 /// One read of the outbox: see ``LedgerReader/pendingRows(after:through:limit:)``.
 public struct PendingPage: Sendable {
     public var rows: [PendingRow]
+    /// What decided the pending rows when these were read: while it holds, their wishes are
+    /// still the ledger's; once it moved on, ``Ledger/recordInFlight(_:readIn:type:now:)`` looks again.
+    public var readIn: SendingEpoch
     /// Where the next read starts.
     public var next: PendingCursor?
     /// Outbox rows whose wish was cancelled, superseded or confirmed: for the writer to drop.
@@ -101,10 +101,10 @@ extension LedgerReader {
                 rows.append(
                     PendingRow(
                         member: Member(type: type, digest: digest), segmentRow: segmentRow, audienceID: audienceID,
-                        action: desired == 1 ? .add : .remove, generation: generation, seq: seq, readIn: epoch))
+                        action: desired == 1 ? .add : .remove, generation: generation, seq: seq))
             }
             statement.reset()
-            return PendingPage(rows: rows, next: last, dead: dead)
+            return PendingPage(rows: rows, readIn: epoch, next: last, dead: dead)
         }
     }
 

@@ -11,6 +11,8 @@ public struct MappingBatch: Sendable {
     public var type: IdentifierType
     public var users: [TikTokClient.User] = []
     public var rows: [PendingRow] = []
+    /// The oldest sending epoch its rows were read in (nil: unknown, each row is looked up).
+    public var readIn: SendingEpoch?
     /// How many identifiers the request carries (also once ``users`` is let go).
     public private(set) var userCount = 0
 
@@ -118,8 +120,8 @@ public struct BatchPacker {
         self.maxUsers = maxUsers
     }
 
-    /// Adds one row; returns the batch it filled, if any (ready to send).
-    public mutating func add(_ row: PendingRow) -> [MappingBatch] {
+    /// Adds one row, read in sending epoch `readIn`; returns the batch it filled, if any (ready to send).
+    public mutating func add(_ row: PendingRow, readIn: SendingEpoch? = nil) -> [MappingBatch] {
         let kind = Kind(action: row.action, type: row.member.type)
         var ready: [MappingBatch] = []
         var current = open.removeValue(forKey: kind) ?? Open(batch: MappingBatch(action: row.action, type: row.member.type), slots: nil)
@@ -138,6 +140,8 @@ public struct BatchPacker {
             }
             current.appendUser(TikTokClient.User(digest: row.member.digest, audienceID: row.audienceID))
         }
+        // Epochs only move on, so the first row's is the batch's oldest.
+        if current.batch.rows.isEmpty || readIn == nil { current.batch.readIn = readIn }
         current.batch.rows.append(row)
         open[kind] = current
         return ready

@@ -91,7 +91,7 @@ public struct Sender: Sendable {
                     }
                 }
                 for row in page.rows {
-                    for batch in packer.add(row) {
+                    for batch in packer.add(row, readIn: page.readIn) {
                         try await launch(batch)
                         if pause.stopsSending { break reading }
                     }
@@ -178,7 +178,7 @@ public struct Sender: Sendable {
         var body = built
         do {
             // Only rows still wished as they were read leave; a newer wish waits for the next pass.
-            guard let recorded = try await ledger.recordInFlight(read.rows, type: read.type, now: Int64(clockSeconds())) else {
+            guard let recorded = try await ledger.recordInFlight(read.rows, readIn: read.readIn, type: read.type, now: Int64(clockSeconds())) else {
                 return SendReport()
             }
             ticket = recorded

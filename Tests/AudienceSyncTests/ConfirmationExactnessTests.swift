@@ -88,6 +88,23 @@ struct ConfirmationExactnessTests {
         try await apply(delta(b, "remove", 11), to: ledger, in: directory)
         #expect(try await ledger.recordInFlight(ticket.rows, type: .emailSHA256, now: 0) == nil, "nothing of it is recorded")
     }
+
+    @Test("rows read in the current sending epoch leave as read; after a newer file, only those still wished as read")
+    func epochOfTheRead() async throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n", to: ledger, in: directory)
+        let page = try await ledger.reader.pendingRows(after: nil, limit: 1000)
+        let ticket = try #require(try await ledger.recordInFlight(page.rows, readIn: page.readIn, type: .emailSHA256, now: 0))
+        #expect(ticket.rows.count == 2, "nothing changed since the read")
+        try await ledger.endInFlight(ticket, unconfirmed: page.rows, type: .emailSHA256, recheckAt: nil)
+
+        let again = try await ledger.reader.pendingRows(after: nil, limit: 1000)
+        try await apply(delta(a, "remove", 10), to: ledger, in: directory)
+        // The sender passes the epoch of the read: a file planned since makes it look each row up.
+        let later = try #require(try await ledger.recordInFlight(again.rows, readIn: again.readIn, type: .emailSHA256, now: 0))
+        #expect(later.rows.map(\.member.digest.hex) == [b], "the replaced wish does not leave")
+    }
 }
 
 /// A request that got no sure answer may still land; its members are sent their wish again only
