@@ -61,7 +61,10 @@ public actor Ledger {
             PRAGMA foreign_keys = ON;
             """)
         try Migrations.requireUsable(connection, upgrading: upgrading)
+        // An upgrade may build an index over every member: the planning cache for it.
+        try connection.execute("PRAGMA cache_size = -\(Self.planningCacheKiB)")
         try Migrations.migrate(connection)
+        try connection.execute("PRAGMA cache_size = -\(Self.steadyCacheKiB)")
         // A shutdown never waits for the log to be copied into the ledger file; the background
         // checkpoint, or the next open, takes it up. The next open does so here when the log has
         // grown past its limit: runs of `once` that each end before their checkpoint would
@@ -111,8 +114,8 @@ public actor LedgerReader {
     private static func readOnlyConnection(_ path: String) throws -> SQLiteConnection {
         let connection = try SQLiteConnection(path: path, readOnly: true)
         connection.leaveLogOnClose()
-        // 4 MiB of page cache, where the writer has 16: it walks the outbox in order and counts,
-        // reading each page about once, so a larger cache would only hold memory for months.
+        // 4 MiB of page cache, as the writer has between files: it walks the outbox in order and
+        // counts, reading each page about once, so a larger cache would only hold memory for months.
         try connection.execute("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -4096;")
         return connection
     }

@@ -11,7 +11,8 @@ public struct MappingBatch: Sendable {
     public var type: IdentifierType
     public var users: [TikTokClient.User] = []
     public var rows: [PendingRow] = []
-    /// The oldest sending epoch its rows were read in (nil: unknown, each row is looked up).
+    /// The sending epoch all its rows were read in (nil: not one epoch, or unknown; each row is
+    /// then looked up before it is recorded in flight).
     public var readIn: SendingEpoch?
     /// How many identifiers the request carries (also once ``users`` is let go).
     public private(set) var userCount = 0
@@ -45,6 +46,13 @@ public struct MappingBatch: Sendable {
     func withoutUsers() -> MappingBatch {
         var lighter = self
         lighter.users = []
+        // A last, small batch would keep a full batch's room for the whole request.
+        if rows.capacity > 2 * rows.count {
+            var exact: [PendingRow] = []
+            exact.reserveCapacity(rows.count)
+            exact.append(contentsOf: rows)
+            lighter.rows = exact
+        }
         return lighter
     }
 
@@ -140,8 +148,8 @@ public struct BatchPacker {
             }
             current.appendUser(TikTokClient.User(digest: row.member.digest, audienceID: row.audienceID))
         }
-        // Epochs only move on, so the first row's is the batch's oldest.
-        if current.batch.rows.isEmpty || readIn == nil { current.batch.readIn = readIn }
+        // An epoch for the batch only while every row was read in it; otherwise each is looked up.
+        if current.batch.rows.isEmpty { current.batch.readIn = readIn } else if current.batch.readIn != readIn { current.batch.readIn = nil }
         current.batch.rows.append(row)
         open[kind] = current
         return ready

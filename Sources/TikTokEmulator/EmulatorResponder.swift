@@ -94,7 +94,7 @@ struct EmulatorResponder: HTTPResponder {
         default:
             break
         }
-        let reply = await self.state.applyMapping(parsed, accessToken: request.accessToken, at: .now, request: number)
+        let reply = await self.state.applyAnswered(parsed, accessToken: request.accessToken, request: number)
         switch fault {
         case .applyThenFail(let status): return .gateway(status: status)
         case .applyThenDropConnection: return .dropConnection

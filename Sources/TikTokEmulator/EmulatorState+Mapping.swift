@@ -56,11 +56,32 @@ extension EmulatorState {
         self.lateLandings.append(LateLanding(parsed: parsed, accessToken: accessToken, due: due, request: request, landing: landing))
     }
 
-    /// The answer of a delayed request, once its time has come (nil before: its client gave up
-    /// waiting, and the request still lands when due).
+    /// The answer of a delayed request, once its time has come (nil before: its handler was
+    /// cancelled, the request still lands when due, and its answer is not kept).
     func delayedReply(_ request: Int) -> EmulatorReply? {
         self.applyDueLateLandings()
-        return self.delayedReplies.removeValue(forKey: request)
+        guard let reply = self.delayedReplies.removeValue(forKey: request) else {
+            self.abandonedDelayedRequests.insert(request)
+            return nil
+        }
+        return reply
+    }
+
+    /// A request answered as it is handled: the late and delayed requests due by now land first,
+    /// and the time is read here, so that landings and answers are applied in the order of time.
+    func applyAnswered(_ parsed: Result<MappingRequest, TikTokAPIError>, accessToken: String?, request: Int) -> EmulatorReply {
+        self.applyDueLateLandings()
+        return self.applyMapping(parsed, accessToken: accessToken, at: .now, request: request)
+    }
+
+    /// Lands every late and delayed request now, whatever its time: for tests that need a late
+    /// landing to come after a given moment without betting on a timer.
+    public func landLateRequestsNow() {
+        let now = ContinuousClock.now
+        for index in self.lateLandings.indices where self.lateLandings[index].due > now {
+            self.lateLandings[index].due = now
+        }
+        self.applyDueLateLandings()
     }
 
     /// Applies the late and delayed requests whose time has come, oldest first.
@@ -74,7 +95,9 @@ extension EmulatorState {
             let reply = self.applyMapping(
                 landing.parsed, accessToken: landing.accessToken, at: landing.due, request: landing.request,
                 landing: landing.landing, rateLimited: landing.landing == .afterDelay)
-            if landing.landing == .afterDelay { self.delayedReplies[landing.request] = reply }
+            if landing.landing == .afterDelay, self.abandonedDelayedRequests.remove(landing.request) == nil {
+                self.delayedReplies[landing.request] = reply
+            }
         }
     }
 

@@ -24,6 +24,8 @@ public actor EmulatorState {
     var lateLandings: [LateLanding] = []
     /// The answers of delayed requests that landed while their handler slept, by request number.
     var delayedReplies: [Int: EmulatorReply] = [:]
+    /// Delayed requests whose handler stopped waiting (cancelled): their answer is not kept.
+    var abandonedDelayedRequests: Set<Int> = []
     /// Every change to every member, when ``EmulatorConfiguration/traceMembers`` is on.
     var memberTrace: [EmulatorMember: [MemberTraceEvent]]?
     var authCodes: [String: String]

@@ -21,7 +21,9 @@ struct SlidingWindowRateLimiter: Sendable {
         if let limit, self.admitted.count >= limit {
             return false
         }
-        self.admitted.append(now)
+        // In order of time: a request that lands late is counted at the moment it was due.
+        let position = self.admitted.lastIndex(where: { $0 <= now }).map { $0 + 1 } ?? 0
+        self.admitted.insert(now, at: position)
         return true
     }
 }

@@ -20,6 +20,22 @@ struct PackingTests {
             audienceID: segment, action: action, generation: 1, seq: Int64(index))
     }
 
+    @Test("a batch keeps the sending epoch its rows were read in only while all were read in the same one")
+    func batchEpoch() {
+        let first = SendingEpoch(generation: 4, parking: 0)
+        let second = SendingEpoch(generation: 5, parking: 0)
+        func packed(_ epochs: [SendingEpoch?]) -> SendingEpoch?? {
+            var packer = BatchPacker(maxUsers: 10_000)
+            for (index, epoch) in epochs.enumerated() { _ = packer.add(row(index, "1"), readIn: epoch) }
+            return packer.finish().first.map(\.readIn)
+        }
+        #expect(packed([first, first]) == .some(first))
+        #expect(packed([first, second]) == .some(nil), "read across a file planned meanwhile: each row is looked up")
+        #expect(packed([second, first]) == .some(nil))
+        #expect(packed([first, nil]) == .some(nil))
+        #expect(packed([nil, first]) == .some(nil))
+    }
+
     @Test("one identifier carries every segment it joins: a member of five segments costs one slot")
     func multiSegmentPacking() {
         var packer = BatchPacker(maxUsers: 10_000)

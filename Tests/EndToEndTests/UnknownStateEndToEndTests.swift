@@ -85,10 +85,9 @@ struct UnknownStateEndToEndTests {
     func lateLandingIsUndone() async throws {
         try await TikTokEmulator.withRunning(EmulatorConfiguration()) { emulator in
             let workspace = try Workspace(emulator: emulator, tiktokYAML: Workspace.quickRecheckYAML)
-            // The add is answered 504 and lands 2.5 s later (before the resend, 3 s after the
-            // answer; long enough for two runs of once on a loaded machine); its retry is
-            // confirmed at once.
-            await emulator.state.enqueue([.landLate(after: .milliseconds(2_500), status: 504)])
+            // The add is answered 504 and lands later (made to land once the remove is confirmed,
+            // before the resend 3 s after the answer); its retry is confirmed at once.
+            await emulator.state.enqueue([.landLate(after: .seconds(60), status: 504)])
             try workspace.drop("1-add.csv", Self.delta("add"), age: 20)
             let first = try await workspace.once()
             #expect(first.status == 75 && first.output.contains("got no sure answer"), "\(first.output)")
@@ -96,8 +95,8 @@ struct UnknownStateEndToEndTests {
             let second = try await workspace.once()
             #expect(second.status == 75, "\(second.output)")
             #expect(await Self.held(emulator).isEmpty, "the remove was confirmed before the late landing")
-            let landed = await eventually(timeout: .seconds(5)) { await Self.held(emulator).count == Self.members.count }
-            #expect(landed, "the old add landed late")
+            await emulator.state.landLateRequestsNow()
+            #expect(await Self.held(emulator).count == Self.members.count, "the old add landed late")
             let result = try await workspace.onceUntilRechecked()
             #expect(result.status == 0, "\(result.output)")
             #expect(await Self.held(emulator).isEmpty)
