@@ -93,6 +93,7 @@ let package = Package(
                 "AudienceModel", "AudienceSupport", "AudienceLedger", "AudienceTikTok",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Sending", swiftSettings: optimised),
         .target(
@@ -145,7 +146,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AudienceSyncTests",
-            dependencies: allParts + ["TikTokEmulator", "TestFixtures", "CSQLite"]
+            dependencies: allParts + [
+                "TikTokEmulator", "TestFixtures", "CSQLite",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "EndToEndTests",

@@ -1,7 +1,7 @@
 import Synchronization
 import AudienceConfig
 
-/// The configuration in force, replaced as a whole on SIGHUP; and a one-way stop flag.
+/// The configuration in force, replaced as a whole on SIGHUP.
 public final class DaemonSettings: Sendable {
     private let configuration: Mutex<Configuration>
 
@@ -33,13 +33,6 @@ public final class DaemonSettings: Sendable {
             return kept
         }
     }
-}
-
-public final class StopFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    public init() {}
-    public var isSet: Bool { flag.load(ordering: .acquiring) }
-    public func set() { flag.store(true, ordering: .releasing) }
 }
 
 /// What `systemctl status` shows: the intake's and the sender's part, sent when it changes.

@@ -83,11 +83,11 @@ public actor Intake {
 
     /// One look at the inbox: takes every ready file in arrival order. Files still settling are
     /// left for `nextCheck` (a time); a visibly unfinished file older than
-    /// `incomplete_upload_seconds` is moved to `rejected/` as an incomplete upload.
+    /// `incomplete_upload_seconds` is moved to `rejected/` as an incomplete upload. Once the task
+    /// is cancelled (a shutdown), no new file is taken and the planning of one gives up at once.
     public func processReadyFiles(
         renamedIn: @Sendable (String) -> Bool = { _ in false },
-        onFile: @Sendable (InboxFile) -> Void = { _ in },
-        shouldStop: @escaping @Sendable () -> Bool = { false }
+        onFile: @Sendable (InboxFile) -> Void = { _ in }
     ) async throws -> IntakePass {
         await receipts.finishInterrupted()
         var pass = IntakePass()
@@ -96,7 +96,7 @@ public actor Intake {
         pass.folders = listing.folders
         let ordered = try await inArrivalOrder(listing.files)
         for file in ordered {
-            if shouldStop() {
+            if Task.isCancelled {
                 // Listed as waiting, so that a stopped `once` says what it left.
                 pass.waiting.append((file.relativePath, .stopping))
                 continue
@@ -107,7 +107,7 @@ public actor Intake {
             }
             let waitingBefore = pass.waiting.count
             do {
-                try await consider(file, renamedIn: renamedIn(file.path), onFile: onFile, stop: PlanningStop(shouldStop), into: &pass)
+                try await consider(file, renamedIn: renamedIn(file.path), onFile: onFile, into: &pass)
             } catch is PlanningStopped {
                 pass.waiting.append((file.relativePath, .stopping))
                 break
@@ -137,7 +137,7 @@ public actor Intake {
 
     /// Takes `file` if it is ready, else notes in `pass` why it waits.
     private func consider(
-        _ file: InboxFile, renamedIn: Bool, onFile: (InboxFile) -> Void, stop: PlanningStop, into pass: inout IntakePass
+        _ file: InboxFile, renamedIn: Bool, onFile: (InboxFile) -> Void, into pass: inout IntakePass
     ) async throws {
         if let original = file.originalName {
             logger.warning(
@@ -166,7 +166,7 @@ public actor Intake {
                     metadata: ["file": "\(file.relativePath)"])
             }
             onFile(file)
-            if let receipt = try await take(file, stop: stop) {
+            if let receipt = try await take(file) {
                 pass.receipts.append(receipt)
             } else {
                 pass.waiting.append((file.relativePath, .changedWhileRead))
@@ -177,7 +177,7 @@ public actor Intake {
     /// Reads a ready file's fingerprint and does what ``IntakeDecision/known(_:file:rules:)``
     /// says. Returns nil when the file must be looked at again later (it changed while being
     /// read). Throws only for ledger or disk failures, never for a bad file.
-    func take(_ file: InboxFile, stop: PlanningStop = .never) async throws -> Receipt? {
+    func take(_ file: InboxFile) async throws -> Receipt? {
         var options = ReadingOptions()
         if legacyMAIDType == nil { legacyMAIDType = .some(try await ledger.reader.legacyMAIDType()) }
         options.identifierRules = configuration.identifierRules(forPartner: file.partner, legacyMAIDType: legacyMAIDType ?? nil)
@@ -197,12 +197,13 @@ public actor Intake {
         let memory = try await remembered(fingerprint)
         switch IntakeDecision.known(memory, file: file, rules: rules) {
         case .plan(let limit, let reapplying):
-            return try await plan(file, reader: reader, fingerprint: fingerprint, removalLimit: limit, reapplying: reapplying, stop: stop)
+            return try await plan(file, reader: reader, fingerprint: fingerprint, removalLimit: limit, reapplying: reapplying)
         case .finishMove:
             // Planned, then stopped before the move: the receipt written then (with its rejected
             // lines) is kept, else one is made from what the ledger recorded.
             guard let record = memory.record else { return nil }
-            var receipt = receipts.written(for: file, fingerprint: fingerprint) ?? Receipt(file: file, record: record)
+            var receipt = receipts.written(for: file, fingerprint: fingerprint)
+                ?? Receipt(applied: file, fingerprint: record.fingerprint, Receipt.Applied(record))
             let destination = try mover.freeName(for: file, in: .archive, suffix: String(fingerprint.hex.prefix(12)))
             receipt.archivedAs = destination
             try await receipts.write(receipt, for: file, fingerprint: fingerprint)
@@ -244,13 +245,12 @@ public actor Intake {
     /// Reads and sorts the file here, then has the ledger apply it in one transaction; archives
     /// it and writes its receipt. A snapshot over the removal limit is held instead.
     private func plan(
-        _ file: InboxFile, reader: AudienceFileReader, fingerprint: Digest32, removalLimit: Double?, reapplying: Bool,
-        stop: PlanningStop
+        _ file: InboxFile, reader: AudienceFileReader, fingerprint: Digest32, removalLimit: Double?, reapplying: Bool
     ) async throws -> Receipt? {
         let result: FileApplyResult
         do {
             // The ledger's writer is busy only while the sorted changes are written.
-            let sorted = try planner.sort(reader, stop: stop)
+            let sorted = try planner.sort(reader)
             result = try await ledger.applyFile(
                 sorted, fingerprint: fingerprint, name: file.relativePath, size: reader.size,
                 maximumRemovalPercent: removalLimit, reapplying: reapplying)
@@ -264,9 +264,8 @@ public actor Intake {
         }
         KillPoint.afterPlanCommitted.pass()
         try mover.write(Array("\(result.generation)\n".utf8), to: Configuration.ledgerSealName)
-        var receipt = Receipt(file: file, outcome: .applied)
-        receipt.fingerprint = fingerprint.hex
-        receipt.fill(from: result.summary, changes: result.changes)
+        var receipt = Receipt(applied: file, fingerprint: fingerprint.hex, Receipt.Applied(result))
+        receipt.addReadingDetails(result.summary)
         if reapplying {
             receipt.reason = "same bytes as a snapshot applied before; newer files were applied since, so it is applied again as the complete membership now"
         }

@@ -46,25 +46,46 @@ public struct Receipt: Codable, Sendable {
         receivedAt = Receipt.timestamp(now)
     }
 
-    /// The receipt of an applied file made from what the ledger recorded of it (counts per
-    /// segment; the rejected lines were only in the run that read it).
-    init(file: InboxFile, record: FileRecord, now: Date = Date()) {
-        self.init(file: file, outcome: .applied, now: now)
-        fingerprint = record.fingerprint
-        kind = record.kind ?? .delta
-        rowsRead = record.rowsRead
-        rowsRejected = record.rowsRejected
-        members = record.members
-        segments = record.segmentChanges ?? [:]
-        archivedAs = record.archivedAs
+    /// What an applied file's receipt counts, from whichever knows it: the run that read the file,
+    /// or (after a restart) the ledger's record of it.
+    struct Applied {
+        var kind: FileKind
+        var rowsRead: Int
+        var rowsRejected: Int
+        var members: Int
+        var segments: [String: SegmentChange]
+
+        init(_ result: FileApplyResult) {
+            kind = result.summary.kind
+            rowsRead = result.summary.rowsRead
+            rowsRejected = result.summary.rowsRejected
+            members = result.summary.membersRead
+            segments = result.changes
+        }
+
+        /// From the ledger: counts per segment; the rejected lines were only in the run that read it.
+        init(_ record: FileRecord) {
+            kind = record.kind ?? .delta
+            rowsRead = record.rowsRead
+            rowsRejected = record.rowsRejected
+            members = record.members
+            segments = record.segmentChanges ?? [:]
+        }
     }
 
-    mutating func fill(from summary: ReadSummary, changes: [String: SegmentChange]) {
-        kind = summary.kind
-        rowsRead = summary.rowsRead
-        rowsRejected = summary.rowsRejected
-        members = summary.membersRead
-        segments = changes
+    /// The receipt of an applied file: every applied file's receipt is made here.
+    init(applied file: InboxFile, fingerprint: String, _ counts: Applied, now: Date = Date()) {
+        self.init(file: file, outcome: .applied, now: now)
+        self.fingerprint = fingerprint
+        kind = counts.kind
+        rowsRead = counts.rowsRead
+        rowsRejected = counts.rowsRejected
+        members = counts.members
+        segments = counts.segments
+    }
+
+    /// The rejected lines and ignored columns, which only the run that read the file knows.
+    mutating func addReadingDetails(_ summary: ReadSummary) {
         rejects = summary.rejections
         rejectCounts = Dictionary(uniqueKeysWithValues: summary.rejectionCounts.map { ($0.key.rawValue, $0.value) })
         ignoredColumns = summary.ignoredColumns

@@ -92,7 +92,9 @@ package struct Receipts: Sendable {
             try await ledger.recordReceipt(fingerprint: fingerprint, at: path)
             return
         }
-        var receipt = Receipt(file: file, record: record, now: Date(timeIntervalSince1970: Double(record.plannedAt)))
+        var receipt = Receipt(
+            applied: file, fingerprint: record.fingerprint, Receipt.Applied(record), now: Date(timeIntervalSince1970: Double(record.plannedAt)))
+        receipt.archivedAs = record.archivedAs
         receipt.reason = "written after a restart (the run that applied it stopped before its receipt): +\(record.adds) -\(record.removes) in all"
         try await write(receipt, for: file, fingerprint: fingerprint)
     }

@@ -46,18 +46,16 @@ final class BackgroundCheckpointer: @unchecked Sendable {
     }
 
     /// Interrupts a checkpoint in progress (after a large file it copies for seconds, which a
-    /// shutdown must not wait for; the pages stay safe in the log) and stops the thread. Later
-    /// requests are ignored.
+    /// shutdown must not wait for; the pages stay safe in the log) and waits for the thread to
+    /// end. Later requests are ignored.
     func stop() {
         condition.lock()
         defer { condition.unlock() }
         stopping = true
         condition.broadcast()
-        // Again and again: SQLite forgets an interrupt that comes before its statement starts.
-        while running {
-            working?.interrupt()
-            _ = condition.wait(until: Date().addingTimeInterval(0.05))
-        }
+        // Kept by SQLite if no checkpoint runs yet: the next one ends at once.
+        working?.interrupt()
+        while running { condition.wait() }
     }
 
     private func work() {
@@ -69,13 +67,15 @@ final class BackgroundCheckpointer: @unchecked Sendable {
             if connection == nil {
                 connection = try? SQLiteConnection(path: path)
                 connection?.leaveLogOnClose()
+                // A connection finds the write-ahead log with its first read; until then SQLite's
+                // checkpoint call has no log to copy from and does nothing.
+                try? connection?.execute("PRAGMA schema_version")
                 condition.lock()
                 working = connection
                 if stopping { connection?.interrupt() }
                 condition.unlock()
             }
-            // PASSIVE: copies what no reader still needs and never waits for the writer.
-            try? connection?.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            try? connection?.checkpointPassively()
         }
         condition.lock()
         working = nil

@@ -61,8 +61,17 @@ final class SQLiteConnection {
     var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
     /// Stops what the connection runs now, from any thread (SQLite's own thread-safe call): a
-    /// checkpoint so stopped is taken up again later, nothing is lost.
+    /// checkpoint so stopped is taken up again later, nothing is lost. Kept until the next
+    /// ``checkpointPassively()`` when none runs: that call ends at once.
     func interrupt() { sqlite3_interrupt(handle) }
+
+    /// Copies what no reader still needs from the write-ahead log into the ledger file, never
+    /// waiting for the writer. Through the C call rather than the PRAGMA: a statement's start
+    /// forgets an interrupt that came before it, the call does not (it clears it on return).
+    func checkpointPassively() throws {
+        let status = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        guard status == SQLITE_OK else { throw error(status, "cannot copy the write-ahead log into the ledger") }
+    }
 
     /// Closing the connection then leaves the write-ahead log as it is, instead of copying it
     /// into the ledger file first (which takes seconds after a large file, and would hold up a

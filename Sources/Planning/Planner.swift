@@ -32,23 +32,23 @@ public struct Planner: Sendable {
     /// Reads `reader` and sorts its changes into ledger key order, spilling chunks to disk when
     /// the file is larger than one. Nothing is written to the ledger here: the sorted changes are
     /// then written in one transaction (``SortedChanges/write(into:)``), so the ledger's writer is
-    /// busy only for the writing. `stop` is asked every `chunkSize` rows: once it says yes, the
-    /// reading ends with ``PlanningStopped``.
-    public func sort(_ reader: AudienceFileReader, stop: PlanningStop = .never) throws -> SortedChanges {
+    /// busy only for the writing. A cancelled task ends the reading with ``PlanningStopped``
+    /// (asked every `chunkSize` rows).
+    public func sort(_ reader: AudienceFileReader) throws -> SortedChanges {
         var chunk: [MemberChange] = []
         chunk.reserveCapacity(chunkSize)
         var spill: SpillFile?
         let summary = try reader.read { change in
             chunk.append(change)
             if chunk.count == chunkSize {
-                try stop.check()
+                try PlanningStopped.checkCancellation()
                 Self.sortKeepingLast(&chunk)
                 if spill == nil { spill = try SpillFile(directory: spillDirectory) }
                 try chunk.withUnsafeBufferPointer { try spill?.append($0) }
                 chunk.removeAll(keepingCapacity: true)
             }
         }
-        try stop.check()
+        try PlanningStopped.checkCancellation()
         Self.sortKeepingLast(&chunk)
         if let spill, !chunk.isEmpty {
             try chunk.withUnsafeBufferPointer { try spill.append($0) }
@@ -56,7 +56,7 @@ public struct Planner: Sendable {
         }
         return SortedChanges(
             summary: summary, segments: reader.segments, source: spill.map { .spilled($0) } ?? .inMemory(chunk),
-            mergeMemoryRecords: mergeMemoryRecords, stop: stop)
+            mergeMemoryRecords: mergeMemoryRecords)
     }
 
     /// The ledger's order; for one key, file order.

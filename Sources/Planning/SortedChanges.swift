@@ -15,54 +15,41 @@ public final class SortedChanges: Sendable {
     public let segments: [SegmentID]
     private let source: Source
     private let mergeMemoryRecords: Int
-    private let stop: PlanningStop
 
-    init(summary: ReadSummary, segments: [SegmentID], source: Source, mergeMemoryRecords: Int, stop: PlanningStop) {
+    init(summary: ReadSummary, segments: [SegmentID], source: Source, mergeMemoryRecords: Int) {
         self.summary = summary
         self.segments = segments
         self.source = source
         self.mergeMemoryRecords = mergeMemoryRecords
-        self.stop = stop
     }
 
     public var isDelta: Bool { summary.isDelta }
 
     /// Hands every change to `sink` in ledger key order, a block at a time; ends with
-    /// ``PlanningStopped`` between blocks once the planning's stop says so.
+    /// ``PlanningStopped`` between blocks once the task that writes is cancelled.
     public func write<Sink: ChangeSink>(into sink: inout Sink) throws {
         switch source {
         case .inMemory(let changes):
-            try stop.check()
+            try PlanningStopped.checkCancellation()
             try changes.withUnsafeBufferPointer { try sink.apply($0, segments: segments, isDelta: isDelta) }
         case .spilled(let spill):
             let merger = try RunMerger(spill, memoryRecords: mergeMemoryRecords)
             try merger.merge { block in
-                try stop.check()
+                try PlanningStopped.checkCancellation()
                 try sink.apply(block, segments: segments, isDelta: isDelta)
             }
         }
     }
 }
 
-/// Asked as a file is planned whether to give up: a shutdown must not wait for a large file.
-/// Giving up is safe: nothing is committed, and the file stays in the inbox for the next run.
-public struct PlanningStop: Sendable {
-    private let shouldStop: @Sendable () -> Bool
-
-    public init(_ shouldStop: @escaping @Sendable () -> Bool) {
-        self.shouldStop = shouldStop
-    }
-
-    public static let never = PlanningStop { false }
-
-    /// Throws ``PlanningStopped`` when the stop is asked for, or the task is cancelled.
-    public func check() throws {
-        if shouldStop() || Task.isCancelled { throw PlanningStopped() }
-    }
-}
-
 /// Planning gave up because the process is stopping; the file stays in the inbox.
 public struct PlanningStopped: OperatorError {
+    /// Throws when the task that plans is cancelled (a shutdown: it must not wait for a large
+    /// file). Giving up is safe: nothing is committed, and the file stays in the inbox.
+    public static func checkCancellation() throws(PlanningStopped) {
+        if Task.isCancelled { throw PlanningStopped() }
+    }
+
     public var ending: FailureEnding { .retryLater }
     public var description: String { "planning stopped for a shutdown; the file stays in the inbox and is planned again by the next run" }
 }

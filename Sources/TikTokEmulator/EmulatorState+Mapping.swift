@@ -4,6 +4,7 @@ extension EmulatorState {
     func beginMappingRequest() -> (number: Int, fault: EmulatorFault?) {
         self.applyDueLateLandings()
         self.mappingRequestCount += 1
+        defer { self.stateChanged() }
         if !self.faults.isEmpty { return (self.mappingRequestCount, self.faults.removeFirst()) }
         for random in self.randomFaults where self.nextUniform() < random.probability {
             return (self.mappingRequestCount, random.fault)
@@ -102,6 +103,7 @@ extension EmulatorState {
     }
 
     private func apply(_ mapping: MappingRequest, at now: ContinuousClock.Instant, request: Int, landing: MemberTraceEvent.Landing) {
+        defer { self.stateChanged() }
         for assignment in mapping.assignments {
             switch mapping.action {
             case .add: self.audiences[assignment.audienceID]?.members.insert(assignment.member)

@@ -32,6 +32,9 @@ public actor EmulatorState {
     var recorded: [RecordedRequest] = []
     var requestSequence = 0
     var lastCreatedAudienceNumber = 7_100_000_000_000_000_000
+    /// Tests waiting for a condition on the state, looked at again after every change.
+    var waiters: [UInt64: StateWaiter] = [:]
+    var nextWaiterID: UInt64 = 0
     /// The `audience_type` of audiences uploaded as customer files in TikTok's UI.
     public static let customerFileType = "Customer File Audience"
 
@@ -42,6 +45,8 @@ public actor EmulatorState {
     /// API requests being answered now, and the most there were at once: how many a client keeps
     /// in flight.
     var concurrentRequests = 0
+    /// API requests received and not answered yet (those waiting out the configured latency too).
+    public var requestsInProgress: Int { self.concurrentRequests }
     public internal(set) var peakConcurrentRequests = 0
     /// Users (`batch_data` entries) summed over applied requests.
     public internal(set) var identifiersReceived = 0
@@ -176,10 +181,12 @@ public actor EmulatorState {
     func apiRequestBegan() {
         self.concurrentRequests += 1
         self.peakConcurrentRequests = max(self.peakConcurrentRequests, self.concurrentRequests)
+        self.stateChanged()
     }
 
     func apiRequestEnded() {
         self.concurrentRequests -= 1
+        self.stateChanged()
     }
 
     func insertAudience(_ audience: AudienceRecord) {

@@ -35,14 +35,12 @@ extension AudienceSyncCommand {
             defer { withExtendedLifetime(lock) {} }
             let ledger = try await context.openLedger(holdingLock: true)
             let progress = ProgressReporter(logger: context.logger)
-            let outcome = PipelineOutcome(.whenDrained)
             let pipeline = Pipeline(
-                configuration: context.configuration, ledger: ledger, logger: context.logger,
-                environment: context.environment, redactor: context.redactor)
-            let services = pipeline.services(finish: .whenDrained, outcome: outcome, watcher: nil) { progress.report($0) }
-            var group = ServiceGroupConfiguration(services: services.map {
-                ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .ignore)
-            }, logger: context.logger)
+                configuration: context.configuration, ledger: ledger, finish: .whenDrained, logger: context.logger,
+                environment: context.environment, redactor: context.redactor, progress: { progress.report($0) })
+            var group = ServiceGroupConfiguration(services: [
+                ServiceGroupConfiguration.ServiceConfiguration(service: pipeline, successTerminationBehavior: .ignore)
+            ], logger: context.logger)
             group.maximumGracefulShutdownDuration = .seconds(60)
             var groupError: (any Error)?
             do {
@@ -51,7 +49,7 @@ extension AudienceSyncCommand {
                 groupError = error
             }
             progress.finish()
-            let record = outcome.record
+            let record = pipeline.outcome.record
             let left: PipelineLeft
             do {
                 left = PipelineLeft(

@@ -36,20 +36,22 @@ extension AudienceSyncCommand {
             notifier.extendStartup(by: .seconds(3600), status: "opening the ledger (upgrading it if an older version wrote it)")
             let ledger = try await context.openLedger(holdingLock: true)
             let environment = context.environment
-            let pipeline = Pipeline(
-                configuration: configuration, ledger: ledger, logger: context.logger, environment: environment,
-                redactor: context.redactor, status: DaemonStatus(notifier: notifier))
+            let inboxBell = Doorbell()
             let watcher: InboxWatcher
+            let pipeline: Pipeline
             let hangups: UnixSignalsSequence
             do {
-                watcher = try InboxWatcher(
-                    doorbell: pipeline.inboxBell, excluded: [configuration.stateDirectory], logger: context.logger)
+                watcher = try InboxWatcher(doorbell: inboxBell, excluded: [configuration.stateDirectory], logger: context.logger)
+                pipeline = Pipeline(
+                    configuration: configuration, ledger: ledger, finish: .whenStopped, logger: context.logger,
+                    environment: environment, redactor: context.redactor, inboxBell: inboxBell, watcher: watcher,
+                    status: DaemonStatus(notifier: notifier))
                 // A walk of the whole inbox: off Swift's cooperative threads, as every walk is.
                 let scanner = InboxScanner(
                     root: configuration.inbox, excluded: [configuration.stateDirectory], settleSeconds: configuration.settleSeconds)
                 let listing = try await ThreadExecutor(label: "tiktok-audience-sync.startup").run { try scanner.list() }
+                // Watched before READY=1: events from here on are kept until the watcher's service reads them.
                 watcher.watch(listing.folders)
-                watcher.start()
                 let waiting = listing.files.count
                 let pending = try await ledger.reader.pendingCounts().total
                 hangups = await StopSignals.hangups()
@@ -66,9 +68,9 @@ extension AudienceSyncCommand {
                 throw fail(error, redactor: context.redactor)
             }
             let path = options.config
-            // A graceful shutdown stops services from the last to the first: the sender first
-            // (nothing new is sent, answers in flight are recorded; the planning of a large file
-            // gives up at the same moment, see Pipeline), then the intake, and the watchdog last.
+            // A graceful shutdown stops services from the last to the first: the pipeline first
+            // (the intake gives up its planning at once; nothing new is sent, the answers in
+            // flight are recorded), then the inbox's watcher, the reload, the watchdog, metrics.
             var metrics: [any Service] = []
             if let address = configuration.metricsListen {
                 let registry = PrometheusCollectorRegistry()
@@ -87,7 +89,9 @@ extension AudienceSyncCommand {
                     settings: pipeline.settings, notifier: notifier, status: pipeline.status, inboxBell: pipeline.inboxBell,
                     senderBell: pipeline.senderBell, logger: context.logger, hangups: hangups,
                     load: { try await ConfigurationLoader.load(path: path, environment: environment) }),
-            ] + pipeline.services(finish: .whenStopped, outcome: PipelineOutcome(.whenStopped), watcher: watcher)
+                InboxWatcherService(watcher),
+                pipeline,
+            ]
             var group = ServiceGroupConfiguration(services: services.map {
                 ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup)
             }, logger: context.logger)
@@ -95,12 +99,10 @@ extension AudienceSyncCommand {
             do {
                 try await relay.run(ServiceGroup(configuration: group))
             } catch {
-                watcher.stop()
                 let ending = PipelineEnding.run(groupError: error)
                 throw fail(ending.message ?? "stopped: \(error)", Exit.code(for: ending), redactor: context.redactor)
             }
             notifier.stopping()
-            watcher.stop()
             context.logger.notice("stopped")
         }
     }

@@ -1,4 +1,3 @@
-import Glibc
 import Logging
 import ServiceLifecycle
 import AudienceConfig
@@ -8,12 +7,12 @@ import AudienceReading
 import AudienceSupport
 
 /// Takes files from the inbox as they arrive: woken by inotify events, by files that are due to
-/// settle, and every `rescan_seconds` regardless. On a graceful shutdown it takes no new file,
-/// and the planning of a large file gives up at once (nothing is committed; the file stays).
+/// settle, and every `rescan_seconds` regardless. A graceful shutdown cancels it: no new file is
+/// taken, and the planning of a large file gives up at once (nothing is committed; the file stays).
 ///
 /// With ``PipelineFinish/whenDrained`` (`once`), it ends once no file in the inbox will be
 /// ready soon: every ready file is taken, and files still settling were waited for.
-public struct IntakeService: Service {
+struct IntakeLoop: Sendable {
     let settings: DaemonSettings
     let ledger: Ledger
     let watcher: InboxWatcher?
@@ -23,80 +22,49 @@ public struct IntakeService: Service {
     let logger: Logger
     let finish: PipelineFinish
     let outcome: PipelineOutcome
-    /// Set when the pipeline stops (see ``Pipeline``): planning gives up, no new file is taken.
-    let pipelineStop: StopFlag
     let progress: (@Sendable (ReadProgress) -> Void)?
 
-    /// `watcher`: nil for `once`, which does not wait for events. `progress`: how planning goes,
-    /// besides the status line.
-    public init(
-        settings: DaemonSettings, ledger: Ledger, watcher: InboxWatcher?, inboxBell: Doorbell, senderBell: Doorbell,
-        status: DaemonStatus, logger: Logger, finish: PipelineFinish = .whenStopped, outcome: PipelineOutcome = PipelineOutcome(.whenStopped),
-        pipelineStop: StopFlag = StopFlag(), progress: (@Sendable (ReadProgress) -> Void)? = nil
-    ) {
-        self.settings = settings
-        self.ledger = ledger
-        self.watcher = watcher
-        self.inboxBell = inboxBell
-        self.senderBell = senderBell
-        self.status = status
-        self.logger = logger
-        self.finish = finish
-        self.outcome = outcome
-        self.pipelineStop = pipelineStop
-        self.progress = progress
+    func run() async {
+        await cancelWhenGracefulShutdown { await looks() }
+        if Task.isShuttingDownGracefully || Task.isCancelled { outcome.stop() }
+        outcome.intakeFinished()
+        senderBell.ring()
     }
 
-    public func run() async throws {
-        let stopping = StopFlag()
-        let pipelineStop = pipelineStop
+    /// One look after another, until cancelled (or drained, for `once`).
+    private func looks() async {
         let intake = Intake(configuration: settings.current, ledger: ledger, logger: logger, progress: planningProgress)
         let chores = IntakeChores(ledger: ledger, logger: logger)
         var memory = LookMemory()
-        await withGracefulShutdownHandler {
-            while !stopping.isSet && !pipelineStop.isSet && !Task.isCancelled {
-                let configuration = settings.current
-                await intake.use(configuration)
-                await noteHashingRules(configuration, in: &memory)
-                // Before the look: the space it frees counts for the files waiting for some.
-                await chores.sweepRetentionIfDue(configuration)
-                let next: NextLook
-                do {
-                    let pass = try await intake.processReadyFiles(
-                        renamedIn: { [watcher] in watcher?.wasRenamedIn($0) ?? false },
-                        onFile: { [status] file in status.intake("planning \(file.relativePath)") },
-                        shouldStop: { stopping.isSet || pipelineStop.isSet })
-                    report(pass, configuration, memory: &memory)
-                    await chores.writeStatus(
-                        DaemonStatusFile(
-                            lastScanAt: clockSeconds(), status: status.intakeLine,
-                            inboxError: pass.failures.first.map { "\($0.file): \($0.error)" }),
-                        stateDirectory: configuration.stateDirectory)
-                    next = nextLook(after: pass, configuration)
-                } catch {
-                    logger.error("cannot take files from the inbox; trying again", metadata: ["error": "\(error)"])
-                    status.intake("inbox error: \(error)")
-                    outcome.intakeFailed(error)
-                    await chores.writeStatus(
-                        DaemonStatusFile(lastScanAt: clockSeconds(), status: status.intakeLine, inboxError: "\(error)"),
-                        stateDirectory: configuration.stateDirectory)
-                    next = NextLook(afterSeconds: configuration.rescanSeconds, drained: true)
-                }
-                if stopping.isSet || pipelineStop.isSet || (finish == .whenDrained && next.drained) { break }
-                await inboxBell.wait(timeout: .milliseconds(Int64(next.afterSeconds * 1000)))
+        while !Task.isCancelled {
+            let configuration = settings.current
+            await intake.use(configuration)
+            await noteHashingRules(configuration, in: &memory)
+            // Before the look: the space it frees counts for the files waiting for some.
+            await chores.sweepRetentionIfDue(configuration)
+            let next: NextLook
+            do {
+                let pass = try await intake.processReadyFiles(
+                    renamedIn: { [watcher] in watcher?.wasRenamedIn($0) ?? false },
+                    onFile: { [status] file in status.intake("planning \(file.relativePath)") })
+                report(pass, configuration, memory: &memory)
+                await chores.writeStatus(
+                    DaemonStatusFile(
+                        lastScanAt: clockSeconds(), status: status.intakeLine,
+                        inboxError: pass.failures.first.map { "\($0.file): \($0.error)" }),
+                    stateDirectory: configuration.stateDirectory)
+                next = nextLook(after: pass, configuration)
+            } catch {
+                logger.error("cannot take files from the inbox; trying again", metadata: ["error": "\(error)"])
+                status.intake("inbox error: \(error)")
+                outcome.intakeFailed(error)
+                await chores.writeStatus(
+                    DaemonStatusFile(lastScanAt: clockSeconds(), status: status.intakeLine, inboxError: "\(error)"),
+                    stateDirectory: configuration.stateDirectory)
+                next = NextLook(afterSeconds: configuration.rescanSeconds, drained: true)
             }
-            if stopping.isSet || pipelineStop.isSet { outcome.stop() }
-            outcome.intakeFinished()
-            senderBell.ring()
-            // Stopped with the pipeline before being told: the group shuts its services down one
-            // by one and takes a service that ends before its turn for a failure.
-            while pipelineStop.isSet && !stopping.isSet && !Task.isCancelled {
-                await inboxBell.wait(timeout: .seconds(1))
-            }
-        } onGracefulShutdown: {
-            stopping.set()
-            pipelineStop.set()
-            inboxBell.ring()
+            if Task.isCancelled || (finish == .whenDrained && next.drained) { return }
+            await inboxBell.wait(timeout: .milliseconds(Int64(next.afterSeconds * 1000)))
         }
     }
 
