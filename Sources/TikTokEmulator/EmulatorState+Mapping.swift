@@ -55,6 +55,12 @@ extension EmulatorState {
         request: Int, landing: MemberTraceEvent.Landing
     ) {
         self.lateLandings.append(LateLanding(parsed: parsed, accessToken: accessToken, due: due, request: request, landing: landing))
+        // Also landed by a timer, for whoever waits for the state (``waitUntil(timeout:_:)``)
+        // without sending requests; a request or an inspection that comes first lands it.
+        Task { [weak self] in
+            try? await Task.sleep(until: due)
+            await self?.applyDueLateLandings()
+        }
     }
 
     /// The answer of a delayed request, once its time has come (nil before: its handler was

@@ -423,7 +423,7 @@ struct EmulatorTests {
             await emulator.state.enqueue([.landLate(after: .milliseconds(100), status: 504)])
             let late = try await api.post("/segment/mapping/", Self.mappingBody(action: "delete", users: [[Self.element(Self.digest(1), ["123456"])]]))
             #expect(late.status == 504)
-            try await Task.sleep(for: .milliseconds(150))
+            #expect(await emulator.state.waitUntil { $0.trace(of: member).count == 2 })
             let trace = await emulator.state.trace(of: member)
             #expect(trace.map(\.description) == [
                 "request 1: add in 123456, applied before its answer",

@@ -88,7 +88,7 @@ struct ReturnCodeTests {
             let sender = fixture.sender(options)
             let sending = Task { try await sender.sendPending() }
             // TikTok refuses the new audience a few times, then takes it.
-            for _ in 0..<3_000 where await emulator.state.refusedMappingRequestCount < 3 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(await emulator.state.waitUntil(timeout: .seconds(60)) { $0.refusedMappingRequestCount >= 3 })
             await emulator.state.makeAudienceReady(created)
             let report = try await sending.value
             #expect(report.failures.isEmpty, "\(report.failures)")

@@ -29,7 +29,7 @@ struct BackupEndToEndTests {
             #expect(backup.status == 0, "\(backup.output)")
             #expect(backup.stdout.contains("backed up") && backup.stdout.contains("schema step"), "\(backup.stdout)")
             #expect(await emulator.state.members(of: "123456").count < Self.members, "the backup was taken during the send, not after it")
-            #expect(await eventually(timeout: .seconds(30)) { await emulator.state.members(of: "123456").count == Self.members })
+            #expect(await emulator.state.waitUntil(timeout: .seconds(30)) { state in state.members(of: "123456").count == Self.members })
             daemon.signal(SIGTERM)
             #expect(await daemon.wait().status == 0)
 

@@ -22,7 +22,7 @@ struct MetricsEndToEndTests {
             try workspace.drop("acme/binary.csv", bytes: [0x00, 0x01, 0x0a])
             try workspace.drop("acme/unfinished.csv", "email_hash,segment_id\n\(people[0]),123456", age: 0)
             let daemon = try RunningCommand(["run", "--config", workspace.configPath], environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"])
-            #expect(await eventually { await emulator.state.members(of: "123456").count == 3 })
+            #expect(await emulator.state.waitUntil { state in state.members(of: "123456").count == 3 })
             var samples: [String: Double] = [:]
             #expect(await eventually {
                 samples = (try? await Self.parsedScrape(port: port)) ?? [:]

@@ -9,6 +9,7 @@ final class NotifyListener: @unchecked Sendable {
     private let lock = NSLock()
     private var received: [String] = []
     private var receivedAt: [ContinuousClock.Instant] = []
+    private var waiters: [UUID: (condition: @Sendable ([String]) -> Bool, continuation: CheckedContinuation<Bool, Never>)] = [:]
     private var thread: Thread?
 
     init(directory: String) throws {
@@ -36,7 +37,11 @@ final class NotifyListener: @unchecked Sendable {
                     self.lock.lock()
                     self.received.append(contentsOf: lines)
                     self.receivedAt.append(contentsOf: lines.map { _ in now })
+                    let all = self.received
+                    let woken = self.waiters.filter { $0.value.condition(all) }
+                    for id in woken.keys { self.waiters[id] = nil }
                     self.lock.unlock()
+                    for waiter in woken.values { waiter.continuation.resume(returning: true) }
                 }
             }
         }
@@ -67,6 +72,34 @@ final class NotifyListener: @unchecked Sendable {
     }
 
     func stop() { thread?.cancel() }
+
+    /// Waits until the messages received so far satisfy `condition`, looked at again as each one
+    /// comes (no polling); false when `timeout` passes first.
+    func waitFor(timeout: Duration = .seconds(20), _ condition: @escaping @Sendable ([String]) -> Bool) async -> Bool {
+        let id = UUID()
+        return await withCheckedContinuation { continuation in
+            lock.lock()
+            if condition(received) {
+                lock.unlock()
+                continuation.resume(returning: true)
+                return
+            }
+            waiters[id] = (condition, continuation)
+            lock.unlock()
+            Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                self?.expire(id)
+            }
+        }
+    }
+
+    private func expire(_ id: UUID) {
+        lock.lock()
+        let waiter = waiters.removeValue(forKey: id)
+        let satisfied = waiter.map { $0.condition(received) } ?? false
+        lock.unlock()
+        waiter?.continuation.resume(returning: satisfied)
+    }
 }
 
 /// Waits until `condition` holds, checking every 50 ms, for at most `timeout`.

@@ -67,7 +67,7 @@ struct OnceAndRunAgreeTests {
             let daemon = try RunningCommand(
                 ["run", "--config", workspace.configPath],
                 environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token", "NOTIFY_SOCKET": notify.path])
-            #expect(await eventually { notify.messages.contains("READY=1") })
+            #expect(await notify.waitFor { messages in messages.contains("READY=1") })
             var dropped = 0
             for wave in waves {
                 for file in wave { try Self.upload(file, to: workspace) }

@@ -50,7 +50,7 @@ struct StatusEndToEndTests {
             let workspace = try Workspace(emulator: emulator)
             let daemon = try RunningCommand(["run", "--config", workspace.configPath], environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"])
             try workspace.drop("a.csv", "email_hash,segment_id\n\(sha256Hex("run@example.com")),123456\n")
-            #expect(await eventually { await emulator.state.members(of: "123456").count == 1 })
+            #expect(await emulator.state.waitUntil { state in state.members(of: "123456").count == 1 })
             var text = ""
             #expect(await eventually {
                 let status = try? await runCommand(["status", "--config", workspace.configPath])

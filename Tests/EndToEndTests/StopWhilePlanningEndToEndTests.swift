@@ -39,7 +39,7 @@ struct StopWhilePlanningEndToEndTests {
             let daemon = try RunningCommand(
                 ["run", "--config", workspace.configPath],
                 environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token", "NOTIFY_SOCKET": notify.path])
-            #expect(await eventually { notify.messages.contains { $0.hasPrefix("STATUS=planning acme/large.csv") } })
+            #expect(await notify.waitFor { messages in messages.contains { $0.hasPrefix("STATUS=planning acme/large.csv") } })
             try await Task.sleep(for: .milliseconds(500))
             daemon.signal(SIGTERM)
             let stopped = ContinuousClock.now

@@ -82,7 +82,7 @@ struct TikTokCodesEndToEndTests {
             try workspace.drop("x.csv", "email_hash,segment_id\n" + people.map { "\($0),\(id)\n" }.joined())
             let once = try RunningCommand(["once", "--config", workspace.configPath], environment: token)
             // TikTok refuses the new audience a few times, then takes it.
-            for _ in 0..<3_000 where await emulator.state.refusedMappingRequestCount < 2 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(await emulator.state.waitUntil(timeout: .seconds(60)) { $0.refusedMappingRequestCount >= 2 })
             await emulator.state.makeAudienceReady(id)
             let result = await once.wait()
             #expect(result.status == 0, "\(result.output)")

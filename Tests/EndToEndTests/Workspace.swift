@@ -102,7 +102,7 @@ final class Workspace {
     func once(signalledAtNextRequest signal: Int32, of emulator: RunningEmulator) async throws -> CommandResult {
         let before = await emulator.state.mappingRequestCount
         let process = try RunningCommand(["once", "--config", configPath], environment: ["TIKTOK_ACCESS_TOKEN": "emulator-token"])
-        while await emulator.state.mappingRequestCount == before { try await Task.sleep(for: .milliseconds(5)) }
+        _ = await emulator.state.waitUntil(timeout: .seconds(60)) { $0.mappingRequestCount != before }
         process.signal(signal)
         return await process.wait()
     }
