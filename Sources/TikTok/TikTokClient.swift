@@ -137,7 +137,8 @@ public struct TikTokClient: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         if authenticated, let token { request.headers.add(name: "Access-Token", value: token.value) }
-        request.body = .bytes(body)
+        request.body = body.readableBytes > BodySlices.sliceBytes
+            ? .stream(BodySlices(body), length: .known(Int64(body.readableBytes))) : .bytes(body)
         return try await execute(request, path: path)
     }
 
@@ -179,4 +180,30 @@ extension TikTokClient {
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
+}
+
+/// A request body handed to the HTTP client in 64 KiB slices of the one buffer (no copy), each
+/// written and flushed on its own. Why: over HTTPS, TLS encrypts what one flush carries into a
+/// buffer that each connection keeps for its whole life at the largest size it ever reached. A
+/// 10,000-identifier body (about 1.1 MB) written at once left a 2 MiB buffer behind on each of
+/// up to `max_in_flight` connections (12 by default: +12 MiB RSS measured on a 2M-row file); in
+/// slices, each keeps about 128 KiB.
+struct BodySlices: AsyncSequence, Sendable {
+    static let sliceBytes = 64 * 1024
+    let body: ByteBuffer
+
+    init(_ body: ByteBuffer) {
+        self.body = body
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var rest: ByteBuffer
+
+        mutating func next() async -> ByteBuffer? {
+            guard rest.readableBytes > 0 else { return nil }
+            return rest.readSlice(length: Swift.min(BodySlices.sliceBytes, rest.readableBytes))
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(rest: body) }
 }
