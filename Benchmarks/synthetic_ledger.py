@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Builds a ledger with many members, synthetically, for the scale benchmark (g in run.sh).
 
-The schema is the product's own: `tiktok-audience-sync status` creates the empty ledger, then
+The schema is the product's own: `tiktok-audience-sync once` on an empty inbox creates the empty
+ledger (`status` only reads, and creates nothing), then
 rows are bulk-loaded in key order with the segment index set aside (and
 made after), as a fast load, not as the daemon writes.
 
@@ -33,7 +34,7 @@ def main() -> int:
     config = state + "/config.yaml"
     with open(config, "w") as out:
         out.write(f"inbox: {state}/inbox\nstate_directory: {state}\ntiktok:\n  advertiser_id: \"7000000000000000001\"\n")
-    subprocess.run([arguments.binary, "status", "--config", config], stdout=subprocess.DEVNULL, check=False)
+    subprocess.run([arguments.binary, "once", "--config", config], stdout=subprocess.DEVNULL, check=False)
     path = state + "/ledger.sqlite"
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode = DELETE")

@@ -117,25 +117,36 @@ struct SendingLoop: Sendable {
     /// While TikTok refuses: waits for the bell or `duration`, and also returns as soon as the
     /// token file holds a token other than the one refused, so a token renewed by
     /// `tiktok-audience-sync auth` is used at once, without a restart. (A token from the
-    /// environment or a systemd credential cannot change while the process runs.)
+    /// environment or a systemd credential cannot change while the process runs.) The file is
+    /// watched from here on, and looked at once first: it may have been renewed while the refused
+    /// request was out. Where its folder cannot be watched (not there yet), it is looked at every
+    /// ``unwatchedTokenCheck`` instead.
     private func waitWhileRefused(_ duration: Duration, refused: AccessToken?) async {
-        let tokenFile = settings.current.tiktok.accessTokenFile.flatMap { FileChangeWatch(path: $0) }
+        let path = settings.current.tiktok.accessTokenFile
+        let tokenFile = path.flatMap { FileChangeWatch(path: $0) }
         let clock = ContinuousClock()
         let end = clock.now + duration
-        while clock.now < end && !isStopping {
-            let wake = await cancelWhenGracefulShutdown { [bell] in
-                await Wake.first(bell: bell, tokenFile: tokenFile, timeout: end - clock.now)
-            }
-            guard wake == .tokenFileChanged else { return }
-            if currentToken(settings.current)?.value != refused?.value {
+        var look = path != nil
+        while !isStopping {
+            if look, currentToken(settings.current)?.value != refused?.value {
                 logger.notice("a new access token is in place; sending again")
                 return
             }
+            guard clock.now < end else { return }
+            let slice = path != nil && tokenFile == nil ? min(end - clock.now, Self.unwatchedTokenCheck) : end - clock.now
+            let wake = await cancelWhenGracefulShutdown { [bell] in
+                await Wake.first(bell: bell, tokenFile: tokenFile, timeout: slice)
+            }
+            if wake == .rung { return }
+            look = path != nil
         }
     }
 
+    /// How often a token file whose folder cannot be watched is looked at while TikTok refuses.
+    static let unwatchedTokenCheck: Duration = .seconds(30)
+
     /// What ended a wait while TikTok refuses.
-    private enum Wake: Sendable {
+    private enum Wake: Sendable, Equatable {
         case rung
         case tokenFileChanged
         case timedOut

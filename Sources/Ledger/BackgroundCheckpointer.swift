@@ -75,7 +75,13 @@ final class BackgroundCheckpointer: @unchecked Sendable {
                 if stopping { connection?.interrupt() }
                 condition.unlock()
             }
-            try? connection?.checkpointPassively()
+            // A connection that found no log (its first read failed) is opened again next time.
+            if (try? connection?.checkpointPassively()) == false {
+                condition.lock()
+                working = nil
+                condition.unlock()
+                connection = nil
+            }
         }
         condition.lock()
         working = nil

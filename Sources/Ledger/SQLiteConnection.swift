@@ -68,9 +68,13 @@ final class SQLiteConnection {
     /// Copies what no reader still needs from the write-ahead log into the ledger file, never
     /// waiting for the writer. Through the C call rather than the PRAGMA: a statement's start
     /// forgets an interrupt that came before it, the call does not (it clears it on return).
-    func checkpointPassively() throws {
-        let status = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+    /// Returns false when the connection has no log open (it has read nothing yet): then the call
+    /// copied nothing.
+    func checkpointPassively() throws -> Bool {
+        var logFrames: Int32 = -1
+        let status = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, nil)
         guard status == SQLITE_OK else { throw error(status, "cannot copy the write-ahead log into the ledger") }
+        return logFrames >= 0
     }
 
     /// Closing the connection then leaves the write-ahead log as it is, instead of copying it

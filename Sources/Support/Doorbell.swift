@@ -1,7 +1,8 @@
 import Synchronization
 
 /// Wakes one waiting loop: rings are remembered until the next wait, so none is lost, and
-/// several rings while nobody waits count as one.
+/// several rings while nobody waits count as one. One waiter at a time: a second wait that
+/// begins while one is waiting ends the first as if its time had run out.
 public final class Doorbell: Sendable {
     private struct State {
         var rung = false
@@ -51,15 +52,18 @@ public final class Doorbell: Sendable {
         }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
+                var replaced: CheckedContinuation<Bool, Never>?
                 let answer = state.withLock { state -> Bool? in
                     if state.rung {
                         state.rung = false
                         return true
                     }
                     if Task.isCancelled { return false }
+                    replaced = state.waiter?.continuation
                     state.waiter = (id, continuation)
                     return nil
                 }
+                replaced?.resume(returning: false)
                 if let answer { continuation.resume(returning: answer) }
             }
         } onCancel: {

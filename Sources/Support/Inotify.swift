@@ -19,6 +19,7 @@ public final class Inotify: Sendable {
     /// Dispatch sources are thread-safe; Swift does not know it.
     private nonisolated(unsafe) let source: DispatchSourceRead
     private let started = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
 
     /// Throws the `errno` text when the kernel gives no instance (fs.inotify.max_user_instances).
     public init(label: String) throws(InotifyUnavailable) {
@@ -38,6 +39,8 @@ public final class Inotify: Sendable {
 
     /// Watches `path`; the watch's number, or the `errno` text.
     public func add(_ path: String, mask: UInt32) -> Result<Int32, InotifyUnavailable> {
+        // Once stopped, the descriptor is closed (or about to be), and its number may be reused.
+        guard !stopped.load(ordering: .acquiring) else { return .failure(InotifyUnavailable(reason: "stopped")) }
         let watch = inotify_add_watch(descriptor, path, mask)
         return watch >= 0 ? .success(watch) : .failure(InotifyUnavailable(reason: String(cString: strerror(errno))))
     }
@@ -52,6 +55,7 @@ public final class Inotify: Sendable {
 
     /// Stops reading: a handler already running finishes, and none runs after it.
     public func stop() {
+        stopped.store(true, ordering: .releasing)
         source.cancel()
     }
 

@@ -178,6 +178,9 @@ extension TikTokClient {
         // One connection per request in flight (HTTP/1.1): the pool's default of 8 would cap
         // tiktok.max_in_flight (at most 64) below what slow answers need.
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        // TikTok's API answers; it does not redirect. A redirect is not followed (it would carry the
+        // Access-Token elsewhere) but answered like any other unexpected page.
+        configuration.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 }

@@ -70,8 +70,10 @@ struct EmulatorResponder: HTTPResponder {
         let (number, fault) = await self.state.beginMappingRequest()
         switch fault {
         case .code(let code, let message, let httpStatus):
+            await self.state.noteRefusedMapping()
             return .failure(TikTokAPIError(code: code, message: message, httpStatus: httpStatus))
         case .gatewayError(let status):
+            await self.state.noteRefusedMapping()
             return .gateway(status: status)
         case .delay, .applyThenFail, .applyThenDropConnection, .landLate, nil:
             break

@@ -12,6 +12,12 @@ extension EmulatorState {
         return (self.mappingRequestCount, nil)
     }
 
+    /// A mapping request answered with an error (a fault or a refusal), not applied.
+    func noteRefusedMapping() {
+        self.refusedMappingRequestCount += 1
+        self.stateChanged()
+    }
+
     /// A uniform number in 0..<1 from the seeded state (splitmix64).
     private func nextUniform() -> Double {
         self.randomState &+= 0x9E37_79B9_7F4A_7C15
@@ -42,6 +48,7 @@ extension EmulatorState {
             self.apply(mapping, at: now, request: request, landing: landing)
             return .success()
         } catch {
+            self.noteRefusedMapping()
             return .failure(error)
         }
     }

@@ -23,13 +23,26 @@ extension EmulatorState {
         }
     }
 
-    /// Wakes the waiters whose condition now holds.
+    /// Wakes the waiters whose condition now holds. A condition may land late requests (an
+    /// inspection does), which changes the state again: that call only notes it, this loop looks
+    /// at every waiter once more, and takes each out before resuming it, so none is resumed twice.
     func stateChanged() {
         guard !self.waiters.isEmpty else { return }
-        for (id, waiter) in self.waiters where waiter.condition(self) {
-            self.waiters[id] = nil
-            waiter.continuation.resume(returning: true)
+        guard !self.checkingWaiters else {
+            self.changedWhileChecking = true
+            return
         }
+        self.checkingWaiters = true
+        defer { self.checkingWaiters = false }
+        repeat {
+            self.changedWhileChecking = false
+            for id in Array(self.waiters.keys) {
+                guard let waiter = self.waiters[id], waiter.condition(self),
+                    let woken = self.waiters.removeValue(forKey: id)
+                else { continue }
+                woken.continuation.resume(returning: true)
+            }
+        } while self.changedWhileChecking && !self.waiters.isEmpty
     }
 
     private func expireWaiter(_ id: UInt64) {

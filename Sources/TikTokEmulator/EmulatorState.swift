@@ -35,6 +35,8 @@ public actor EmulatorState {
     /// Tests waiting for a condition on the state, looked at again after every change.
     var waiters: [UInt64: StateWaiter] = [:]
     var nextWaiterID: UInt64 = 0
+    var checkingWaiters = false
+    var changedWhileChecking = false
     /// The `audience_type` of audiences uploaded as customer files in TikTok's UI.
     public static let customerFileType = "Customer File Audience"
 
@@ -168,8 +170,9 @@ public actor EmulatorState {
         self.audiences[id]?.notReadyUntil = nil
     }
 
-    /// `/segment/mapping/` requests refused so far (received, not applied).
-    public var refusedMappingRequestCount: Int { self.mappingRequestCount - self.appliedMappingRequestCount }
+    /// `/segment/mapping/` requests refused so far: answered with an error and not applied (a
+    /// request counts once its answer is decided, not while it is being handled).
+    public internal(set) var refusedMappingRequestCount = 0
 
     // MARK: Internal bookkeeping
 

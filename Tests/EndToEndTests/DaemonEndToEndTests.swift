@@ -218,6 +218,29 @@ struct DaemonEndToEndTests {
         }
     }
 
+    @Test("a token renewed while the refused request is still out is used at once, not after the back-off")
+    func tokenRenewedDuringTheRefusedRequest() async throws {
+        var configuration = EmulatorConfiguration()
+        configuration.latency = .milliseconds(1_500)
+        try await TikTokEmulator.withRunning(configuration) { emulator in
+            let tokenFile = FileManager.default.temporaryDirectory.path + "/token-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+            try "stale-token-value\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            let workspace = try Workspace(emulator: emulator, tiktokYAML: "  access_token_file: \(tokenFile)")
+            let people = hashes("during", 20)
+            try workspace.drop("list.csv", "email_hash,segment_id,action\n" + people.map { "\($0),123456,add" }.joined(separator: "\n") + "\n")
+            let daemon = try RunningCommand(["run", "--config", workspace.configPath])
+            // The stale token's request is at TikTok, its refusal 1.5 s away: `auth` saves a new one now.
+            #expect(await emulator.state.waitUntil(timeout: .seconds(30)) { $0.requestsInProgress >= 1 })
+            try "emulator-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            // The first wait after a refusal is 30 s: well inside it, the members are at TikTok.
+            #expect(await emulator.state.waitUntil(timeout: .seconds(15)) { $0.members(of: "123456").count == 20 })
+            daemon.signal(SIGTERM)
+            let result = await daemon.wait()
+            #expect(result.status == 0, "\(result.output)")
+        }
+    }
+
     @Test("a new partner's first upload waits until SIGHUP adds the partner, then both its files are taken")
     func reloadPartners() async throws {
         try await TikTokEmulator.withRunning { emulator in
