@@ -72,7 +72,11 @@ def status_json():
     result = subprocess.run([args.bin + "/tiktok-audience-sync", "status", "--json", "--config", config],
                             env=env, capture_output=True, text=True)
     if result.returncode not in (0, 75):
-        status_errors.append(f"exit {result.returncode}: {(result.stderr.strip() or result.stdout.strip())[:300]}")
+        try:
+            said = "; ".join(json.loads(result.stdout).get("problems", [])) or result.stdout.strip()[:300]
+        except ValueError:
+            said = (result.stderr.strip() or result.stdout.strip())[:300]
+        status_errors.append(f"exit {result.returncode}: {said}")
     return result.returncode, (json.loads(result.stdout) if result.stdout.strip() else None)
 
 

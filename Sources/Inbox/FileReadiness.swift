@@ -13,11 +13,15 @@ public enum FileReadiness: Equatable, Sendable {
     case incomplete(String)
     /// The daemon may not read it (an upload kept its owner-only mode).
     case unreadable(String)
+    /// It left the inbox after it was listed: taken by the running daemon (as `status` looks), or
+    /// removed by the partner. Nothing to wait for or to say.
+    case gone
 
     public static func check(_ file: InboxFile, settleSeconds: Double, now: Double, renamedIn: Bool = false) -> FileReadiness {
         // Symlinks, FIFOs and devices are never waited for (nor opened): they are moved aside at once.
         if case .notRegular = file.kind { return .ready }
         if access(file.path, R_OK) != 0 {
+            if errno == ENOENT || errno == ENOTDIR { return .gone }
             return .unreadable(
                 "cannot read it (\(String(cString: strerror(errno)))); the partner should upload it readable by the group, e.g. chmod 640 \(file.name) before uploading")
         }
@@ -29,9 +33,10 @@ public enum FileReadiness: Equatable, Sendable {
         if age < settleSeconds { return .settling(settleSeconds - age) }
         if file.name.lowercased().hasSuffix(".gz") { return .ready }
         if file.size == 0 { return .ready }
-        return endsWithNewline(file.path)
-            ? .ready
-            : .incomplete("the last line has no newline, so the upload looks cut short; upload as NAME.part and rename when done, or add NAME.done beside it")
+        if endsWithNewline(file.path) { return .ready }
+        // Gone meanwhile, rather than cut short.
+        if access(file.path, F_OK) != 0 { return .gone }
+        return .incomplete("the last line has no newline, so the upload looks cut short; upload as NAME.part and rename when done, or add NAME.done beside it")
     }
 
     static func hasCompletionMarker(_ file: InboxFile) -> Bool {

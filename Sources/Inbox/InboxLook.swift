@@ -36,6 +36,8 @@ public struct InboxLook: Sendable {
             let readiness = FileReadiness.check(file, settleSeconds: configuration.settleSeconds, now: now)
             let freeBytes = FreeSpace.available(at: configuration.stateDirectory)
             let decision = IntakeDecision.arrival(file, readiness: readiness, now: now, rules: rules, freeBytes: freeBytes)
+            // Taken by the daemon since the listing: not waiting, and nothing to act on.
+            if decision == .gone { continue }
             if let behind = line.waitsBehind(file) {
                 // Its turn has not come; what will be wrong with it then is said already.
                 var reason = behind.description
@@ -60,6 +62,8 @@ public struct InboxLook: Sendable {
                 look.waiting.append(Waiting(file: file.relativePath, reason: "will be set aside: \(reason)", since: since, needsAction: true))
             case .read:
                 look.waiting.append(Waiting(file: file.relativePath, reason: "ready to be taken", since: since, needsAction: false))
+            case .gone:
+                break
             }
         }
         look.held = heldFiles(stateDirectory: configuration.stateDirectory)

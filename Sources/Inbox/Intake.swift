@@ -171,6 +171,8 @@ public actor Intake {
             } else {
                 pass.waiting.append((file.relativePath, .changedWhileRead))
             }
+        case .gone:
+            break
         }
     }
 

@@ -42,6 +42,8 @@ public enum IntakeDecision {
         case reject(reason: String, outcome: Receipt.Outcome)
         /// Read it: fingerprint it, then decide with ``known(_:file:rules:)``.
         case read
+        /// It is no longer in the inbox (taken, or removed, since it was listed): pass it by.
+        case gone
     }
 
     /// The second step: what the ledger remembers of the same bytes.
@@ -85,6 +87,8 @@ public enum IntakeDecision {
             return .wait(reason: .stillBeingWritten, lookAgainAt: now + wait)
         case .unreadable(let reason):
             return .wait(reason: .unreadable(reason), lookAgainAt: nil)
+        case .gone:
+            return .gone
         case .incomplete(let reason):
             guard now - unchangedSince > rules.incompleteUploadSeconds else {
                 return .wait(reason: .looksIncomplete(reason), lookAgainAt: unchangedSince + rules.incompleteUploadSeconds + 1)

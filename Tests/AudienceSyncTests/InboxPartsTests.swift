@@ -64,6 +64,21 @@ struct InboxPartsTests {
             "a clock ahead does not make it wait an hour")
     }
 
+    @Test("a file taken (or removed) after the listing is gone, not unreadable or cut short: status raises no alarm for it")
+    func takenAfterTheListing() throws {
+        let directory = try TemporaryDirectory()
+        let now = Date().timeIntervalSince1970
+        let whole = try directory.write("whole.csv", "email_hash,segment_id\nx,1\n")
+        let cut = try directory.write("cut.csv", "email_hash,segment_id\nx,1")
+        let listed = [Self.file(whole, modified: now - 60), Self.file(cut, modified: now - 60)]
+        // The running daemon moves both to archive/ between `status`'s listing and its look at them.
+        for file in listed { try FileManager.default.removeItem(atPath: file.path) }
+        for file in listed {
+            #expect(FileReadiness.check(file, settleSeconds: 5, now: now) == .gone)
+            #expect(FileReadiness.check(file, settleSeconds: 5, now: now, renamedIn: true) == .gone)
+        }
+    }
+
     @Test("a ring is never lost: rung before the wait, it returns at once; several rings count as one")
     func doorbell() async {
         let bell = Doorbell()

@@ -39,6 +39,9 @@ struct IntakeDecisionTests {
             name: "unreadable: wait, say why", file: file("acme/a.csv"), readiness: .unreadable("mode 600"),
             expected: .wait(reason: .unreadable("mode 600"), lookAgainAt: nil)),
         ArrivalCase(
+            name: "gone since the listing (taken by the daemon): passed by, nothing said", file: file("acme/a.csv"),
+            readiness: .gone, expected: .gone),
+        ArrivalCase(
             name: "looks cut short, recently: wait until it counts as abandoned", file: file("acme/a.csv", modifiedAgo: 100),
             readiness: .incomplete("no newline"),
             expected: .wait(reason: .looksIncomplete("no newline"), lookAgainAt: now - 100 + 3600 + 1)),
