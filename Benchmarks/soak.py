@@ -146,11 +146,27 @@ lines = ["| minute | files dropped | files taken | RSS (MiB) | open fds |", "|--
 for seconds, files, taken, rss_mib, fd_count in samples:
     if int(seconds) % 60 < 10 or (seconds, files) == samples[-1][:2]:
         lines.append(f"| {seconds / 60:.1f} | {files} | {taken} | {rss_mib:.1f} | {fd_count} |")
+# Growth as a trend, not as two samples: the least-squares slope of RSS over files taken, and the
+# medians of the first and last tenth, over the samples after warm-up while files still came (the
+# drain at the end, when the last files' passes are the largest, left out).
+steady = [s for s in warm[:-1]] or warm
+n = len(steady)
+mean_x = sum(s[2] for s in steady) / n
+mean_y = sum(s[3] for s in steady) / n
+spread = sum((s[2] - mean_x) ** 2 for s in steady)
+slope = sum((s[2] - mean_x) * (s[3] - mean_y) for s in steady) / spread if spread else 0.0
+tenth = max(1, n // 10)
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+first_tenth, last_tenth = median(s[3] for s in steady[:tenth]), median(s[3] for s in steady[-tenth:])
 summary = [
     f"{dropped} files of {args.rows} rows in {args.minutes:g} min ({args.files_per_second:g}/s), TikTok answering after "
     f"{args.latency_ms} ms with 3% code 50002 and 2% HTTP 503; {status_calls} status calls, {status_failures} failed",
     f"RSS after warm-up (files {warm[0][2]}..{dropped}): {min(s[3] for s in warm):.1f}-{max(s[3] for s in warm):.1f} MiB "
     f"(growth {warm[-1][3] - warm[0][3]:+.1f} MiB); open fds {min(s[4] for s in warm)}-{max(s[4] for s in warm)}",
+    f"RSS trend while files came (files {steady[0][2]}..{steady[-1][2]}, {n} samples): {slope * 10_000:+.2f} MiB per 10,000 files; "
+    f"median of the first tenth {first_tenth:.1f} MiB, of the last tenth {last_tenth:.1f} MiB",
     f"end: TikTok's membership {'exactly as the files say' if wrong == 0 else f'differs in {wrong} members'}; "
     f"daemon stopped with exit {stopped}",
 ]
