@@ -192,7 +192,7 @@ public actor Intake {
         let fingerprint: Digest32
         do {
             reader = try AudienceFileReader(path: file.path, options: options)
-            fingerprint = try reader.fingerprint()
+            fingerprint = try reader.fingerprint(between: PlanningStopped.checkCancellation)
         } catch let error as AudienceFileError {
             return try await handleUnreadable(file, fingerprint: nil, error)
         }

@@ -128,12 +128,15 @@ public final class AudienceFileReader {
     public var identity: FileIdentity { file.identity }
 
     /// SHA-256 of the file's bytes: its identity in the ledger, whatever its name.
-    public func fingerprint() throws -> Digest32 {
+    /// `between`: called before each MiB is read; what it throws ends the reading (a shutdown must
+    /// not wait for a large file's hash either).
+    public func fingerprint(between: () throws -> Void = {}) throws -> Digest32 {
         file.rewind()
         var hasher = SHA256()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
+            try between()
             let count = try file.read(into: buffer)
             if count == 0 { break }
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))

@@ -310,6 +310,23 @@ struct AudienceFileReaderTests {
         #expect(one == two)
         #expect(one.hex == sha256Hex(text))
     }
+
+    @Test("hashing a large file gives up between two MiB when asked (a shutdown does not wait for it)")
+    func fingerprintStops() throws {
+        struct Stop: Error {}
+        let directory = try TemporaryDirectory()
+        let row = "email_hash,segment_id\n" + String(repeating: "\(alice),1\n", count: 60_000)  // about 4 MiB
+        let reader = try AudienceFileReader(path: try directory.write("large.csv", row))
+        var asked = 0
+        #expect(throws: Stop.self) {
+            _ = try reader.fingerprint(between: {
+                asked += 1
+                if asked == 2 { throw Stop() }
+            })
+        }
+        #expect(asked == 2, "asked before each MiB, and stopped at the first yes")
+        #expect(try reader.fingerprint().hex == sha256Hex(row), "and the next hash reads the file whole")
+    }
 }
 
 @Suite("Hex digests")
