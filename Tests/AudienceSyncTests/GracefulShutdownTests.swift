@@ -47,10 +47,15 @@ struct GracefulShutdownTests {
         }
     }
 
+    /// Four batches of ten, two in flight at most, TikTok answering each after 3 s: the shutdown
+    /// comes while the first request is out. The second may be out too, or not yet (its record
+    /// is written first, and a busy disk can take longer than that); either way, what was sent
+    /// is what gets recorded, and no batch starts after the shutdown (the third could start only
+    /// once an answer came, 3 s later).
     @Test("a shutdown lets the requests in flight finish and records TikTok's confirmations", .timeLimit(.minutes(1)))
     func shutdownWithRequestsInFlight() async throws {
         var configuration = EmulatorConfiguration()
-        configuration.latency = .milliseconds(500)
+        configuration.latency = .seconds(3)
         try await TikTokEmulator.withRunning(configuration) { emulator in
             let fixture = try await SendingFixture(emulator)
             let rows = members.map { "\($0),123456,add" }.joined(separator: "\n")
@@ -62,16 +67,16 @@ struct GracefulShutdownTests {
             let sender = fixture.sender(options)
             let report = try await testGracefulShutdown { shutdown in
                 let pass = Task { try await sender.sendPending() }
-                // Both at TikTok, waiting out its latency.
-                #expect(await emulator.state.waitUntil { $0.requestsInProgress == 2 })
+                #expect(await emulator.state.waitUntil { $0.requestsInProgress >= 1 })
                 shutdown.triggerGracefulShutdown()
                 return try await pass.value
             }
-            // The two requests in flight were answered and recorded; the other two batches wait.
-            #expect(await emulator.state.mappingRequestCount == 2)
-            #expect(report.acknowledged == 20)
-            #expect(await fixture.held("123456").count == 20)
-            #expect(try await fixture.ledger.reader.pendingCounts().total == 20)
+            let sent = await emulator.state.mappingRequestCount
+            #expect((1...2).contains(sent), "only what was out when the shutdown came: \(sent) request(s)")
+            #expect(report.requests == sent)
+            #expect(report.acknowledged == 10 * sent, "every answer that came is recorded")
+            #expect(await fixture.held("123456").count == 10 * sent)
+            #expect(try await fixture.ledger.reader.pendingCounts().total == 40 - 10 * sent)
         }
     }
 }
