@@ -70,27 +70,28 @@ final class BackgroundCheckpointer: @unchecked Sendable {
                 // A connection finds the write-ahead log with its first read; until then SQLite's
                 // checkpoint call has no log to copy from and does nothing.
                 try? connection?.execute("PRAGMA schema_version")
-                condition.lock()
-                working = connection
-                if stopping { connection?.interrupt() }
-                condition.unlock()
+                use(connection)
             }
             // A connection that found no log (its first read failed) is opened again next time.
             if (try? connection?.checkpointPassively()) == false {
-                condition.lock()
-                working = nil
-                condition.unlock()
+                use(nil)
                 connection = nil
             }
         }
-        condition.lock()
-        working = nil
-        condition.unlock()
+        use(nil)
         connection = nil
         condition.lock()
         running = false
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// The connection ``stop()`` interrupts from now on (interrupted at once if stopping already).
+    private func use(_ connection: SQLiteConnection?) {
+        condition.lock()
+        defer { condition.unlock() }
+        working = connection
+        if stopping { connection?.interrupt() }
     }
 
     /// Waits for a request; false once stopping.
