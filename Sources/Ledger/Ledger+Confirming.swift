@@ -41,9 +41,12 @@ extension Ledger {
                 try ledger.dropFromOutbox(rows.map(\.seq))
                 var settled = 0
                 // By action and identifier type (a sender's batch is one of each): no string per row.
-                let groups = Dictionary(grouping: rows) { Int($0.action.rawValue) << 8 | Int($0.member.type.rawValue) }
-                for group in groups.values {
-                    let sorted = group.sorted { ($0.member.digest, $0.segmentRow) < ($1.member.digest, $1.segmentRow) }
+                let oneKind = rows.allSatisfy { $0.action == rows[0].action && $0.member.type == rows[0].member.type }
+                let groups = oneKind ? [rows] : Array(Dictionary(grouping: rows) { Int($0.action.rawValue) << 8 | Int($0.member.type.rawValue) }.values)
+                for group in groups {
+                    // A batch is read from the outbox in key order: sorting is then only a check.
+                    let inKeyOrder = zip(group, group.dropFirst()).allSatisfy { Self.keyOrder($0, $1) }
+                    let sorted = inKeyOrder ? group : group.sorted(by: Self.keyOrder)
                     if try ledger.settleAsRange(sorted, request: requestRow) {
                         settled += sorted.count
                     } else {
@@ -55,6 +58,12 @@ extension Ledger {
                 return settled
             }
         }
+    }
+}
+
+extension Ledger {
+    fileprivate static func keyOrder(_ a: PendingRow, _ b: PendingRow) -> Bool {
+        (a.member.digest, a.segmentRow) < (b.member.digest, b.segmentRow)
     }
 }
 
@@ -213,3 +222,4 @@ extension LedgerConnection {
         return settled
     }
 }
+

@@ -27,17 +27,25 @@ public struct Digest32: Hashable, Sendable, Comparable {
 
     /// Lowercase hex, the form TikTok receives.
     public var hex: String {
-        withUnsafeBytes { raw in
-            String(unsafeUninitializedCapacity: 64) { out in
-                let digits: StaticString = "0123456789abcdef"
-                digits.withUTF8Buffer { table in
-                    for (i, byte) in raw.enumerated() {
-                        out[2 * i] = table[Int(byte >> 4)]
-                        out[2 * i + 1] = table[Int(byte & 0x0f)]
-                    }
-                }
-                return 64
-            }
+        String(unsafeUninitializedCapacity: 64) { out in
+            writeHex(prefix: 32, to: UnsafeMutableRawBufferPointer(out))
+            return 64
+        }
+    }
+
+    /// Writes the first `prefix` bytes (32, or 16 for an MD5 MAID) as lowercase hex, 2 × `prefix`
+    /// bytes, at the start of `out`. Inlinable: a request body writes 10,000 of these, and a call
+    /// through a closure across modules cost a third of building it.
+    @inlinable
+    public func writeHex(prefix: Int, to out: UnsafeMutableRawBufferPointer) {
+        precondition(prefix <= 32 && out.count >= 2 * prefix, "Digest32.writeHex: room for \(prefix) bytes")
+        let digits: StaticString = "0123456789abcdef"
+        let table = digits.utf8Start
+        for position in 0..<prefix {
+            let word = position < 8 ? w0 : position < 16 ? w1 : position < 24 ? w2 : w3
+            let byte = UInt8(truncatingIfNeeded: word >> (56 - 8 * UInt64(position % 8)))
+            out[2 * position] = table[Int(byte >> 4)]
+            out[2 * position + 1] = table[Int(byte & 0x0f)]
         }
     }
 

@@ -17,7 +17,13 @@ final class ChangeSources: Sendable {
 
     /// `rows` counted by segment and partner.
     func count(_ rows: [PendingRow]) async -> [ChangeSource: Int] {
-        let unknown = Set(rows.map(\.generation)).filter { generation in partners.withLock { $0[generation] == nil } }
+        // By segment row and generation first: a batch holds few of each, and integers hash
+        // cheaply, where a key of two strings was hashed for every row.
+        var byFileAndSegment: [FileAndSegment: (audienceID: String, rows: Int)] = [:]
+        for row in rows {
+            byFileAndSegment[FileAndSegment(generation: row.generation, segmentRow: row.segmentRow), default: (row.audienceID, 0)].rows += 1
+        }
+        let unknown = Set(byFileAndSegment.keys.map(\.generation)).filter { generation in partners.withLock { $0[generation] == nil } }
         if !unknown.isEmpty {
             let names = (try? await ledger.fileNames(generations: Array(unknown))) ?? [:]
             partners.withLock { known in
@@ -26,10 +32,15 @@ final class ChangeSources: Sendable {
         }
         let known = partners.withLock { $0 }
         var counts: [ChangeSource: Int] = [:]
-        for row in rows {
-            counts[ChangeSource(segment: row.audienceID, partner: known[row.generation] ?? nil), default: 0] += 1
+        for (key, entry) in byFileAndSegment {
+            counts[ChangeSource(segment: entry.audienceID, partner: known[key.generation] ?? nil), default: 0] += entry.rows
         }
         return counts
+    }
+
+    private struct FileAndSegment: Hashable {
+        var generation: Int64
+        var segmentRow: Int64
     }
 
     /// `acme/2026-11-21.csv` → acme; a file at the inbox's top level has none.

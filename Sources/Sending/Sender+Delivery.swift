@@ -186,13 +186,15 @@ extension Sender {
             logger.notice("\(note)", metadata: batchMetadata(batch, tried.answer))
         }
         await limiter.succeeded()
-        // A batch is one action: its rows counted per segment.
-        for (segment, rows) in Dictionary(grouping: batch.rows, by: \.audienceID).mapValues(\.count) {
-            delivery.report.confirmed[segment, default: ActionCounts()].count(batch.action, rows)
-            SendingMetrics.confirmed(segment: segment, action: batch.action == .add ? "add" : "remove", count: rows)
-        }
+        // A batch is one action: its rows counted per segment and partner, and per segment.
+        var perSegment: [String: Int] = [:]
         for (source, rows) in await sources.count(batch.rows) {
             delivery.report.confirmedBySource[source, default: ActionCounts()].count(batch.action, rows)
+            perSegment[source.segment, default: 0] += rows
+        }
+        for (segment, rows) in perSegment {
+            delivery.report.confirmed[segment, default: ActionCounts()].count(batch.action, rows)
+            SendingMetrics.confirmed(segment: segment, action: batch.action == .add ? "add" : "remove", count: rows)
         }
         // The whole batch in one sure answer: its in-flight record goes in the same transaction.
         let closing = !delivery.mayLandLate && delivery.confirmed.isEmpty && batch.rows.count == delivery.ticket.rows.count
@@ -200,8 +202,9 @@ extension Sender {
         do {
             delivery.report.acknowledged += try await ledger.markAcknowledged(batch.rows, closing: closing, request: delivery.lastRequest)
             KillPoint.afterConfirmation.pass()
-            delivery.confirmed.formUnion(batch.rows.map(\.seq))
             delivery.closed = closing != nil
+            // Only a send that goes on (parts of a split batch) asks which rows are confirmed.
+            if !delivery.closed { delivery.confirmed.formUnion(batch.rows.map(\.seq)) }
         } catch {
             logger.error("could not record TikTok's confirmation; the rows will be sent again", metadata: ["error": "\(error)"])
         }

@@ -72,19 +72,14 @@ public struct TikTokClient: Sendable {
         bytes.reserveCapacity(96 + users.count * (24 + type.digestByteCount * 2 + 24))
         bytes.writeString("{\"advertiser_ids\":[\"\(advertiserID)\"],\"action\":\"\(action == .add ? "add" : "delete")\",")
         bytes.writeString("\"id_schema\":[\"\(type.schemaName)\"],\"batch_data\":[")
-        let digits = Array("0123456789abcdef".utf8)
-        var hex = [UInt8](repeating: 0, count: 64)
+        let count = type.digestByteCount
         for (index, user) in users.enumerated() {
             if index > 0 { bytes.writeInteger(UInt8(ascii: ",")) }
             bytes.writeStaticString("[{\"id\":\"")
-            let count = type.digestByteCount
-            user.digest.withUnsafeBytes { raw in
-                for (position, byte) in raw.prefix(count).enumerated() {
-                    hex[2 * position] = digits[Int(byte >> 4)]
-                    hex[2 * position + 1] = digits[Int(byte & 0x0f)]
-                }
+            bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: 2 * count) { out in
+                user.digest.writeHex(prefix: count, to: out)
+                return 2 * count
             }
-            bytes.writeBytes(hex[..<(2 * count)])
             bytes.writeStaticString("\",\"audience_ids\":[")
             var separator = false
             user.forEachAudienceID { audience in
