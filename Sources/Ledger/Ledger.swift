@@ -99,6 +99,9 @@ public actor LedgerReader {
     public nonisolated let path: String
     private nonisolated let executor = ThreadExecutor(label: "tiktok-audience-sync.ledger-reader")
     let connection: LedgerConnection
+    /// The last ``pendingCounts()`` and SQLite's `data_version` when it was read: while no other
+    /// connection has committed since, the counts stand (see ``pendingCounts()``).
+    var lastPendingCounts: (dataVersion: Int64, counts: PendingCounts)?
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 

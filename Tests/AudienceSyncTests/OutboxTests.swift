@@ -44,6 +44,24 @@ struct OutboxTests {
         #expect(try await ledger.reader.pendingCounts().total == 0)
     }
 
+    @Test("the pending counts follow every commit: a file, a confirmation, a parking (they are kept only while nothing was committed)")
+    func pendingCountsFollowCommits() async throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try Ledger(path: directory.path + "/ledger.sqlite")
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n", to: ledger, in: directory)
+        #expect(try await ledger.reader.pendingCounts().adds == 2)
+        #expect(try await ledger.reader.pendingCounts().adds == 2, "nothing committed: the same counts")
+        try await apply("email_hash,segment_id,action\n\(c),1,add\n\(d),2,remove\n", to: ledger, in: directory)
+        let afterFile = try await ledger.reader.pendingCounts()
+        #expect(afterFile.adds == 3 && afterFile.removes == 1)
+        let rows = try await walk(ledger)
+        try await ledger.markAcknowledged(rows.filter { $0.member.digest.hex == a })
+        #expect(try await ledger.reader.pendingCounts().adds == 2, "a's add confirmed")
+        try await ledger.park(segment: "1", code: 40002, message: "refused", requestID: nil, now: 0)
+        let afterParking = try await ledger.reader.pendingCounts()
+        #expect(afterParking.adds == 0 && afterParking.removes == 1, "segment 1 parked")
+    }
+
     @Test("a member changed by several files is sent once, with its last wish")
     func supersededWishesAreSentOnce() async throws {
         let directory = try TemporaryDirectory()
