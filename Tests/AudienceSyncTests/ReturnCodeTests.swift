@@ -67,6 +67,27 @@ struct ReturnCodeTests {
         }
     }
 
+    @Test("a refused token leaves the outbox as it was: the sending epoch stays (counting a large backlog needs no lookup per row), and each refused member is sent once when TikTok takes the token again")
+    func refusedTokenKeepsTheOutboxTrusted() async throws {
+        try await TikTokEmulator.withRunning { emulator in
+            let fixture = try await SendingFixture(emulator)
+            try await apply(delta(members.map { ($0, "123456", "add") }), to: fixture.ledger, in: fixture.directory)
+            let epoch = try await fixture.ledger.reader.sendingEpoch()
+            await emulator.state.enqueue(Array(repeating: .code(40105, message: "Access token is invalid or has been revoked"), count: 12))
+            let report = try await fixture.sender(maxUsers: 4).sendPending()
+            #expect(report.pause != nil, "sending pauses")
+            #expect(try await fixture.ledger.reader.sendingEpoch() == epoch, "no file came: nothing to take on trust changed")
+            #expect(try await fixture.ledger.reader.pendingCounts().adds == 12, "everything stays pending")
+            await emulator.state.clearFaults()
+            let before = await emulator.state.identifiersReceived
+            let resumed = try await fixture.sender(maxUsers: 4).sendPending()
+            #expect(resumed.pause == nil)
+            #expect(await emulator.state.identifiersReceived - before == 12, "each member sent once more")
+            #expect(await fixture.held("123456") == Set(members))
+            #expect(try await fixture.ledger.reader.pendingCounts().total == 0)
+        }
+    }
+
     @Test("a just-created audience that refuses writes is tried again with back-off until it takes them; nothing is parked")
     func newAudienceTakesWritesAfterAWhile() async throws {
         var configuration = EmulatorConfiguration()
