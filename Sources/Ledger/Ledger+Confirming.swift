@@ -15,8 +15,9 @@ public struct SendingEpoch: Sendable, Equatable {
 
 extension LedgerReader {
     /// What decides which rows are pending, as of now: the file generation (also moved on when a
-    /// confirmation requeues a row) and the count of parkings. While it stays the same, only
-    /// confirmations change the ledger's pending rows.
+    /// confirmation requeues a row) and the count of parkings. While it stays the same, only the
+    /// sender changes the ledger's pending rows, and only those of its own batches: confirmed
+    /// ones settle, and unconfirmed ones become unknown on the outbox row it read (no wish changes).
     public func sendingEpoch() throws -> SendingEpoch {
         try withConnection { try $0.sendingEpoch() }
     }

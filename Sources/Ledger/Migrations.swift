@@ -175,7 +175,7 @@ enum Migrations {
             -- A batch is written here, durably, before its request leaves the process. Until TikTok's
             -- code 0 for it is recorded, its members count as unknown: when the send ends without
             -- one, and when a process finds a row left by one that died, they get acked NULL and
-            -- go back on the outbox, so a later opposite wish is always sent. A send that got no
+            -- stay on (or go back on) the outbox, so a later opposite wish is always sent. A send that got no
             -- answer may still land later: such a row stays until recheck_at, when its members are
             -- made unknown once more and sent their current wish again.
             CREATE TABLE in_flight (
