@@ -143,8 +143,8 @@ extension LedgerConnection {
         }
     }
 
-    /// Makes unknown the members of `rows` whose outbox row, the one the sender read, still stands
-    /// for them (the usual case after a refusal or a send without an answer): acked NULL is then
+    /// Makes unknown the members of `rows` whose outbox row, the one the sender read, is still live
+    /// by ``PendingRule`` (the usual case after a refusal or a send without an answer): acked NULL is then
     /// all it takes, as that row still carries their wish and the next pass meets it again. The
     /// sending epoch does not move, so the outbox stays trusted, and counting a large backlog
     /// after a refused token needs no lookup per row (2M pending: `status` took 3 s).
@@ -152,13 +152,7 @@ extension LedgerConnection {
     /// ``makeUnknown(_:type:request:)`` queues again.
     func makeUnknownWhereStillQueued(_ rows: [PendingRow], request: Int64?) throws -> [PendingRow] {
         guard !rows.isEmpty else { return [] }
-        let stillQueued = try connection.prepare(
-            """
-            SELECT 1 FROM membership m JOIN outbox o ON o.seq = ?4
-            WHERE m.id_type = ?1 AND m.identifier = ?2 AND m.segment = ?3
-              AND o.id_type = m.id_type AND o.identifier = m.identifier AND o.segment = m.segment
-              AND (m.outbox_seq = o.seq OR (m.outbox_seq IS NULL AND m.generation = o.generation))
-            """)
+        let isLive = try isLiveOutboxRow()
         let unknown = try connection.prepare(
             """
             UPDATE membership SET acked = NULL, request = coalesce(?4, request)
@@ -166,13 +160,7 @@ extension LedgerConnection {
             """)
         var others: [PendingRow] = []
         for row in rows {
-            stillQueued.bind(1, Int64(row.member.type.rawValue))
-            stillQueued.bind(2, row.member.digest)
-            stillQueued.bind(3, row.segmentRow)
-            stillQueued.bind(4, row.seq)
-            let queued = try stillQueued.step()
-            stillQueued.reset()
-            guard queued else {
+            guard try isLive(row.seq) else {
                 others.append(row)
                 continue
             }

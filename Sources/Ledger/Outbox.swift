@@ -49,6 +49,21 @@ extension LedgerConnection {
     }
 }
 
+extension LedgerConnection {
+    /// Whether the outbox row `seq` is live by ``PendingRule`` (it is there, and still stands for
+    /// its member's pending wish), prepared once for many rows.
+    func isLiveOutboxRow() throws -> (Int64) throws -> Bool {
+        let statement = try connection.prepare("SELECT (\(PendingRule.liveWish)) IS NOT NULL FROM outbox o WHERE o.seq = ?1")
+        let latest = try sendingEpoch().generation
+        return { seq in
+            defer { statement.reset() }
+            statement.bind(1, seq)
+            statement.bind(PendingRule.latestGeneration, latest)
+            return try statement.step() && statement.int(0) == 1
+        }
+    }
+}
+
 /// Appends to the outbox, a group of rows per statement.
 struct OutboxAppender {
     struct Entry {

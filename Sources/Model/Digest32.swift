@@ -35,7 +35,7 @@ public struct Digest32: Hashable, Sendable, Comparable {
 
     /// Writes the first `prefix` bytes (32, or 16 for an MD5 MAID) as lowercase hex, 2 × `prefix`
     /// bytes, at the start of `out`. Inlinable: a request body writes 10,000 of these, and a call
-    /// through a closure across modules cost a third of building it.
+    /// through a closure across modules cost half of building it.
     @inlinable
     public func writeHex(prefix: Int, to out: UnsafeMutableRawBufferPointer) {
         precondition(prefix <= 32 && out.count >= 2 * prefix, "Digest32.writeHex: room for \(prefix) bytes")
