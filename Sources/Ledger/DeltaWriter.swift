@@ -30,14 +30,14 @@ struct DeltaWriter {
         self.generation = generation
         // A new row from an add starts as "not at TikTok" (acked 0), so add-then-remove cancels out;
         // a new row from a remove starts unknown (acked NULL), so the delete is still sent.
-        let columns = "INSERT INTO membership (segment, id_type, identifier, desired, acked, generation, seen)"
+        let columns = "membership (segment, id_type, identifier, desired, acked, generation, seen)"
         insertNew = try MultiRowInsert(
-            connection: connection, head: columns, row: "(?, ?, ?, ?, ?, \(generation), \(generation))",
+            connection: connection, into: columns, row: "(?, ?, ?, ?, ?, \(generation), \(generation))",
             parametersPerRow: 5, tail: "ON CONFLICT DO NOTHING")
         // A changed row is matched to its outbox row by generation again (outbox_seq NULL).
         upsert = try connection.prepare(
             """
-            \(columns) VALUES (?1, ?2, ?3, ?4, CASE WHEN ?4 = 1 THEN 0 END, ?5, ?5)
+            INSERT INTO \(columns) VALUES (?1, ?2, ?3, ?4, CASE WHEN ?4 = 1 THEN 0 END, ?5, ?5)
             ON CONFLICT DO UPDATE SET desired = excluded.desired, generation = excluded.generation,
                                       seen = excluded.seen, outbox_seq = NULL
             WHERE desired <> excluded.desired

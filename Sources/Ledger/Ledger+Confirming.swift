@@ -148,9 +148,11 @@ extension LedgerConnection {
         }
         read.reset()
         guard exact, next == sorted.count else { return false }
-        // A confirmed removal leaves nothing worth keeping: the row goes.
+        // A confirmed removal leaves nothing worth keeping: the row goes. OR FAIL: under ABORT,
+        // acked's CHECK would make SQLite copy every page of the range to a statement journal
+        // first (see MultiRowInsert); any error rolls the whole transaction back anyway.
         let write = try connection.prepare(
-            "\(isAdd ? "UPDATE membership SET acked = 1, request = coalesce(?7, request)" : "DELETE FROM membership") \(range)")
+            "\(isAdd ? "UPDATE OR FAIL membership SET acked = 1, request = coalesce(?7, request)" : "DELETE FROM membership") \(range)")
         bindRange(write)
         if isAdd, let request { write.bind(7, request) }
         try write.run()

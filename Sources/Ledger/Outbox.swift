@@ -79,7 +79,7 @@ struct OutboxAppender {
     init(connection: SQLiteConnection, generation: Int64) throws {
         insert = try MultiRowInsert(
             connection: connection,
-            head: "INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)",
+            into: "outbox (id_type, identifier, segment, generation, desired, known_pending)",
             row: "(?, ?, ?, \(generation), ?, ?)", parametersPerRow: 5)
         buffered.reserveCapacity(MultiRowInsert.rowsPerStatement)
     }

@@ -361,6 +361,24 @@ struct LedgerTests {
         #expect(try await ledger.reader.integrityCheck() == "ok")
     }
 
+    @Test("membership refuses an unknown identifier type, wish or confirmation; no CHECK of it calls a function")
+    func membershipChecks() async throws {
+        let directory = try TemporaryDirectory()
+        _ = try await freshLedger(directory)
+        let connection = try SQLiteConnection(path: directory.path + "/ledger.sqlite")
+        let columns = "membership (segment, id_type, identifier, desired, acked, generation, seen)"
+        try connection.execute("INSERT INTO \(columns) VALUES (1, 1, x'\(a)', 1, 0, 1, 1)")
+        for (values, what) in [("(1, 7, x'\(b)', 1, 0, 1, 1)", "identifier type 7"), ("(1, 1, x'\(b)', 2, 0, 1, 1)", "wish 2"),
+                               ("(1, 1, x'\(b)', 1, 2, 1, 1)", "confirmation 2")] {
+            #expect(throws: LedgerError.self, "\(what)") { try connection.execute("INSERT INTO \(columns) VALUES \(values)") }
+        }
+        // Such a CHECK makes SQLite copy every page a statement of many rows touches to a
+        // statement journal first (Migrations: "check an identifier's length where it is made").
+        let definition = try connection.prepare("SELECT sql FROM sqlite_schema WHERE name = 'membership'")
+        #expect(try definition.step())
+        #expect(!definition.string(0).contains("length("), "\(definition.string(0))")
+    }
+
     @Test("pending rows come back in packing order and the cursor walks them once")
     func pendingWalk() async throws {
         let directory = try TemporaryDirectory()

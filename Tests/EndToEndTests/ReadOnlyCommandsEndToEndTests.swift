@@ -73,8 +73,17 @@ struct ReadOnlyCommandsEndToEndTests {
             let previous = Migrations.steps.count - 1
             do {
                 let connection = try SQLiteConnection(path: path)
-                try connection.execute(
-                    "DROP TRIGGER member_trail_on_change; DROP TRIGGER member_trail_on_delete; DROP TABLE member_trail; DROP TABLE request; ALTER TABLE membership DROP COLUMN request; PRAGMA user_version = \(previous)")
+                try connection.allowingSchemaEdits {
+                    try connection.execute(
+                        """
+                        PRAGMA writable_schema = ON;
+                        UPDATE sqlite_schema
+                        SET sql = replace(sql, 'identifier BLOB NOT NULL', 'identifier BLOB NOT NULL CHECK (length(identifier) = 32)')
+                        WHERE name = 'membership';
+                        PRAGMA writable_schema = OFF;
+                        PRAGMA user_version = \(previous)
+                        """)
+                }
             }
             // The daemon of that version holds the state directory.
             let daemon = try StateLock(stateDirectory: workspace.state)

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""What `once` writes on a large delta, file by file kind, for comparing builds.
+
+    Benchmarks/writes.py BIN_DIR [BIN_DIR ...] --file DELTA.csv
+
+For each BIN_DIR (holding `tiktok-audience-sync` and `tiktok-emulator`), starts the emulator, runs
+`once` on DELTA into a fresh ledger (b's settings) under `strace -f`, and adds up the bytes of
+every write and pwrite64 by the kind of file written: the ledger, its write-ahead log, SQLite's
+temporary files (statement journals, sorts), the planner's spill of sorted runs, and the rest
+(sockets to TikTok, the status file, receipts). Bytes written are the same from run to run, where
+CPU seconds on a shared machine are not; each byte written to a file is copied by the kernel.
+
+Needs strace (apt-get install strace).
+"""
+import argparse
+import collections
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+OPEN = re.compile(r'^\d+\s+openat\([^"]*"([^"]+)".*\)\s+=\s+(\d+)')
+WRITE = re.compile(r'^\d+\s+(?:write|pwrite64)\((\d+),.*\)\s+=\s+(\d+)')
+KINDS = [("ledger.sqlite-wal", "write-ahead log"), ("ledger.sqlite", "ledger file"), ("etilqs_", "SQLite temporary files"),
+         (".plan-spill", "planner's sorted runs")]
+
+
+def kind(path: str) -> str:
+    name = os.path.basename(path)
+    for prefix, label in KINDS:
+        if name.startswith(prefix):
+            return label
+    return "other (sockets, status, receipts)"
+
+
+def measure(bin_dir: str, delta: str) -> collections.Counter:
+    root = tempfile.mkdtemp(prefix="tas-writes-")
+    emulator = subprocess.Popen([os.path.join(bin_dir, "tiktok-emulator"), "--host", "127.0.0.1", "--port", "0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = emulator.stdout.readline() if emulator.stdout else ""
+        if not line.startswith("listening on "):
+            sys.exit(f"{bin_dir}: the emulator did not start")
+        inbox = os.path.join(root, "inbox")
+        os.makedirs(inbox)
+        shutil.copyfile(delta, os.path.join(inbox, os.path.basename(delta)))
+        config = os.path.join(root, "config.yaml")
+        with open(config, "w") as handle:
+            handle.write(
+                f"inbox: {inbox}\nstate_directory: {os.path.join(root, 'state')}\nsettle_seconds: 0\n"
+                f"tiktok:\n  base_url: {line.split()[-1]}\n  advertiser_id: \"7000000000000000001\"\n"
+                "  requests_per_second: 1000\n  max_in_flight: 4\n")
+        trace = os.path.join(root, "trace")
+        env = dict(os.environ, TIKTOK_ACCESS_TOKEN="emulator-token")
+        run = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat,write,pwrite64", "-o", trace,
+                              os.path.join(bin_dir, "tiktok-audience-sync"), "once", "--config", config],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if run.returncode != 0:
+            sys.exit(f"{bin_dir}: once ended with {run.returncode}")
+        # A descriptor names the file last opened on it (threads share the table).
+        names: dict[str, str] = {}
+        totals: collections.Counter = collections.Counter()
+        with open(trace) as lines:
+            for raw in lines:
+                if opened := OPEN.match(raw):
+                    names[opened.group(2)] = opened.group(1)
+                elif written := WRITE.match(raw):
+                    totals[kind(names.get(written.group(1), ""))] += int(written.group(2))
+        return totals
+    finally:
+        emulator.terminate()
+        emulator.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bin_dirs", nargs="+")
+    parser.add_argument("--file", required=True, help="the delta to sync, e.g. the 2M-row one generate.py writes")
+    arguments = parser.parse_args()
+    if shutil.which("strace") is None:
+        sys.exit("needs strace (apt-get install strace)")
+    columns = [measure(bin_dir, arguments.file) for bin_dir in arguments.bin_dirs]
+    labels = [label for _, label in KINDS] + ["other (sockets, status, receipts)"]
+    width = max(len(label) for label in labels)
+    print(f"{'MB written':<{width}}" + "".join(f"{os.path.basename(os.path.normpath(d))[:12]:>14}" for d in arguments.bin_dirs))
+    for label in labels:
+        print(f"{label:<{width}}" + "".join(f"{column[label] / 1e6:>14.1f}" for column in columns))
+    print(f"{'all':<{width}}" + "".join(f"{sum(column.values()) / 1e6:>14.1f}" for column in columns))
+
+
+if __name__ == "__main__":
+    main()
