@@ -51,7 +51,19 @@ public struct ChangePreview: ChangeSink {
         let rows = tally.rowList
         if !rows.isEmpty {
             members = try ledger.count(
-                ledger.connection.prepare("SELECT segment FROM membership INDEXED BY membership_by_segment WHERE desired = 1 AND segment IN (\(rows))")) { $0.int(0) }
+                ledger.connection.prepare(
+                    "SELECT segment FROM membership INDEXED BY membership_by_segment WHERE unindexed IS NULL AND desired = 1 AND segment IN (\(rows))")
+            ) { $0.int(0) }
+            // A segment's first snapshot also counts the members deltas left out of the index:
+            // one pass over membership, as applying it makes.
+            let unswept = try ledger.count(ledger.connection.prepare("SELECT id FROM segment WHERE swept = 0 AND id IN (\(rows))")) { $0.int(0) }
+            if !unswept.isEmpty {
+                let outside = try ledger.count(
+                    ledger.connection.prepare(
+                        "SELECT segment FROM membership NOT INDEXED WHERE unindexed = 1 AND desired = 1 AND segment IN (\(unswept.keys.map(String.init).joined(separator: ",")))")
+                ) { $0.int(0) }
+                members.merge(outside, uniquingKeysWith: +)
+            }
         }
         var held: SnapshotHeld?
         if let limit = maximumRemovalPercent {

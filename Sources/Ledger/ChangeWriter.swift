@@ -47,9 +47,10 @@ public struct ChangeWriter: ChangeSink {
         for change in batch {
             let index = Int(change.segment)
             // Segment rows are created on first sight, so there is always one.
-            guard let segmentRow = try tally.row(index, segments, lookUp: ledger.segmentRow(for:)) else { continue }
+            guard let segmentRow = try tally.row(index, segments, lookUp: { try ledger.segmentRow(for: $0, bySnapshot: !isDelta) })
+            else { continue }
             if isDelta {
-                try delta.add(change, segmentRow: segmentRow)
+                try delta.add(change, segmentRow: segmentRow, indexed: !ledger.unsweptSegmentRows.contains(segmentRow))
                 if delta.written.count >= 4096 { try recordDeltaWrites(flushing: false) }
                 continue
             }
@@ -101,12 +102,13 @@ public struct ChangeWriter: ChangeSink {
         let rows = tally.rowList
         try outbox.flush()
         guard !rows.isEmpty else { return }
+        try ledger.putInSegmentIndex(tally.entries.compactMap { $0?.row })
         // Members TikTok holds (or may hold) become pending removals: onto the outbox, in key order.
         let queue = try ledger.connection.prepare(
             """
             INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)
             SELECT id_type, identifier, segment, ?1, 0, 1 FROM membership INDEXED BY membership_by_segment
-            WHERE desired = 1 AND seen <> ?1 AND segment IN (\(rows)) AND acked IS NOT 0
+            WHERE unindexed IS NULL AND desired = 1 AND seen <> ?1 AND segment IN (\(rows)) AND acked IS NOT 0
             ORDER BY id_type, identifier, segment
             """)
         queue.bind(1, generation)
@@ -114,7 +116,7 @@ public struct ChangeWriter: ChangeSink {
         let sweep = try ledger.connection.prepare(
             """
             UPDATE membership INDEXED BY membership_by_segment SET desired = 0, generation = ?1, outbox_seq = NULL
-            WHERE desired = 1 AND seen <> ?1 AND segment IN (\(rows))
+            WHERE unindexed IS NULL AND desired = 1 AND seen <> ?1 AND segment IN (\(rows))
             RETURNING segment
             """)
         sweep.bind(1, generation)

@@ -20,7 +20,7 @@ struct DeltaWriter {
     /// Sets desired on an existing row whose desired state differs.
     private let update: Statement
     private let generationOf: Statement
-    private var group: [(change: MemberChange, segmentRow: Int64)] = []
+    private var group: [(change: MemberChange, segmentRow: Int64, indexed: Bool)] = []
     private var upsertsBeforeProbe = 0
     /// What the last calls wrote; the caller takes it with ``drain()``.
     private(set) var written: [Written] = []
@@ -32,8 +32,8 @@ struct DeltaWriter {
         // a new row from a remove starts unknown (acked NULL), so the delete is still sent.
         let columns = "membership (segment, id_type, identifier, desired, acked, generation, seen)"
         insertNew = try MultiRowInsert(
-            connection: connection, into: columns, row: "(?, ?, ?, ?, ?, \(generation), \(generation))",
-            parametersPerRow: 5, tail: "ON CONFLICT DO NOTHING")
+            connection: connection, into: "membership (segment, id_type, identifier, desired, acked, generation, seen, unindexed)",
+            row: "(?, ?, ?, ?, ?, \(generation), \(generation), ?)", parametersPerRow: 6, tail: "ON CONFLICT DO NOTHING")
         // A changed row is matched to its outbox row by generation again (outbox_seq NULL).
         upsert = try connection.prepare(
             """
@@ -52,7 +52,9 @@ struct DeltaWriter {
         group.reserveCapacity(MultiRowInsert.rowsPerStatement)
     }
 
-    mutating func add(_ change: MemberChange, segmentRow: Int64) throws {
+    /// `indexed`: whether a row it creates goes into the segment index (its segment has had a
+    /// snapshot); rows it only changes keep theirs.
+    mutating func add(_ change: MemberChange, segmentRow: Int64, indexed: Bool) throws {
         if change.removesOnlyIfPresent {
             // It only undoes an add of the same file: never a new row.
             try flush()  // keeps the writes, and the outbox, in key order
@@ -68,7 +70,7 @@ struct DeltaWriter {
             if connection.changes > 0 { written.append(Written(change: change, segmentRow: segmentRow, created: false)) }
             return
         }
-        group.append((change, segmentRow))
+        group.append((change, segmentRow, indexed))
         if group.count == MultiRowInsert.rowsPerStatement { try flush() }
     }
 
@@ -83,6 +85,7 @@ struct DeltaWriter {
             statement.bind(first + 2, entry.change.member.digest)
             statement.bind(first + 3, Int64(entry.change.action.rawValue))
             if entry.change.action == .add { statement.bind(first + 4, Int64(0)) } else { statement.bindNull(first + 4) }
+            if entry.indexed { statement.bindNull(first + 5) } else { statement.bind(first + 5, Int64(1)) }
         }
         if inserted == group.count {
             for entry in group { written.append(Written(change: entry.change, segmentRow: entry.segmentRow, created: true)) }

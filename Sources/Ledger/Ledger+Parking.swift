@@ -21,7 +21,7 @@ extension Ledger {
     /// Holds a segment's pending rows back from sending, recording TikTok's answer.
     public func park(segment: String, code: Int?, message: String, requestID: String?, now: Int64) throws {
         try withConnection { ledger in
-            guard let row = try SegmentID(segment).map({ try ledger.segmentRow(for: $0) }) else { return }
+            guard let row = try SegmentID(segment).map({ try ledger.segmentRow(for: $0, bySnapshot: false) }) else { return }
             let statement = try ledger.connection.prepare(
                 """
                 INSERT INTO parked_segment (segment, code, message, request_id, parked_at) VALUES (?1, ?2, ?3, ?4, ?5)

@@ -167,33 +167,56 @@ final class LedgerConnection {
     let connection: SQLiteConnection
     private var segmentRows: [String: Int64] = [:]
     private var audienceIDs: [Int64: String] = [:]
+    /// Segments that never had a snapshot: members deltas create for them stay out of the
+    /// segment index (`unindexed`) until their first snapshot's sweep puts them in.
+    private(set) var unsweptSegmentRows: Set<Int64> = []
 
     init(_ connection: SQLiteConnection) throws {
         self.connection = connection
         try reloadSegments()
     }
 
-    /// The ledger's row id for a segment, created on first sight.
-    func segmentRow(for segment: SegmentID) throws -> Int64 {
+    /// The ledger's row id for a segment, created on first sight: as swept when a snapshot names
+    /// it first (it has no members outside the index to put in), else as not swept.
+    func segmentRow(for segment: SegmentID, bySnapshot: Bool) throws -> Int64 {
         if let known = segmentRows[segment.rawValue] { return known }
-        let insert = try connection.prepare("INSERT INTO segment (audience_id) VALUES (?1) RETURNING id")
+        let insert = try connection.prepare("INSERT INTO segment (audience_id, swept) VALUES (?1, ?2) RETURNING id")
         insert.bind(1, segment.rawValue)
+        insert.bind(2, bySnapshot ? 1 : 0)
         guard try insert.step() else { throw connection.error(0, "segment insert returned nothing") }
         let row = insert.int(0)
         insert.reset()
         segmentRows[segment.rawValue] = row
         audienceIDs[row] = segment.rawValue
+        if !bySnapshot { unsweptSegmentRows.insert(row) }
         return row
     }
 
-    /// Loads the segment table; after a rollback, forgets segment rows the transaction had created.
+    /// Puts the members deltas left out of the segment index into it, for segments about to be
+    /// swept for the first time: one pass over membership each, once in a segment's life.
+    func putInSegmentIndex(_ rows: [Int64]) throws {
+        let include = try connection.prepare("UPDATE OR FAIL membership SET unindexed = NULL WHERE segment = ?1 AND unindexed = 1")
+        let mark = try connection.prepare("UPDATE segment SET swept = 1 WHERE id = ?1")
+        for row in rows where unsweptSegmentRows.contains(row) {
+            include.bind(1, row)
+            try include.run()
+            mark.bind(1, row)
+            try mark.run()
+            unsweptSegmentRows.remove(row)
+        }
+    }
+
+    /// Loads the segment table; after a rollback, forgets segment rows the transaction had created
+    /// and sweeps it had made.
     func reloadSegments() throws {
         segmentRows.removeAll()
         audienceIDs.removeAll()
-        let statement = try connection.prepare("SELECT id, audience_id FROM segment")
+        unsweptSegmentRows.removeAll()
+        let statement = try connection.prepare("SELECT id, audience_id, swept FROM segment")
         while try statement.step() {
             segmentRows[statement.string(1)] = statement.int(0)
             audienceIDs[statement.int(0)] = statement.string(1)
+            if statement.int(2) == 0 { unsweptSegmentRows.insert(statement.int(0)) }
         }
         statement.reset()
     }

@@ -379,6 +379,41 @@ struct LedgerTests {
         #expect(!definition.string(0).contains("length("), "\(definition.string(0))")
     }
 
+    @Test("a delta's new members stay out of the segment index until their segment's first snapshot, which removes the members it leaves out")
+    func segmentIndexAfterDeltas() async throws {
+        let directory = try TemporaryDirectory()
+        let ledger = try await freshLedger(directory)
+        try await apply("email_hash,segment_id,action\n\(a),1,add\n\(b),1,add\n\(c),1,add\n\(a),2,add\n", to: ledger, in: directory)
+        try await acknowledgeAll(ledger)
+        let connection = try SQLiteConnection(path: directory.path + "/ledger.sqlite")
+        func indexed(_ segment: String) throws -> Int64 {
+            let statement = try connection.prepare(
+                """
+                SELECT count(*) FROM membership INDEXED BY membership_by_segment
+                WHERE unindexed IS NULL AND segment = (SELECT id FROM segment WHERE audience_id = ?1)
+                """)
+            statement.bind(1, segment)
+            defer { statement.reset() }
+            return try statement.step() ? statement.int(0) : -1
+        }
+        #expect(try indexed("1") == 0 && indexed("2") == 0, "a delta's new members are not in the index")
+
+        // Segment 1's first snapshot names a and a newcomer d: b and c go, and its members are in
+        // the index from then on; segment 2, not named, keeps a and stays outside.
+        let snapshot = "email_hash,segment_id\n\(a),1\n\(sha256Hex("d@example.com")),1\n"
+        let preview = try await apply(snapshot, to: ledger, in: directory, dryRun: true)
+        let applied = try await apply(snapshot, to: ledger, in: directory)
+        #expect(applied.changes["1"] == SegmentChange(adds: 1, removes: 2))
+        #expect(preview.changes == applied.changes, "plan counts the members outside the index too")
+        await #expect(try pendingDescription(ledger) == ["add 1 \(sha256Hex("d@example.com").prefix(6))", "remove 1 \(b.prefix(6))", "remove 1 \(c.prefix(6))"].sorted())
+        #expect(try indexed("1") == 4 && indexed("2") == 0)
+
+        // Later deltas put segment 1's new members straight into the index.
+        try await apply("email_hash,segment_id,action\n\(sha256Hex("e@example.com")),1,add\n", to: ledger, in: directory)
+        #expect(try indexed("1") == 5)
+        #expect(try await ledger.reader.integrityCheck() == "ok")
+    }
+
     @Test("pending rows come back in packing order and the cursor walks them once")
     func pendingWalk() async throws {
         let directory = try TemporaryDirectory()

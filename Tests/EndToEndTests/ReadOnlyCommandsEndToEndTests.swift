@@ -77,9 +77,8 @@ struct ReadOnlyCommandsEndToEndTests {
                     try connection.execute(
                         """
                         PRAGMA writable_schema = ON;
-                        UPDATE sqlite_schema
-                        SET sql = replace(sql, 'identifier BLOB NOT NULL', 'identifier BLOB NOT NULL CHECK (length(identifier) = 32)')
-                        WHERE name = 'membership';
+                        UPDATE sqlite_schema SET sql = 'CREATE INDEX membership_by_segment ON membership (segment)'
+                        WHERE name = 'membership_by_segment';
                         PRAGMA writable_schema = OFF;
                         PRAGMA user_version = \(previous)
                         """)
