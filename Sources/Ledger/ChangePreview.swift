@@ -50,19 +50,22 @@ public struct ChangePreview: ChangeSink {
         var members: [Int64: Int] = [:]
         let rows = tally.rowList
         if !rows.isEmpty {
-            members = try ledger.count(
-                ledger.connection.prepare(
-                    "SELECT segment FROM membership INDEXED BY membership_by_segment WHERE unindexed IS NULL AND desired = 1 AND segment IN (\(rows))")
-            ) { $0.int(0) }
-            // A segment's first snapshot also counts the members deltas left out of the index:
-            // one pass over membership, as applying it makes.
+            let indexed = try ledger.connection.prepare(
+                """
+                SELECT segment FROM membership INDEXED BY membership_by_segment
+                WHERE unindexed IS NULL AND desired = 1 AND segment IN (\(rows))
+                """)
+            members = try ledger.count(indexed) { $0.int(0) }
+            // A segment's first snapshot also counts the members deltas left out of the index, in
+            // the one pass over membership that applying it makes.
             let unswept = try ledger.count(ledger.connection.prepare("SELECT id FROM segment WHERE swept = 0 AND id IN (\(rows))")) { $0.int(0) }
             if !unswept.isEmpty {
-                let outside = try ledger.count(
-                    ledger.connection.prepare(
-                        "SELECT segment FROM membership NOT INDEXED WHERE unindexed = 1 AND desired = 1 AND segment IN (\(unswept.keys.map(String.init).joined(separator: ",")))")
-                ) { $0.int(0) }
-                members.merge(outside, uniquingKeysWith: +)
+                let outside = try ledger.connection.prepare(
+                    """
+                    SELECT segment FROM membership NOT INDEXED
+                    WHERE unindexed = 1 AND desired = 1 AND segment IN (\(unswept.keys.map(String.init).joined(separator: ",")))
+                    """)
+                members.merge(try ledger.count(outside) { $0.int(0) }, uniquingKeysWith: +)
             }
         }
         var held: SnapshotHeld?

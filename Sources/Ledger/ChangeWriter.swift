@@ -15,6 +15,9 @@ public struct ChangeWriter: ChangeSink {
     var maximumRemovalPercent: Double?
     private var tally = SegmentTally()
     private var sweptRemovals: [Int64: Int] = [:]
+    /// Per segment number of the file: whether it has had a snapshot (a delta's new members then
+    /// go into the segment index). Read once per segment; a delta does not change it.
+    private var swept: [Bool?] = []
 
     /// Per segment, the rows whose desired state changed.
     var changes: [String: SegmentChange] {
@@ -50,7 +53,7 @@ public struct ChangeWriter: ChangeSink {
             guard let segmentRow = try tally.row(index, segments, lookUp: { try ledger.segmentRow(for: $0, bySnapshot: !isDelta) })
             else { continue }
             if isDelta {
-                try delta.add(change, segmentRow: segmentRow, indexed: !ledger.unsweptSegmentRows.contains(segmentRow))
+                try delta.add(change, segmentRow: segmentRow, indexed: isSwept(index, segmentRow))
                 if delta.written.count >= 4096 { try recordDeltaWrites(flushing: false) }
                 continue
             }
@@ -70,6 +73,14 @@ public struct ChangeWriter: ChangeSink {
                 try outbox.append(.init(member: change.member, segmentRow: segmentRow, desired: true, knownPending: true))
             }
         }
+    }
+
+    private mutating func isSwept(_ index: Int, _ segmentRow: Int64) throws -> Bool {
+        if index < swept.count, let known = swept[index] { return known }
+        if index >= swept.count { swept.append(contentsOf: repeatElement(nil, count: index + 1 - swept.count)) }
+        let answer = try ledger.isSwept(segmentRow: segmentRow)
+        swept[index] = answer
+        return answer
     }
 
     /// Counts and queues what the delta writer has written.
@@ -95,18 +106,19 @@ public struct ChangeWriter: ChangeSink {
     }
 
     /// A snapshot is the whole membership of each segment it names with at least one valid row
-    /// (a file of bad rows never empties a segment): members it left out go, in one scan. Then the
-    /// removal limit: a segment that would lose too much throws `SnapshotHeld`, and the file's
-    /// transaction, sweep included, is rolled back.
+    /// (a file of bad rows never empties a segment): members it left out go, read through the
+    /// segment index (at a segment's first snapshot, after one pass puts in the members deltas
+    /// left out of it). Then the removal limit: a segment that would lose too much throws
+    /// `SnapshotHeld`, and the file's transaction, sweep included, is rolled back.
     mutating func sweepSnapshot() throws {
         let rows = tally.rowList
         try outbox.flush()
         guard !rows.isEmpty else { return }
-        try ledger.putInSegmentIndex(tally.entries.compactMap { $0?.row })
+        try ledger.putInSegmentIndex(segmentRows: rows)
         // Members TikTok holds (or may hold) become pending removals: onto the outbox, in key order.
         let queue = try ledger.connection.prepare(
             """
-            INSERT INTO outbox (id_type, identifier, segment, generation, desired, known_pending)
+            INSERT OR FAIL INTO outbox (id_type, identifier, segment, generation, desired, known_pending)
             SELECT id_type, identifier, segment, ?1, 0, 1 FROM membership INDEXED BY membership_by_segment
             WHERE unindexed IS NULL AND desired = 1 AND seen <> ?1 AND segment IN (\(rows)) AND acked IS NOT 0
             ORDER BY id_type, identifier, segment

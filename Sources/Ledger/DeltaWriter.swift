@@ -30,14 +30,16 @@ struct DeltaWriter {
         self.generation = generation
         // A new row from an add starts as "not at TikTok" (acked 0), so add-then-remove cancels out;
         // a new row from a remove starts unknown (acked NULL), so the delete is still sent.
-        let columns = "membership (segment, id_type, identifier, desired, acked, generation, seen)"
+        let columns = "segment, id_type, identifier, desired, acked, generation, seen"
         insertNew = try MultiRowInsert(
-            connection: connection, into: "membership (segment, id_type, identifier, desired, acked, generation, seen, unindexed)",
+            connection: connection, into: "membership (\(columns), unindexed)",
             row: "(?, ?, ?, ?, ?, \(generation), \(generation), ?)", parametersPerRow: 6, tail: "ON CONFLICT DO NOTHING")
-        // A changed row is matched to its outbox row by generation again (outbox_seq NULL).
+        // A changed row is matched to its outbox row by generation again (outbox_seq NULL). A row
+        // this creates (after a miss, rarely) goes into the segment index: an entry too many
+        // costs only time.
         upsert = try connection.prepare(
             """
-            INSERT INTO \(columns) VALUES (?1, ?2, ?3, ?4, CASE WHEN ?4 = 1 THEN 0 END, ?5, ?5)
+            INSERT INTO membership (\(columns)) VALUES (?1, ?2, ?3, ?4, CASE WHEN ?4 = 1 THEN 0 END, ?5, ?5)
             ON CONFLICT DO UPDATE SET desired = excluded.desired, generation = excluded.generation,
                                       seen = excluded.seen, outbox_seq = NULL
             WHERE desired <> excluded.desired
@@ -52,8 +54,8 @@ struct DeltaWriter {
         group.reserveCapacity(MultiRowInsert.rowsPerStatement)
     }
 
-    /// `indexed`: whether a row it creates goes into the segment index (its segment has had a
-    /// snapshot); rows it only changes keep theirs.
+    /// `indexed`: whether a row its grouped insert creates goes into the segment index (its
+    /// segment has had a snapshot); rows it only changes keep theirs.
     mutating func add(_ change: MemberChange, segmentRow: Int64, indexed: Bool) throws {
         if change.removesOnlyIfPresent {
             // It only undoes an add of the same file: never a new row.

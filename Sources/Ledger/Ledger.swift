@@ -167,9 +167,6 @@ final class LedgerConnection {
     let connection: SQLiteConnection
     private var segmentRows: [String: Int64] = [:]
     private var audienceIDs: [Int64: String] = [:]
-    /// Segments that never had a snapshot: members deltas create for them stay out of the
-    /// segment index (`unindexed`) until their first snapshot's sweep puts them in.
-    private(set) var unsweptSegmentRows: Set<Int64> = []
 
     init(_ connection: SQLiteConnection) throws {
         self.connection = connection
@@ -177,7 +174,7 @@ final class LedgerConnection {
     }
 
     /// The ledger's row id for a segment, created on first sight: as swept when a snapshot names
-    /// it first (it has no members outside the index to put in), else as not swept.
+    /// it first (it has no members outside the segment index), else as not swept.
     func segmentRow(for segment: SegmentID, bySnapshot: Bool) throws -> Int64 {
         if let known = segmentRows[segment.rawValue] { return known }
         let insert = try connection.prepare("INSERT INTO segment (audience_id, swept) VALUES (?1, ?2) RETURNING id")
@@ -188,35 +185,42 @@ final class LedgerConnection {
         insert.reset()
         segmentRows[segment.rawValue] = row
         audienceIDs[row] = segment.rawValue
-        if !bySnapshot { unsweptSegmentRows.insert(row) }
         return row
     }
 
-    /// Puts the members deltas left out of the segment index into it, for segments about to be
-    /// swept for the first time: one pass over membership each, once in a segment's life.
-    func putInSegmentIndex(_ rows: [Int64]) throws {
-        let include = try connection.prepare("UPDATE OR FAIL membership SET unindexed = NULL WHERE segment = ?1 AND unindexed = 1")
-        let mark = try connection.prepare("UPDATE segment SET swept = 1 WHERE id = ?1")
-        for row in rows where unsweptSegmentRows.contains(row) {
-            include.bind(1, row)
-            try include.run()
-            mark.bind(1, row)
-            try mark.run()
-            unsweptSegmentRows.remove(row)
-        }
+    /// Whether segment `row` has had a snapshot, so that its members all belong in the segment
+    /// index. Asked of the ledger inside the caller's transaction, never of a cache that a
+    /// rollback could leave ahead of it: a member left out of a swept segment's index would be
+    /// one its snapshots never remove.
+    func isSwept(segmentRow row: Int64) throws -> Bool {
+        let statement = try connection.prepare("SELECT swept FROM segment WHERE id = ?1")
+        defer { statement.reset() }
+        statement.bind(1, row)
+        guard try statement.step() else { throw connection.error(0, "segment row \(row) not found") }
+        return statement.int(0) == 1
     }
 
-    /// Loads the segment table; after a rollback, forgets segment rows the transaction had created
-    /// and sweeps it had made.
+    /// Puts the members deltas left out of the segment index into it, for those of `rows` about to
+    /// be swept for the first time: one pass over membership for all of them, once in a segment's life.
+    func putInSegmentIndex(segmentRows rows: String) throws {
+        let unswept = try connection.prepare("SELECT id FROM segment WHERE swept = 0 AND id IN (\(rows))")
+        var first: [Int64] = []
+        while try unswept.step() { first.append(unswept.int(0)) }
+        unswept.reset()
+        guard !first.isEmpty else { return }
+        let list = first.map(String.init).joined(separator: ",")
+        try connection.execute("UPDATE OR FAIL membership SET unindexed = NULL WHERE unindexed = 1 AND segment IN (\(list))")
+        try connection.execute("UPDATE segment SET swept = 1 WHERE id IN (\(list))")
+    }
+
+    /// Loads the segment table; after a rollback, forgets segment rows the transaction had created.
     func reloadSegments() throws {
         segmentRows.removeAll()
         audienceIDs.removeAll()
-        unsweptSegmentRows.removeAll()
-        let statement = try connection.prepare("SELECT id, audience_id, swept FROM segment")
+        let statement = try connection.prepare("SELECT id, audience_id FROM segment")
         while try statement.step() {
             segmentRows[statement.string(1)] = statement.int(0)
             audienceIDs[statement.int(0)] = statement.string(1)
-            if statement.int(2) == 0 { unsweptSegmentRows.insert(statement.int(0)) }
         }
         statement.reset()
     }

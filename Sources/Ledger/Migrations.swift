@@ -8,9 +8,10 @@ enum Migrations {
         let name: String
         let sql: String
         /// Set when the step rewrites the text of definitions (`sqlite_schema`), as SQLite's
-        /// documentation allows for changes that leave every stored row and index entry valid,
-        /// such as widening or dropping a CHECK: no copy of a table that may hold a hundred million
-        /// rows. A query counting the definitions the edit has not changed: 0 once it took.
+        /// documentation allows for changes that leave what is stored valid: widening or dropping
+        /// a CHECK, or giving an index a WHERE clause that every row already meets (its entries
+        /// are then exactly the partial index's). No copy of a table that may hold a hundred
+        /// million rows. A query counting the definitions the edit has not made yet: 0 once it took.
         var editCheck: String?
 
         init(_ name: String, _ sql: String, editCheck: String? = nil) {
@@ -331,6 +332,8 @@ enum Migrations {
             -- A segment keeps its members in the index once it has had a snapshot (swept 1); until
             -- then, rows deltas create for it are left out (unindexed 1), and its first snapshot
             -- puts them in with one pass over membership. Segments already here keep theirs (1).
+            -- unindexed is NULL for a row in the index, so that every row written before is one.
+            -- (SQLite reads each table once to check its rows when a STRICT table gains a column.)
             ALTER TABLE segment ADD COLUMN swept INTEGER NOT NULL DEFAULT 1 CHECK (swept IN (0, 1));
             ALTER TABLE membership ADD COLUMN unindexed INTEGER CHECK (unindexed = 1);
             """
@@ -341,12 +344,12 @@ enum Migrations {
             -- Every row has unindexed NULL until this version writes one, so the index already
             -- holds exactly the entries the partial one does: its definition is edited, not rebuilt.
             UPDATE sqlite_schema
-            SET sql = 'CREATE INDEX membership_by_segment ON membership (segment) WHERE unindexed IS NULL'
+            SET sql = replace(sql, 'ON membership (segment)', 'ON membership (segment) WHERE unindexed IS NULL')
             WHERE type = 'index' AND name = 'membership_by_segment';
             """,
             editCheck: """
-                SELECT count(*) FROM sqlite_schema
-                WHERE type = 'index' AND name = 'membership_by_segment' AND instr(sql, 'WHERE unindexed IS NULL') = 0
+                SELECT count(*) = 0 FROM sqlite_schema
+                WHERE type = 'index' AND name = 'membership_by_segment' AND sql LIKE '% WHERE unindexed IS NULL'
                 """
         ),
     ]
@@ -432,7 +435,7 @@ enum Migrations {
         let check = try connection.prepare(editCheck)
         defer { check.reset() }
         if try check.step(), check.int(0) != 0 {
-            throw connection.error(0, "schema step \"\(step.name)\" did not change the table definitions")
+            throw connection.error(0, "schema step \"\(step.name)\" did not change the definitions it edits")
         }
     }
 }

@@ -398,6 +398,17 @@ struct LedgerTests {
         }
         #expect(try indexed("1") == 0 && indexed("2") == 0, "a delta's new members are not in the index")
 
+        // A first snapshot held for removing too much changes nothing, the pass that indexes
+        // segment 1 included: the next one still finds the members it leaves out.
+        let held = try directory.write("held.csv", "email_hash,segment_id\n\(a),1\n\(sha256Hex("f@example.com")),1\n")
+        let heldReader = try AudienceFileReader(path: held)
+        await #expect(throws: SnapshotHeld.self) {
+            try await ledger.applyFile(
+                try Planner(chunkSize: 3).sort(heldReader), fingerprint: try heldReader.fingerprint(), name: "held.csv",
+                size: heldReader.size, maximumRemovalPercent: 10)
+        }
+        #expect(try indexed("1") == 0)
+
         // Segment 1's first snapshot names a and a newcomer d: b and c go, and its members are in
         // the index from then on; segment 2, not named, keeps a and stays outside.
         let snapshot = "email_hash,segment_id\n\(a),1\n\(sha256Hex("d@example.com")),1\n"

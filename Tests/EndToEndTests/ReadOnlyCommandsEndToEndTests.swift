@@ -62,23 +62,32 @@ struct ReadOnlyCommandsEndToEndTests {
         }
     }
 
-    @Test("a ledger one schema step old: status beside the daemon that holds it says to restart the service, and upgrades nothing")
+    @Test("a ledger the version before left: status beside the daemon that holds it says to restart the service, and upgrades nothing")
     func olderLedgerBesideADaemon() async throws {
         try await TikTokEmulator.withRunning { emulator in
             let workspace = try Workspace(emulator: emulator)
             try workspace.drop("add.csv", "email_hash,segment_id\n\(sha256Hex("older@example.com")),123456\n")
             #expect(try await workspace.once().status == 0)
-            // The ledger as the version before this one left it: without the last schema step.
+            // The ledger as the version before this one left it: without this version's three
+            // schema steps (the length CHECK back, the segment index whole again).
             let path = workspace.state + "/ledger.sqlite"
-            let previous = Migrations.steps.count - 1
+            let previous = Migrations.steps.count - 3
             do {
                 let connection = try SQLiteConnection(path: path)
+                try connection.execute(
+                    """
+                    DROP INDEX membership_by_segment;
+                    ALTER TABLE membership DROP COLUMN unindexed;
+                    ALTER TABLE segment DROP COLUMN swept;
+                    CREATE INDEX membership_by_segment ON membership (segment);
+                    """)
                 try connection.allowingSchemaEdits {
                     try connection.execute(
                         """
                         PRAGMA writable_schema = ON;
-                        UPDATE sqlite_schema SET sql = 'CREATE INDEX membership_by_segment ON membership (segment)'
-                        WHERE name = 'membership_by_segment';
+                        UPDATE sqlite_schema
+                        SET sql = replace(sql, 'identifier BLOB NOT NULL', 'identifier BLOB NOT NULL CHECK (length(identifier) = 32)')
+                        WHERE name = 'membership';
                         PRAGMA writable_schema = OFF;
                         PRAGMA user_version = \(previous)
                         """)
