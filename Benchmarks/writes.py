@@ -7,8 +7,9 @@ For each BIN_DIR (holding `tiktok-audience-sync` and `tiktok-emulator`), starts 
 `once` on DELTA into a fresh ledger (b's settings) under `strace -f`, and adds up the bytes of
 every write and pwrite64 by the kind of file written: the ledger, its write-ahead log, SQLite's
 temporary files (statement journals, sorts), the planner's spill of sorted runs, and the rest
-(sockets to TikTok, the status file, receipts). Bytes written are the same from run to run, where
-CPU seconds on a shared machine are not; each byte written to a file is copied by the kernel.
+(sockets to TikTok, the status file, receipts). Bytes written move by about 1 % from run to run
+(with when checkpoints fall), where CPU seconds on a shared machine move by far more; each byte
+written to a file is copied by the kernel.
 
 Needs strace (apt-get install strace).
 """
