@@ -315,8 +315,8 @@ enum Migrations {
             """
             -- A CHECK that calls a function may fail halfway through a statement, so SQLite copies
             -- every page a statement of many rows touches into a statement journal first, to undo
-            -- the statement alone: planning 2M new members wrote 2.3 GB to temporary files, six
-            -- times the ledger. Identifiers are 32 bytes by their type (Digest32); the checks
+            -- the statement alone: planning 2M new members wrote 2.3 GB to temporary files, nearly
+            -- seven times the ledger. Identifiers are 32 bytes by their type (Digest32); the checks
             -- without a function stay.
             UPDATE sqlite_schema
             SET sql = replace(sql, 'identifier BLOB NOT NULL CHECK (length(identifier) = 32)', 'identifier BLOB NOT NULL')
