@@ -19,8 +19,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+from b_once import once_under
 
 # (phase, a substring of the product's (mangled) function names); a sample counts for the first
 # phase, in this order, that any frame of its stack matches.
@@ -56,31 +57,10 @@ def phase(stack: list[str]) -> str:
 
 
 def profile(bin_dir: str, delta: str, frequency: int) -> collections.Counter:
-    root = tempfile.mkdtemp(prefix="tas-phases-")
-    emulator = subprocess.Popen([os.path.join(bin_dir, "tiktok-emulator"), "--host", "127.0.0.1", "--port", "0"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = emulator.stdout.readline() if emulator.stdout else ""
-        if not line.startswith("listening on "):
-            sys.exit(f"{bin_dir}: the emulator did not start")
-        inbox = os.path.join(root, "inbox")
-        os.makedirs(inbox)
-        shutil.copyfile(delta, os.path.join(inbox, os.path.basename(delta)))
-        config = os.path.join(root, "config.yaml")
-        with open(config, "w") as handle:
-            # b's sending settings (Benchmarks/run.sh).
-            handle.write(
-                f"inbox: {inbox}\nstate_directory: {os.path.join(root, 'state')}\nsettle_seconds: 0\n"
-                f"tiktok:\n  base_url: {line.split()[-1]}\n  advertiser_id: \"7000000000000000001\"\n"
-                "  requests_per_second: 1000\n  max_in_flight: 4\n")
-        data = os.path.join(root, "perf.data")
-        env = dict(os.environ, TIKTOK_ACCESS_TOKEN="emulator-token")
-        run = subprocess.run(["perf", "record", "-q", "-F", str(frequency), "--call-graph", "dwarf,16384", "-o", data,
-                              os.path.join(bin_dir, "tiktok-audience-sync"), "once", "--config", config],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if run.returncode != 0:
-            sys.exit(f"{bin_dir}: once ended with {run.returncode}")
-        script = subprocess.run(["perf", "script", "-i", data, "-F", "ip,sym"], capture_output=True, text=True)
+    tool = ["perf", "record", "-q", "-F", str(frequency), "--call-graph", "dwarf,16384", "-o", "{root}/perf.data"]
+    with once_under(bin_dir, delta, tool, prefix="tas-phases-") as root:
+        script = subprocess.run(["perf", "script", "-i", os.path.join(root, "perf.data"), "-F", "ip,sym"],
+                                capture_output=True, text=True)
         counts: collections.Counter = collections.Counter()
         stack: list[str] = []
         for raw in script.stdout.splitlines() + [""]:
@@ -91,10 +71,6 @@ def profile(bin_dir: str, delta: str, frequency: int) -> collections.Counter:
                 counts[phase(stack)] += 1
                 stack = []
         return counts
-    finally:
-        emulator.terminate()
-        emulator.wait()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:

@@ -18,9 +18,9 @@ import collections
 import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
+
+from b_once import once_under
 
 OPEN = re.compile(r'^\d+\s+openat\([^"]*"([^"]+)".*\)\s+=\s+(\d+)')
 WRITE = re.compile(r'^\d+\s+(?:write|pwrite64)\((\d+),.*\)\s+=\s+(\d+)')
@@ -37,43 +37,18 @@ def kind(path: str) -> str:
 
 
 def measure(bin_dir: str, delta: str) -> collections.Counter:
-    root = tempfile.mkdtemp(prefix="tas-writes-")
-    emulator = subprocess.Popen([os.path.join(bin_dir, "tiktok-emulator"), "--host", "127.0.0.1", "--port", "0"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = emulator.stdout.readline() if emulator.stdout else ""
-        if not line.startswith("listening on "):
-            sys.exit(f"{bin_dir}: the emulator did not start")
-        inbox = os.path.join(root, "inbox")
-        os.makedirs(inbox)
-        shutil.copyfile(delta, os.path.join(inbox, os.path.basename(delta)))
-        config = os.path.join(root, "config.yaml")
-        with open(config, "w") as handle:
-            handle.write(
-                f"inbox: {inbox}\nstate_directory: {os.path.join(root, 'state')}\nsettle_seconds: 0\n"
-                f"tiktok:\n  base_url: {line.split()[-1]}\n  advertiser_id: \"7000000000000000001\"\n"
-                "  requests_per_second: 1000\n  max_in_flight: 4\n")
-        trace = os.path.join(root, "trace")
-        env = dict(os.environ, TIKTOK_ACCESS_TOKEN="emulator-token")
-        run = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat,write,pwrite64", "-o", trace,
-                              os.path.join(bin_dir, "tiktok-audience-sync"), "once", "--config", config],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if run.returncode != 0:
-            sys.exit(f"{bin_dir}: once ended with {run.returncode}")
+    tool = ["strace", "-f", "-qq", "-e", "trace=openat,write,pwrite64", "-o", "{root}/trace"]
+    with once_under(bin_dir, delta, tool, prefix="tas-writes-") as root:
         # A descriptor names the file last opened on it (threads share the table).
         names: dict[str, str] = {}
         totals: collections.Counter = collections.Counter()
-        with open(trace) as lines:
+        with open(os.path.join(root, "trace")) as lines:
             for raw in lines:
                 if opened := OPEN.match(raw):
                     names[opened.group(2)] = opened.group(1)
                 elif written := WRITE.match(raw):
                     totals[kind(names.get(written.group(1), ""))] += int(written.group(2))
         return totals
-    finally:
-        emulator.terminate()
-        emulator.wait()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:

@@ -58,12 +58,12 @@ public struct ChangePreview: ChangeSink {
             members = try ledger.count(indexed) { $0.int(0) }
             // A segment's first snapshot also counts the members deltas left out of the index, in
             // the one pass over membership that applying it makes.
-            let unswept = try ledger.count(ledger.connection.prepare("SELECT id FROM segment WHERE swept = 0 AND id IN (\(rows))")) { $0.int(0) }
+            let unswept = try ledger.unsweptSegments(among: rows)
             if !unswept.isEmpty {
                 let outside = try ledger.connection.prepare(
                     """
                     SELECT segment FROM membership NOT INDEXED
-                    WHERE unindexed = 1 AND desired = 1 AND segment IN (\(unswept.keys.map(String.init).joined(separator: ",")))
+                    WHERE unindexed = 1 AND desired = 1 AND segment IN (\(unswept.map(String.init).joined(separator: ",")))
                     """)
                 members.merge(try ledger.count(outside) { $0.int(0) }, uniquingKeysWith: +)
             }

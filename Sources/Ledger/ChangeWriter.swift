@@ -15,9 +15,6 @@ public struct ChangeWriter: ChangeSink {
     var maximumRemovalPercent: Double?
     private var tally = SegmentTally()
     private var sweptRemovals: [Int64: Int] = [:]
-    /// Per segment number of the file: whether it has had a snapshot (a delta's new members then
-    /// go into the segment index). Read once per segment; a delta does not change it.
-    private var swept: [Bool?] = []
 
     /// Per segment, the rows whose desired state changed.
     var changes: [String: SegmentChange] {
@@ -75,11 +72,12 @@ public struct ChangeWriter: ChangeSink {
         }
     }
 
+    /// Whether segment number `index` has had a snapshot (a delta's new members then go into the
+    /// segment index): asked of the ledger once per segment, as a delta does not change it.
     private mutating func isSwept(_ index: Int, _ segmentRow: Int64) throws -> Bool {
-        if index < swept.count, let known = swept[index] { return known }
-        if index >= swept.count { swept.append(contentsOf: repeatElement(nil, count: index + 1 - swept.count)) }
+        if let known = tally.entries[index]?.swept { return known }
         let answer = try ledger.isSwept(segmentRow: segmentRow)
-        swept[index] = answer
+        tally.entries[index]?.swept = answer
         return answer
     }
 

@@ -203,14 +203,20 @@ final class LedgerConnection {
     /// Puts the members deltas left out of the segment index into it, for those of `rows` about to
     /// be swept for the first time: one pass over membership for all of them, once in a segment's life.
     func putInSegmentIndex(segmentRows rows: String) throws {
-        let unswept = try connection.prepare("SELECT id FROM segment WHERE swept = 0 AND id IN (\(rows))")
-        var first: [Int64] = []
-        while try unswept.step() { first.append(unswept.int(0)) }
-        unswept.reset()
+        let first = try unsweptSegments(among: rows)
         guard !first.isEmpty else { return }
         let list = first.map(String.init).joined(separator: ",")
         try connection.execute("UPDATE OR FAIL membership SET unindexed = NULL WHERE unindexed = 1 AND segment IN (\(list))")
         try connection.execute("UPDATE segment SET swept = 1 WHERE id IN (\(list))")
+    }
+
+    /// Those of segment `rows` (an SQL list of ledger rows) that never had a snapshot.
+    func unsweptSegments(among rows: String) throws -> [Int64] {
+        let statement = try connection.prepare("SELECT id FROM segment WHERE swept = 0 AND id IN (\(rows))")
+        defer { statement.reset() }
+        var found: [Int64] = []
+        while try statement.step() { found.append(statement.int(0)) }
+        return found
     }
 
     /// Loads the segment table; after a rollback, forgets segment rows the transaction had created.

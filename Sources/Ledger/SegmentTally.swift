@@ -10,6 +10,8 @@ struct SegmentTally {
         var change = SegmentChange()
         /// Snapshot rows naming a member the segment already had.
         var keptMembers = 0
+        /// Whether the segment has had a snapshot, once the writer has asked the ledger.
+        var swept: Bool?
     }
 
     var entries: [Entry?] = []
